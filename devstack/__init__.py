@@ -1,0 +1,3 @@
+"""devstack: a local dev orchestrator for mail infrastructure."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from devstack.cli.main import main
+
+main()

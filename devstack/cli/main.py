@@ -1,0 +1,28 @@
+"""`devstack`: the command group. Each command lives in its own module and returns an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from devstack import __version__
+from devstack.cli import boundary, ci, down, sink, status, up
+from devstack.cli.session import Session
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "--file", metavar="PATH", help="devstack.toml to use (default: found in . or its parents).")
+@click.version_option(__version__, prog_name="devstack")
+@click.pass_context
+def cli(ctx: click.Context, file: str | None) -> None:
+    """A local dev orchestrator for mail infrastructure: build, deploy, watch and smoke-test a stack."""
+    ctx.obj = Session(file=file)
+
+
+for command in (up.command, ci.command, down.command, status.command, sink.command):
+    cli.add_command(command)
+
+
+def main() -> None:
+    sys.exit(boundary.run(cli))

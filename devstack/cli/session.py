@@ -1,0 +1,33 @@
+"""What every command shares: the config file option, the console, and lazy config/provider loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from devstack.config import loader
+from devstack.config.model import Config
+from devstack.observe.console import Console
+from devstack.providers import registry
+from devstack.providers.base import Provider
+
+
+@dataclass
+class Session:
+    file: str | None
+    console: Console = field(default_factory=Console)
+    _config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = loader.load(loader.find(self.file, Path.cwd()))
+        return self._config
+
+    def provider(self) -> Provider:
+        return registry.create(self.config)
+
+
+pass_session = click.make_pass_decorator(Session)

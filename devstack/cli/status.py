@@ -1,0 +1,43 @@
+"""`devstack status`: what is deployed and whether it is ready."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from devstack.cli.session import Session, pass_session
+from devstack.observe.console import Console
+from devstack.providers.base import ResourceStatus
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_session
+def command(session: Session, as_json: bool) -> int:
+    """Show each resource: ready or not, replicas, image, ports."""
+    resources = session.provider().status()
+    if as_json:
+        click.echo(json.dumps({"project": session.config.project, "resources": [to_json(r) for r in resources]},
+                              indent=2))
+    else:
+        show(session.console, resources)
+    return 0
+
+
+def to_json(resource: ResourceStatus) -> dict[str, object]:
+    data = asdict(resource)
+    data["ports"] = list(resource.ports)
+    data["smoke"] = None  # set by the daemon once smoke results are tracked per resource
+    return data
+
+
+def show(console: Console, resources: list[ResourceStatus]) -> None:
+    if not resources:
+        console.info("nothing deployed")
+    for r in resources:
+        state = "ready" if r.ready else "not ready"
+        ports = f"  {', '.join(r.ports)}" if r.ports else ""
+        detail = f"  ({r.message})" if r.message else ""
+        console.event(r.name, f"{state} {r.running}/{r.desired}  {r.image}{ports}{detail}", ok=r.ready)

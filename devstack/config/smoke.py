@@ -1,0 +1,105 @@
+"""The [[smoke]] tables: one schema per test type, validated at load time like everything else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from devstack.config.model import SmokeSpec
+from devstack.config.reader import Table
+
+
+@dataclass(frozen=True)
+class HttpInject:
+    url: str
+    payload: Mapping[str, Any]
+    username: str | None
+    password: str | None  # a secret: never printed
+    expect_success: int | None  # None: every recipient of the payload
+    expect_fail: int
+    sink_stats: str | None  # the sink's /stats URL; set to prove delivery, not only acceptance
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    banner: str | None  # a substring the 220 greeting must contain
+    starttls: bool | None  # whether STARTTLS must (true) or must not (false) be advertised; None: either
+    relay_check: bool  # an outside-to-outside transaction must be refused
+    relay_domain: str
+
+
+@dataclass(frozen=True)
+class Http:
+    url: str
+    status: int
+    body_contains: str | None
+
+
+def read(table: Table) -> SmokeSpec:
+    name = table.string("name")
+    kind = table.string("type", choices=tuple(_READERS))
+    spec = SmokeSpec(name=name, type=kind, resource=table.string("resource", None),
+                     timeout_s=table.number("timeout", 30.0, positive=True), options=_READERS[kind](table))
+    table.done()
+    return spec
+
+
+def _url(table: Table, key: str, default: Any = ...) -> Any:
+    value = table.string(key) if default is ... else table.string(key, default)
+    if value is not None and urlsplit(value).scheme not in ("http", "https"):
+        raise table.error(key, f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def _http_inject(table: Table) -> HttpInject:
+    return HttpInject(
+        url=_url(table, "url"), payload=_payload(table),
+        username=table.string("username", None), password=table.string("password", None),
+        expect_success=table.integer("expect_success", None, low=0), expect_fail=table.integer("expect_fail", 0, low=0),
+        sink_stats=_url(table, "sink_stats", None))
+
+
+def _payload(table: Table) -> Mapping[str, Any]:
+    """Inline (`payload = {...}`) or from a JSON file (`payload_file = "..."`, relative to devstack.toml)."""
+    if table.has("payload") == table.has("payload_file"):
+        raise table.error("payload", "give exactly one of 'payload' (a table) or 'payload_file' (a JSON file)")
+    if table.has("payload"):
+        payload: Any = table.take("payload", dict, None)
+    else:
+        payload = _json_file(table, "payload_file")
+    recipients = payload.get("recipients") if isinstance(payload, dict) else None
+    if not isinstance(recipients, list) or not recipients:
+        key = "payload" if table.has("payload") else "payload_file"
+        raise table.error(key, "expected an inject payload with a non-empty 'recipients' list")
+    return dict(payload)
+
+
+def _json_file(table: Table, key: str) -> Any:
+    value = table.string(key)
+    path = table.root / value
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise table.error(key, f"file '{value}' cannot be read") from None
+    except json.JSONDecodeError as err:
+        raise table.error(key, f"'{value}' is not valid JSON: {err}") from None
+
+
+def _smtp(table: Table) -> Smtp:
+    starttls = table.boolean("starttls", None)
+    return Smtp(host=table.string("host", "127.0.0.1"), port=table.integer("port", low=1, high=65535),
+                banner=table.string("banner", None), starttls=starttls, relay_check=table.boolean("relay_check", True),
+                relay_domain=table.string("relay_domain", "relay-check.invalid"))
+
+
+def _http(table: Table) -> Http:
+    return Http(url=_url(table, "url"), status=table.integer("status", 200, low=100, high=599),
+                body_contains=table.string("body_contains", None))
+
+
+_READERS: dict[str, Callable[[Table], Any]] = {"http-inject": _http_inject, "smtp": _smtp, "http": _http}

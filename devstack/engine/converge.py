@@ -1,0 +1,109 @@
+"""One pass of the pipeline: plan images → build the missing ones → deliver → plan the deploy → apply when it
+changed → wait until ready. `ci` runs it once; the daemon runs it on every change.
+
+Blocking SDK calls run in threads; independent images build concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import docker
+
+from devstack.config.model import Config
+from devstack.engine import plan as plans
+from devstack.errors import DevstackError
+from devstack.images import build, engine
+from devstack.observe.console import Console
+from devstack.providers.base import DeployPlan, Provider
+
+T = TypeVar("T")
+_GRACE_S = 5.0
+
+
+@dataclass
+class Outcome:
+    built: list[str] = field(default_factory=list)
+    images: dict[str, str] = field(default_factory=dict)  # image name → tag
+    deploy: DeployPlan | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # step → duration
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.built) or bool(self.deploy and self.deploy.changed)
+
+
+async def converge(config: Config, provider: Provider, console: Console, timeout_s: float) -> Outcome:
+    outcome = Outcome()
+    deadline = time.monotonic() + timeout_s
+    client = await _timed(outcome, "connect", asyncio.to_thread(engine.connect))
+    await _timed(outcome, "prepare", asyncio.to_thread(provider.prepare))
+    image_plan = await _timed(outcome, "plan", asyncio.to_thread(plans.images, config, client))
+    outcome.images = {t.spec.name: t.tag for t in image_plan.targets}
+    for target in image_plan.targets:
+        if target not in image_plan.missing:
+            console.event(target.spec.name, f"image unchanged ({target.tag})")
+    await _timed(outcome, "build", build_all(client, image_plan.missing, config.project, console))
+    outcome.built = [t.spec.name for t in image_plan.missing]
+    await asyncio.to_thread(provider.deliver, [t.tag for t in image_plan.missing])
+    deploy_plan = await asyncio.to_thread(provider.plan, image_plan.tags)
+    outcome.deploy = deploy_plan
+    if deploy_plan.changed:
+        await _timed(outcome, "deploy", asyncio.to_thread(provider.apply, deploy_plan))
+        took = outcome.seconds["deploy"]
+        console.event(config.project, f"deployed {len(deploy_plan.resources)} services in {took:.1f}s")
+    else:
+        console.event(config.project, "deployment unchanged")
+    remaining = max(deadline - time.monotonic(), 1.0)
+    await _timed(outcome, "ready", asyncio.to_thread(provider.wait_ready, deploy_plan, remaining))
+    return outcome
+
+
+def run_once(config: Config, provider: Provider, console: Console, timeout_s: float) -> Outcome:
+    """Converge once, within `timeout_s` for everything (builds included)."""
+
+    async def bounded() -> Outcome:
+        try:
+            # A little grace, so a readiness wait that runs out reports its own, more telling, error first.
+            return await asyncio.wait_for(converge(config, provider, console, timeout_s), timeout_s + _GRACE_S)
+        except TimeoutError:
+            message = f"timed out after {timeout_s:.0f}s (raise --timeout if the stack needs longer)"
+            raise DevstackError(message) from None
+
+    return asyncio.run(bounded())
+
+
+async def build_all(client: docker.DockerClient, targets: tuple[build.Target, ...], project: str,
+                    console: Console) -> None:
+    """Build concurrently; wait for all, then report every failure rather than the first one only."""
+    if not targets:
+        return
+
+    async def one(target: build.Target) -> None:
+        started = time.monotonic()
+        await asyncio.to_thread(build.build, client, target, project, console.output)
+        console.event(target.spec.name, f"built {time.monotonic() - started:.1f}s ({target.tag})", ok=True)
+
+    with console.progress("building " + ", ".join(t.spec.name for t in targets)):
+        results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    for failure in failures:
+        if not isinstance(failure, DevstackError):
+            raise failure
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise DevstackError("\n".join(str(f) for f in failures))
+
+
+async def _timed(outcome: Outcome, step: str, work: Awaitable[T]) -> T:
+    started = time.monotonic()
+    try:
+        return await work
+    finally:
+        outcome.seconds[step] = time.monotonic() - started
+

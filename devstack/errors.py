@@ -1,0 +1,64 @@
+"""The errors devstack raises on purpose. The CLI's one error boundary turns each into a message and an exit code.
+
+    DevstackError                exit 1: something failed; the message says what and what to do next
+    ├── ConfigError              exit 2: devstack.toml (or a file it names) is wrong; names the file and key path
+    ├── UsageError               exit 2: a command-line argument is wrong
+    ├── EngineUnavailable        the Docker engine (or cluster API) cannot be reached
+    ├── BuildError               an image failed to build; names the image, the step and the last output
+    ├── DeployError              a stack or manifest could not be applied
+    ├── ReadinessError           a resource did not become ready; names it, the reason and its last log lines
+    └── SmokeFailed              one or more smoke tests failed
+
+Anything else escaping to the CLI is a bug: it exits 3 and writes a crash report.
+"""
+
+from __future__ import annotations
+
+
+class DevstackError(Exception):
+    """A failure the user can act on. `str(err)` is the whole message."""
+
+    exit_code = 1
+
+
+class ConfigError(DevstackError):
+    exit_code = 2
+
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        self.file, self.key, self.problem = file, key, problem
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: {problem}")
+
+
+class UsageError(DevstackError):
+    exit_code = 2
+
+
+class EngineUnavailable(DevstackError):
+    pass
+
+
+class BuildError(DevstackError):
+    def __init__(self, image: str, step: str, tail: list[str], reason: str) -> None:
+        self.image, self.step, self.tail = image, step, tail
+        lines = [f"image '{image}' failed to build at {step or 'an unknown step'}: {reason}"]
+        lines += [f"  | {line}" for line in tail]
+        super().__init__("\n".join(lines))
+
+
+class DeployError(DevstackError):
+    pass
+
+
+class ReadinessError(DevstackError):
+    def __init__(self, resource: str, reason: str, logs: list[str] | None = None) -> None:
+        self.resource, self.reason, self.logs = resource, reason, logs or []
+        lines = [f"{resource}: not ready: {reason}"]
+        if self.logs:
+            lines.append(f"  last log lines of {resource}:")
+            lines += [f"  | {line}" for line in self.logs]
+        super().__init__("\n".join(lines))
+
+
+class SmokeFailed(DevstackError):
+    pass

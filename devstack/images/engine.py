@@ -1,0 +1,39 @@
+"""The one door to the local Docker engine. Its errors become EngineUnavailable here, with what to do next."""
+
+from __future__ import annotations
+
+import os
+
+import docker
+import docker.errors
+
+from devstack.errors import EngineUnavailable
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+def connect(timeout_s: int = 120) -> docker.DockerClient:
+    """A client for DOCKER_HOST or the default socket, checked with a ping."""
+    try:
+        client = docker.from_env(timeout=timeout_s)
+        client.ping()
+    except docker.errors.DockerException as err:
+        raise EngineUnavailable(unreachable_message(str(err))) from None
+    return client
+
+
+def unreachable_message(reason: str) -> str:
+    host = os.environ.get("DOCKER_HOST")
+    where = f"DOCKER_HOST={host}" if host else f"{DEFAULT_SOCKET} (DOCKER_HOST is not set)"
+    return (f"cannot reach the Docker engine at {where}: {_short(reason)}\n"
+            "  start Docker (`sudo systemctl start docker`, or as root `make docker` in the devstack repo), "
+            "or point DOCKER_HOST at a running engine")
+
+
+def _short(reason: str) -> str:
+    # The SDK nests the urllib3 error several levels deep; the innermost clause is the useful one.
+    for marker in ("FileNotFoundError", "ConnectionRefusedError", "PermissionError", "Connection refused"):
+        if marker in reason:
+            return {"FileNotFoundError": "the socket does not exist", "PermissionError": "permission denied"}.get(
+                marker, "connection refused")
+    return reason.splitlines()[0][:200]

@@ -1,0 +1,67 @@
+"""Everything devstack prints goes through here: rich on a terminal, plain timestamped lines otherwise
+(CI logs, pipes). NO_COLOR is honoured (rich reads it)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from rich.console import Console as RichConsole
+from rich.markup import escape
+from rich.status import Status
+
+
+class Console:
+    def __init__(self, file: TextIO | None = None, *, tty: bool | None = None) -> None:
+        stream = file or sys.stdout
+        self.tty = stream.isatty() if tty is None else tty
+        self._rich = RichConsole(file=stream, force_terminal=self.tty, highlight=False, soft_wrap=True)
+        self._lock = threading.Lock()
+        self._status: Status | None = None
+        self._current: dict[str, str] = {}
+        self.width = 8  # resource name column
+
+    def event(self, resource: str, message: str, *, ok: bool | None = None) -> None:
+        """One line about one resource, e.g. `relay    built 1.8s`."""
+        mark = {True: "[green]✓[/] ", False: "[red]✗[/] ", None: ""}[ok] if self.tty else ""
+        self._print(f"[bold cyan]{escape(resource.ljust(self.width))}[/] {mark}{escape(message)}")
+
+    def info(self, message: str) -> None:
+        self._print(escape(message))
+
+    def error(self, message: str) -> None:
+        self._print(f"[bold red]{escape(message)}[/]")
+
+    def output(self, resource: str, line: str) -> None:
+        """A line of build or log output. On a terminal only the latest line per resource shows, under a spinner."""
+        if self._status is not None:
+            with self._lock:
+                self._current[resource] = line[:100]
+                self._status.update(self._status_text())
+            return
+        self._print(f"[dim]{escape(resource.ljust(self.width))} | {escape(line)}[/]")
+
+    @contextmanager
+    def progress(self, title: str) -> Iterator[None]:
+        if not self.tty:
+            yield
+            return
+        self._current = {}
+        with self._rich.status(escape(title)) as status:
+            self._status = status
+            try:
+                yield
+            finally:
+                self._status = None
+
+    def _status_text(self) -> str:
+        return "\n".join(f"{escape(name.ljust(self.width))} {escape(text)}" for name, text in self._current.items())
+
+    def _print(self, markup: str) -> None:
+        prefix = "" if self.tty else time.strftime("%H:%M:%S ")
+        with self._lock:
+            self._rich.print(prefix + markup)

@@ -1,0 +1,78 @@
+"""The one interface every cluster provider implements, and the plain data that crosses it.
+
+The engine drives a provider through: prepare → deliver images → plan → apply → wait_ready; and status, logs,
+down on their own. Providers wrap blocking SDKs, so these methods are synchronous; the engine runs them off the
+event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """What `apply` would do, computed without changing anything."""
+
+    resources: tuple[str, ...]  # the services or workloads the deploy defines
+    digest: str  # identifies the rendered document, including image tags
+    changed: bool  # False: the cluster already runs exactly this; apply has nothing to do
+    images: Mapping[str, str] = field(default_factory=dict)  # repository → tag injected
+
+
+@dataclass(frozen=True)
+class ResourceStatus:
+    name: str
+    ready: bool
+    running: int
+    desired: int
+    image: str
+    updated_at: str  # ISO 8601, as the engine reports it
+    ports: tuple[str, ...] = ()  # "127.0.0.1:8000→8000/tcp"
+    message: str = ""  # the latest task error, when not ready
+
+
+@dataclass(frozen=True)
+class DownOptions:
+    volumes: bool = False
+    images: bool = False
+
+
+@dataclass
+class DownReport:
+    removed: dict[str, int] = field(default_factory=dict)  # kind → count
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, kind: str, n: int = 1) -> None:
+        self.removed[kind] = self.removed.get(kind, 0) + n
+
+    def summary(self) -> str:
+        if not any(self.removed.values()):
+            return "nothing to remove"
+        return "removed " + ", ".join(f"{n} {kind if n > 1 else kind.removesuffix('s')}"
+                                      for kind, n in self.removed.items() if n)
+
+
+class Provider(Protocol):
+    name: str
+
+    def prepare(self) -> None:
+        """Reach the engine or cluster; create it (a swarm, a kind cluster) when devstack may."""
+
+    def deliver(self, tags: Sequence[str]) -> None:
+        """Make locally built images available to the cluster (a no-op where the cluster shares the engine)."""
+
+    def plan(self, images: Mapping[str, str]) -> DeployPlan: ...
+
+    def apply(self, plan: DeployPlan) -> None: ...
+
+    def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
+        """Return when every resource is ready; raise ReadinessError naming the first one that is not."""
+
+    def status(self) -> list[ResourceStatus]: ...
+
+    def logs(self, resource: str, tail: int) -> list[str]: ...
+
+    def down(self, options: DownOptions) -> DownReport: ...

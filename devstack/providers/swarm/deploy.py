@@ -1,0 +1,44 @@
+"""Apply a rendered stack with `docker stack deploy` (the compose-to-services translation stays Docker's), and
+tell from the services' digest labels whether the engine already runs exactly that."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+
+from devstack import labels
+from devstack.errors import DeployError, EngineUnavailable
+
+_RETRIES = 10  # right after a `stack rm` the old network can linger; Docker then says "network … not found"
+
+
+def is_current(client: docker.DockerClient, project: str, services: tuple[str, ...], digest: str) -> bool:
+    """True when exactly these services exist and all were deployed from this digest."""
+    found = client.services.list(filters={"label": labels.selector(project)})
+    deployed = {s.name: s.attrs["Spec"].get("Labels", {}).get(labels.DIGEST) for s in found}
+    return deployed == {f"{project}_{name}": digest for name in services}
+
+
+def apply(rendered: Path, project: str) -> None:
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
+        raise EngineUnavailable("the `docker` command is not installed; devstack uses it for `docker stack deploy` "
+                                "(Debian: `apt-get install docker.io`, or install Docker Engine)")
+    command = [docker_cli, "stack", "deploy", "--detach=true", "--prune", "--resolve-image", "never",
+               "--compose-file", str(rendered), project]
+    for attempt in range(_RETRIES):
+        result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
+        if result.returncode == 0:
+            return
+        if not _network_race(result.stderr) or attempt == _RETRIES - 1:
+            raise DeployError(f"docker stack deploy of '{project}' failed:\n  {result.stderr.strip()}")
+        time.sleep(1)
+
+
+def _network_race(stderr: str) -> bool:
+    return "network" in stderr and "not found" in stderr

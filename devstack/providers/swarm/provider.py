@@ -1,0 +1,118 @@
+"""The `swarm` provider: a single-node Docker Swarm on the local engine, deployed from a compose/stack file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import docker
+
+from devstack import labels
+from devstack.config.model import Config
+from devstack.errors import DeployError
+from devstack.images import engine
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
+from devstack.providers.swarm import cluster, deploy, readiness, stackfile, teardown
+from devstack.providers.swarm.stackfile import Rendered
+
+_LOG_TAIL = 20
+
+
+class SwarmProvider:
+    name = "swarm"
+
+    def __init__(self, config: Config) -> None:
+        if config.swarm is None:
+            raise DeployError("provider 'swarm' needs a [swarm] table with stack_file")
+        self.config = config
+        self.project = config.project
+        self.stack_file = config.swarm.stack_file
+        self._client: docker.DockerClient | None = None
+        self._rendered: dict[str, Rendered] = {}
+        self._applied_at: datetime | None = None
+        self.created_swarm = False
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = engine.connect()
+        return self._client
+
+    def prepare(self) -> None:
+        self.created_swarm = cluster.ensure(self.client)
+
+    def deliver(self, tags: Sequence[str]) -> None:
+        """Swarm runs on the engine that built the images: nothing to move."""
+
+    def plan(self, images: Mapping[str, str]) -> DeployPlan:
+        inputs = stackfile.Inputs(project=self.project, variables=self.config.variables, images=images,
+                                  forwards=self.config.forwards, config_file=self.config.file.name)
+        rendered = stackfile.render(self.stack_file, self.config.display(self.stack_file), inputs)
+        self._rendered[rendered.digest] = rendered
+        current = deploy.is_current(self.client, self.project, rendered.services, rendered.digest)
+        return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images)
+
+    def apply(self, plan: DeployPlan) -> None:
+        self._applied_at = datetime.now(UTC)
+        deploy.apply(self._write(self._rendered[plan.digest]), self.project)
+
+    def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        names = [self._service(name) for name in plan.resources]
+        while True:
+            states = [readiness.state(self.client, name, self._applied_at) for name in names]
+            pending = [s for s in states if not s.ready]
+            if not pending:
+                break
+            fatal = next((s for s in pending if s.fatal), None)
+            if fatal or time.monotonic() > deadline:
+                worst = fatal or pending[0]
+                readiness.raise_not_ready(worst, self._logs(worst.name), None if fatal else timeout_s)
+            time.sleep(0.5)
+        for name in names:
+            ports = readiness.published_tcp_ports(self.client, name)
+            port = readiness.wait_ports(sorted(ports), deadline)
+            if port is not None:
+                state = readiness.ServiceState(name, False, readiness.port_problem(port, ports[port]))
+                readiness.raise_not_ready(state, self._logs(name), timeout_s)
+
+    def status(self) -> list[ResourceStatus]:
+        found = self.client.services.list(filters={"label": labels.selector(self.project)})
+        return [self._status(service.name) for service in sorted(found, key=lambda s: s.name)]
+
+    def logs(self, resource: str, tail: int = _LOG_TAIL) -> list[str]:
+        return self._logs(self._service(resource), tail)
+
+    def down(self, options: DownOptions) -> DownReport:
+        return teardown.down(self.client, self.project, options)
+
+    def _service(self, resource: str) -> str:
+        return f"{self.project}_{resource}"
+
+    def _write(self, rendered: Rendered) -> Path:
+        # May hold substituted secrets: readable by the owner only.
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.config.state_dir / "stack.rendered.yml"
+        path.touch(mode=0o600)
+        path.write_text(rendered.text(), encoding="utf-8")
+        return path
+
+    def _status(self, name: str) -> ResourceStatus:
+        spec = self.client.api.inspect_service(name)
+        state = readiness.state(self.client, name, None)
+        ports = tuple(f"127.0.0.1:{p['PublishedPort']}->{p['TargetPort']}/{p.get('Protocol', 'tcp')}"
+                      for p in spec.get("Endpoint", {}).get("Ports", []) or [])
+        return ResourceStatus(
+            name=name.removeprefix(f"{self.project}_"), ready=state.ready, running=state.running, desired=state.desired,
+            image=spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"], updated_at=spec["UpdatedAt"],
+            ports=ports, message="" if state.ready else state.reason)
+
+    def _logs(self, service: str, tail: int = _LOG_TAIL) -> list[str]:
+        try:
+            raw = self.client.api.service_logs(service, stdout=True, stderr=True, tail=tail, timestamps=False)
+            text = b"".join(raw).decode("utf-8", "replace")
+        except docker.errors.APIError:
+            return []
+        return text.splitlines()[-tail:]

@@ -1,0 +1,136 @@
+"""Is a swarm service ready? Its desired replicas run the current spec (healthy: swarm keeps a task in
+`starting` until its healthcheck passes), no update is in flight, and its published ports answer on 127.0.0.1.
+
+A service that keeps failing is reported at once with the task's error, not after the whole timeout.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import docker
+import docker.errors
+
+from devstack.errors import ReadinessError
+
+Json = dict[str, Any]  # the engine's inspect output, untyped by the SDK
+_POLL_S = 0.5
+_FAILURES_BEFORE_GIVING_UP = 3
+_UPDATE_BUSY = ("updating", "rollback_started")
+_UPDATE_STUCK = ("paused", "rollback_paused", "rollback_completed")
+_FATAL_ERRORS = ("No such image", "invalid mount config", "invalid reference format")
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    ready: bool
+    reason: str
+    fatal: bool = False
+    running: int = 0
+    desired: int = 0
+
+
+def state(client: docker.DockerClient, name: str, since: datetime | None) -> ServiceState:
+    try:
+        spec = client.api.inspect_service(name)
+    except docker.errors.NotFound:
+        return ServiceState(name, False, "service not created yet")
+    desired = _desired(spec)
+    image = spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    tasks = client.api.tasks(filters={"service": name})
+    running = [t for t in tasks if _is_running(t, image)]
+    update = (spec.get("UpdateStatus") or {}).get("State", "")
+    failures = sorted((t for t in tasks if _failed_since(t, since)), key=lambda t: t["UpdatedAt"])
+    if len(running) >= desired and update not in _UPDATE_BUSY:
+        return ServiceState(name, True, f"{len(running)}/{desired} running", running=len(running), desired=desired)
+    return ServiceState(name, False, _reason(len(running), desired, update, tasks, failures),
+                        fatal=_is_fatal(update, failures), running=len(running), desired=desired)
+
+
+def wait_ports(ports: list[int], deadline: float) -> int | None:
+    """Wait until each published TCP port accepts on 127.0.0.1; the first that never did, or None."""
+    for port in ports:
+        while not _accepts(port):
+            if time.monotonic() > deadline:
+                return port
+            time.sleep(_POLL_S)
+    return None
+
+
+def published_tcp_ports(client: docker.DockerClient, name: str) -> dict[int, str]:
+    """Published TCP port → publish mode ('host' or 'ingress')."""
+    endpoint = client.api.inspect_service(name).get("Endpoint", {})
+    return {p["PublishedPort"]: p.get("PublishMode", "ingress") for p in endpoint.get("Ports", []) or []
+            if p.get("Protocol", "tcp") == "tcp" and p.get("PublishedPort")}
+
+
+def port_problem(port: int, mode: str) -> str:
+    problem = f"published port 127.0.0.1:{port} does not answer"
+    if mode == "ingress":
+        # Ingress needs the kernel's IPVS; without it (dockerd logs "Could not get ipvs family") it never answers.
+        problem += ("; it is published in ingress mode, which needs the routing mesh (IPVS) — "
+                    "publish it with `mode: host` if this engine has no IPVS")
+    return problem
+
+
+def raise_not_ready(service: ServiceState, logs: list[str], timed_out_s: float | None) -> None:
+    reason = service.reason if timed_out_s is None else f"not ready after {timed_out_s:.0f}s: {service.reason}"
+    raise ReadinessError(service.name, reason, logs)
+
+
+def _desired(spec: Json) -> int:
+    mode = spec["Spec"]["Mode"]
+    if "Replicated" in mode:
+        return int(mode["Replicated"].get("Replicas", 1))
+    return 1  # global mode on a single-node swarm
+
+
+def _is_running(task: Json, image: str) -> bool:
+    return (task.get("DesiredState") == "running" and task["Status"]["State"] == "running"
+            and task["Spec"]["ContainerSpec"]["Image"] == image)
+
+
+def _failed_since(task: Json, since: datetime | None) -> bool:
+    failed = task["Status"]["State"] in ("failed", "rejected")
+    return failed and (since is None or _parse_time(str(task["CreatedAt"])) >= since)
+
+
+def _reason(running: int, desired: int, update: str, tasks: list[Json],
+            failures: list[Json]) -> str:
+    parts = [f"{running}/{desired} running"]
+    if update:
+        parts.append(f"update {update}")
+    live = [t for t in tasks if t.get("DesiredState") == "running" and t["Status"]["State"] != "running"]
+    if live:
+        status = live[0]["Status"]
+        parts.append(f"task {status['State']}" + (f" ({status['Message']})" if status.get("Message") else ""))
+    if failures:
+        last = failures[-1]["Status"]
+        parts.append(f"{len(failures)} failed task(s), last: {last.get('Err') or last.get('Message', '')}")
+    return "; ".join(parts)
+
+
+def _is_fatal(update: str, failures: list[Json]) -> bool:
+    if update in _UPDATE_STUCK or len(failures) >= _FAILURES_BEFORE_GIVING_UP:
+        return True
+    errors = [str(t["Status"].get("Err", "")) for t in failures]
+    return any(marker in err for err in errors for marker in _FATAL_ERRORS)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _parse_time(text: str) -> datetime:
+    # The engine writes RFC 3339 with nanoseconds; Python takes microseconds.
+    head, _, rest = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(rest + '000000')[:6]}+00:00")

@@ -1,0 +1,77 @@
+"""Remove everything carrying the project's label: services, then their containers, networks, configs, secrets,
+and volumes or images only when asked. Found by label, not by memory, so it works after a crash; idempotent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import docker
+import docker.errors
+
+from devstack import labels
+from devstack.providers.base import DownOptions, DownReport
+from devstack.providers.swarm import cluster
+
+_WAIT_S = 60.0
+
+
+def down(client: docker.DockerClient, project: str, options: DownOptions) -> DownReport:
+    report = DownReport()
+    selector = {"label": labels.selector(project)}
+    manager = cluster.is_manager(client)
+    if manager:
+        _remove_all(report, "services", client.services.list(filters=selector))
+    _remove_containers(client, selector, report)
+    _remove_networks(client, selector, report)
+    if manager:
+        _remove_all(report, "configs", client.configs.list(filters=selector))
+        _remove_all(report, "secrets", client.secrets.list(filters=selector))
+    if options.volumes:
+        _remove_all(report, "volumes", client.volumes.list(filters=selector))
+    if options.images:
+        images = client.images.list(filters=selector)
+        _remove_all(report, "images", images, lambda image: client.images.remove(image.id, force=True))
+    if manager and cluster.leave_if_unused(client):
+        report.notes.append("left the single-node swarm devstack had created")
+    return report
+
+
+def _remove_all(report: DownReport, kind: str, objects: list[Any], remove: Callable[[Any], None] | None = None) -> None:
+    for obj in objects:
+        try:
+            (remove or (lambda o: o.remove()))(obj)
+            report.count(kind)
+        except docker.errors.NotFound:
+            pass  # removed meanwhile (another `down`, or swarm's own clean-up): the outcome is the same
+
+
+def _remove_containers(client: docker.DockerClient, selector: dict[str, str], report: DownReport) -> None:
+    """Swarm stops a removed service's containers itself; wait for that, then force what is left."""
+    deadline = time.monotonic() + _WAIT_S / 2
+    while client.containers.list(all=True, filters=selector) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    leftovers = client.containers.list(all=True, filters=selector)
+    _remove_all(report, "containers", leftovers, lambda c: c.remove(force=True, v=False))
+
+
+def _remove_networks(client: docker.DockerClient, selector: dict[str, str], report: DownReport) -> None:
+    """A network keeps endpoints for a moment after its containers went; retry until it can go."""
+    deadline = time.monotonic() + _WAIT_S
+    while True:
+        busy = []
+        for network in client.networks.list(filters=selector):
+            try:
+                network.remove()
+                report.count("networks")
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError:
+                busy.append(network)
+        if not busy or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    # Until the network object is gone, a new deploy of the same stack can fail with "network not found".
+    while client.networks.list(filters=selector) and time.monotonic() < deadline:
+        time.sleep(0.5)
