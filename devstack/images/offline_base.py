@@ -9,7 +9,7 @@ way: debootstrap a minimal Debian into a scratch folder, then stream it as a tar
 It takes about a minute and needs root (debootstrap chroots and makes device nodes), so `ensure` builds only
 when the image is missing. The scratch folder is removed afterwards, failure or not.
 
-    OfflineBaseError (RuntimeError)   the base image could not be made; the message says what to do next
+    OfflineBaseError (DevstackError)  the base image could not be made; the message says what to do next
     ├── DebootstrapMissing            install it: apt-get install -y debootstrap
     ├── NotRoot                       run as root
     ├── DebootstrapFailed             carries `tail`: the last lines of debootstrap's output and log
@@ -33,6 +33,7 @@ import docker
 import docker.errors
 import docker.utils
 
+from devstack.errors import DevstackError
 from devstack.images import engine
 
 DEFAULT_IMAGE = "devstack/base:bookworm"
@@ -45,7 +46,7 @@ _EXCLUDES = ("./var/cache/apt/archives/*.deb", "./var/cache/apt/*.bin", "./var/l
 Log = Callable[[str], None]
 
 
-class OfflineBaseError(RuntimeError):
+class OfflineBaseError(DevstackError):
     """The base image could not be made. `str(err)` is the whole message."""
 
 
@@ -267,3 +268,30 @@ def main_ensure(image: str = DEFAULT_IMAGE, force: bool = False, log: Log = prin
         return OfflineBase(image=image).ensure(client, log=log, force=force)
     finally:
         client.close()
+
+
+def pick(public: str, image: str = DEFAULT_IMAGE, log: Log = print) -> str:
+    """The base image builds should use: `public` when the engine has it or a registry serves it, else the
+    offline base (built when missing). What `make` runs, so a fresh machine works with or without a registry."""
+    client = engine.connect()
+    try:
+        if _present_or_pulled(client, public):
+            return public
+        log(f"{public} cannot be pulled (no registry reachable?): using the offline base {image}")
+        OfflineBase(image=image).ensure(client, log=log)
+        return image
+    finally:
+        client.close()
+
+
+def _present_or_pulled(client: docker.DockerClient, ref: str) -> bool:
+    try:
+        client.images.get(ref)
+        return True
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.images.pull(ref)
+        return True
+    except docker.errors.APIError:
+        return False

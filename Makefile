@@ -1,0 +1,74 @@
+# devstack's two entry points after a clone: `make demo` and `make test`.
+# Each installs what is missing on a fresh Debian 12 machine: the virtualenv, the Docker engine (as root, from
+# Debian's docker.io, started when none runs) and, when no registry answers, the offline base image.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+PUBLIC_BASE := python:3.11-slim-bookworm
+BASE_RECORD := .devstack/base-image
+APT := DEBIAN_FRONTEND=noninteractive apt-get -y -q
+# The base image builds use: the public one when a registry serves it, else devstack/base:bookworm.
+BASE = $$(cat $(BASE_RECORD))
+
+.PHONY: help demo test down lint unit integration bench venv docker base-image clean
+
+help:
+	@echo "make demo   bring the demo stack up (devstack up)"
+	@echo "make test   lint, type-check and run the whole test suite"
+	@echo "make down   remove the demo stack"
+	@echo "make bench  run the benchmarks under bench/"
+
+demo: venv docker base-image
+	DEVSTACK_BASE_IMAGE=$(BASE) $(BIN)/devstack up
+
+down: venv docker
+	$(BIN)/devstack down
+
+test: venv docker base-image lint
+	@# pytest exits 5 when it collected no test: that is a broken suite, never a pass.
+	DEVSTACK_BASE_IMAGE=$(BASE) $(BIN)/pytest -ra tests; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+lint: venv
+	$(BIN)/ruff check devstack sink tests bench
+	$(BIN)/mypy
+
+bench: venv docker base-image
+	DEVSTACK_BASE_IMAGE=$(BASE) $(BIN)/python bench/run.py
+
+venv: $(BIN)/devstack
+
+$(BIN)/devstack: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# A running engine, or an explanation of how to get one.
+docker:
+	@if docker info >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v dockerd >/dev/null 2>&1; then \
+		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+			echo "devstack needs a Docker engine: install Docker (https://docs.docker.com/engine/install/)," \
+			     "or on Debian as root: apt-get install docker.io; then start it" >&2; exit 1; fi; \
+		echo "installing Debian's docker.io"; apt-get update -q >/dev/null; $(APT) install docker.io >/dev/null; \
+	fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "the Docker engine is installed but not running: start it (sudo systemctl start docker)" >&2; exit 1; fi; \
+	echo "starting dockerd (log: /var/log/dockerd.log)"; \
+	setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null & \
+	for i in $$(seq 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; \
+	echo "dockerd did not answer within 60 s; see /var/log/dockerd.log" >&2; exit 1
+
+# debootstrap is needed only when no registry serves the public base image.
+base-image: venv docker
+	@if ! command -v debootstrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q >/dev/null; $(APT) install debootstrap >/dev/null; fi
+	$(BIN)/devstack base-image --auto $(PUBLIC_BASE) --record $(BASE_RECORD)
+
+clean:
+	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache
