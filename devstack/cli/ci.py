@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import click
@@ -9,6 +10,7 @@ import click
 from devstack.cli import options
 from devstack.cli.session import Session, pass_session
 from devstack.engine.converge import run_once
+from devstack.smoke import runner
 
 
 @click.command("ci")
@@ -19,6 +21,9 @@ def command(session: Session, timeout: float) -> int:
     started = time.monotonic()
     config, console = session.config, session.console
     console.info(f"devstack ci · project {config.project} · provider {config.provider}")
-    run_once(config, session.provider(), console, timeout)
+    provider = session.provider()
+    run_once(config, provider, console, timeout)
     console.info(f"ready in {time.monotonic() - started:.1f}s")
+    if config.smoke:
+        runner.report(asyncio.run(runner.run_all(config.smoke, provider.logs)), console)
     return 0

@@ -7,7 +7,7 @@ import sys
 import click
 
 from devstack import __version__
-from devstack.cli import base_image, boundary, ci, down, sink, status, up
+from devstack.cli import base_image, boundary, ci, down, sink, smoke, status, up
 from devstack.cli.session import Session
 
 
@@ -20,7 +20,8 @@ def cli(ctx: click.Context, file: str | None) -> None:
     ctx.obj = Session(file=file)
 
 
-for command in (up.command, ci.command, down.command, status.command, sink.command, base_image.command):
+for command in (up.command, ci.command, down.command, status.command, smoke.command, sink.command,
+                base_image.command):
     cli.add_command(command)
 
 

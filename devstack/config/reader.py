@@ -6,6 +6,7 @@ Each accessor removes the key it reads; `done()` then reports whatever is left a
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,7 @@ from devstack.errors import ConfigError
 
 T = TypeVar("T")
 _MISSING: Any = object()
+_NUMBERS = {int: re.compile(r"-?\d+"), float: re.compile(r"-?\d+(\.\d+)?")}
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
                dict: "a table"}
@@ -43,6 +45,9 @@ class Table:
                 raise ConfigError(self.file, self.key(name), f"is required ({_TYPE_NAMES[kind]})")
             return default
         value = self._data.pop(name)
+        # `${VAR}` only lives in strings, so a number may come as a numeric string: `port = "${SMTP_PORT}"`.
+        if kind in _NUMBERS and isinstance(value, str) and _NUMBERS[kind].fullmatch(value.strip()):
+            value = kind(value.strip())
         # TOML has no int/bool confusion, but bool is a subclass of int in Python.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             if kind is float and isinstance(value, int) and not isinstance(value, bool):

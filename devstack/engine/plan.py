@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import docker
 
 from devstack.config.model import Config
-from devstack.images import build, context
+from devstack.images import build, context, engine
 
 
 @dataclass(frozen=True)
@@ -30,4 +30,6 @@ def scan(config: Config) -> tuple[build.Target, ...]:
 
 def images(config: Config, client: docker.DockerClient) -> ImagePlan:
     targets = scan(config)
-    return ImagePlan(targets=targets, missing=tuple(t for t in targets if not build.exists(client, t.tag)))
+    with engine.translated("list images"):
+        missing = tuple(t for t in targets if not build.exists(client, t.tag))
+    return ImagePlan(targets=targets, missing=missing)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import docker
 import docker.errors
 
-from devstack.errors import EngineUnavailable
+from devstack.errors import DevstackError, EngineUnavailable
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
@@ -37,3 +39,14 @@ def _short(reason: str) -> str:
             return {"FileNotFoundError": "the socket does not exist", "PermissionError": "permission denied"}.get(
                 marker, "connection refused")
     return reason.splitlines()[0][:200]
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Engine errors (not devstack bugs) become one clear message naming what devstack was doing."""
+    try:
+        yield
+    except docker.errors.APIError as err:
+        raise DevstackError(f"the Docker engine refused to {action}: {err.explanation or err}") from None
+    except docker.errors.DockerException as err:
+        raise EngineUnavailable(unreachable_message(str(err))) from None

@@ -41,7 +41,8 @@ class SwarmProvider:
         return self._client
 
     def prepare(self) -> None:
-        self.created_swarm = cluster.ensure(self.client)
+        with engine.translated("set up the swarm"):
+            self.created_swarm = cluster.ensure(self.client)
 
     def deliver(self, tags: Sequence[str]) -> None:
         """Swarm runs on the engine that built the images: nothing to move."""
@@ -51,7 +52,8 @@ class SwarmProvider:
                                   forwards=self.config.forwards, config_file=self.config.file.name)
         rendered = stackfile.render(self.stack_file, self.config.display(self.stack_file), inputs)
         self._rendered[rendered.digest] = rendered
-        current = deploy.is_current(self.client, self.project, rendered.services, rendered.digest)
+        with engine.translated("list the project's services"):
+            current = deploy.is_current(self.client, self.project, rendered.services, rendered.digest)
         return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images)
 
     def apply(self, plan: DeployPlan) -> None:
@@ -59,6 +61,10 @@ class SwarmProvider:
         deploy.apply(self._write(self._rendered[plan.digest]), self.project)
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
+        with engine.translated("report the services' state"):
+            self._wait_ready(plan, timeout_s)
+
+    def _wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         names = [self._service(name) for name in plan.resources]
         while True:
@@ -79,14 +85,18 @@ class SwarmProvider:
                 readiness.raise_not_ready(state, self._logs(name), timeout_s)
 
     def status(self) -> list[ResourceStatus]:
-        found = self.client.services.list(filters={"label": labels.selector(self.project)})
-        return [self._status(service.name) for service in sorted(found, key=lambda s: s.name)]
+        with engine.translated("report the services' state"):
+            if not cluster.is_manager(self.client):
+                return []  # no swarm: nothing of this project can be deployed
+            found = self.client.services.list(filters={"label": labels.selector(self.project)})
+            return [self._status(service.name) for service in sorted(found, key=lambda s: s.name)]
 
     def logs(self, resource: str, tail: int = _LOG_TAIL) -> list[str]:
         return self._logs(self._service(resource), tail)
 
     def down(self, options: DownOptions) -> DownReport:
-        return teardown.down(self.client, self.project, options)
+        with engine.translated("remove the project's objects"):
+            return teardown.down(self.client, self.project, options)
 
     def _service(self, resource: str) -> str:
         return f"{self.project}_{resource}"

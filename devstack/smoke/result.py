@@ -1,0 +1,34 @@
+"""What a smoke test reports: pass or fail, how long it took, and on failure what was expected and what came."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class Failed(Exception):
+    """Raised inside a check: `expected` versus `got`, both safe to print (no secrets)."""
+
+    def __init__(self, expected: str, got: str) -> None:
+        super().__init__(f"expected {expected}, got {got}")
+        self.expected, self.got = expected, got
+
+
+@dataclass
+class Result:
+    name: str
+    type: str
+    ok: bool
+    seconds: float
+    summary: str  # one line: what was checked and measured
+    expected: str = ""
+    got: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # e.g. inject, delivery (seconds)
+    logs: list[str] = field(default_factory=list)  # the last log lines of the resource under test, on failure
+
+    def line(self) -> str:
+        timing = " · ".join(f"{k} {v * 1000:.0f}ms" for k, v in self.timings.items())
+        detail = f" · {timing}" if timing else ""
+        head = f"{self.name} ({self.type})"
+        if self.ok:
+            return f"{head}: {self.summary}{detail} ({self.seconds:.2f}s)"
+        return f"{head}: FAILED after {self.seconds:.2f}s: expected {self.expected}, got {self.got}"

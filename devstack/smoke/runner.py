@@ -1,0 +1,54 @@
+"""Run smoke tests one after another, each within its own timeout, and collect one Result per test."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from devstack.config.model import SmokeSpec
+from devstack.errors import SmokeFailed
+from devstack.observe.console import Console
+from devstack.smoke import http_check, http_inject, smtp_probe
+from devstack.smoke.result import Failed, Result
+
+Check = Callable[[Any, float, dict[str, float]], Awaitable[str]]
+Logs = Callable[[str], list[str]]  # resource → its last log lines
+
+CHECKS: dict[str, Check] = {"http-inject": http_inject.run, "smtp": smtp_probe.run, "http": http_check.run}
+
+
+async def run_one(spec: SmokeSpec, logs: Logs) -> Result:
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    try:
+        summary = await asyncio.wait_for(CHECKS[spec.type](spec.options, spec.timeout_s, timings), spec.timeout_s)
+    except Failed as failure:
+        return await _failed(spec, started, timings, failure.expected, failure.got, logs)
+    except TimeoutError:
+        return await _failed(spec, started, timings, f"a result within {spec.timeout_s:g}s", "a timeout", logs)
+    return Result(spec.name, spec.type, True, time.monotonic() - started, summary, timings=timings)
+
+
+async def run_all(specs: Sequence[SmokeSpec], logs: Logs) -> list[Result]:
+    return [await run_one(spec, logs) for spec in specs]
+
+
+async def _failed(spec: SmokeSpec, started: float, timings: dict[str, float], expected: str, got: str,
+                  logs: Logs) -> Result:
+    lines = await asyncio.to_thread(logs, spec.resource) if spec.resource else []
+    return Result(spec.name, spec.type, False, time.monotonic() - started, "", expected=expected, got=got,
+                  timings=timings, logs=lines)
+
+
+def report(results: Sequence[Result], console: Console) -> None:
+    """One line per test; on failure also what was expected and the resource's last log lines. Raises when any
+    test failed, so `ci` exits 1."""
+    for result in results:
+        console.event("smoke", result.line(), ok=result.ok)
+        for line in result.logs:
+            console.output(f"  {result.name}", line)
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        raise SmokeFailed(f"{len(failed)} of {len(results)} smoke tests failed: {', '.join(failed)}")
