@@ -1,0 +1,234 @@
+"""Throughput of devstack's sink against Postfix's smtp-sink, driven by smtp-source on 127.0.0.1.
+
+    python3 bench/sink_bench.py [--messages 20000] [--sessions 20] [--size 1024] [--repeat 3] [--workers auto]
+
+Two modes: one connection per message, and connection reuse (smtp-source -d). Every run checks
+that the server received exactly what was sent (smtp-sink: its -c counters; devstack: /stats),
+prints msg/s, the CPU each server used per message, and writes JSON to bench/results/.
+Bounded: a fixed number of messages per run and a time limit on every process.
+Needs the postfix package (smtp-sink, smtp-source); as root, smtp-sink runs with -u nobody.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SMTP_SINK, SMTP_SOURCE = "/usr/sbin/smtp-sink", "/usr/sbin/smtp-source"
+RUN_TIMEOUT = 300.0  # seconds for one smtp-source run; the whole benchmark stays bounded
+MODES = {"per-connection": [], "reuse (-d)": ["-d"]}
+
+
+@dataclasses.dataclass
+class Run:
+    server: str
+    mode: str
+    sent: int
+    received: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds
+
+    @property
+    def cpu_us_per_message(self) -> float:
+        return self.cpu_seconds / self.sent * 1e6
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children (devstack's workers)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(stat.parent.name) == pid or int(fields[1]) == pid:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+class Server:
+    name: str
+    process: subprocess.Popen[str]
+    port: int
+
+    def received(self) -> int:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class PostfixSink(Server):
+    """smtp-sink with -c: it prints "sess=N quit=N mesg=N" as counts change."""
+
+    name = "postfix smtp-sink"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        command = [SMTP_SINK, "-c", *user, f"127.0.0.1:{self.port}", "1000"]
+        # A file, not a pipe: -c prints a line per message, and a full pipe would stall the server.
+        self.counters = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in received()
+        self.process = subprocess.Popen(command, stdout=self.counters, stderr=subprocess.STDOUT, text=True)
+        wait_for_port(self.port)
+
+    def received(self) -> int:
+        self.stop()  # its counters are complete once it has printed them and exited
+        self.counters.seek(0)
+        counts = re.findall(r"mesg=(\d+)", self.counters.read())
+        self.counters.close()
+        return int(counts[-1]) if counts else 0
+
+
+class DevstackSink(Server):
+    name = "devstack sink"
+
+    def __init__(self, workers: str) -> None:
+        env = os.environ | {"PYTHONPATH": str(ROOT / "sink")}
+        command = [sys.executable, "-m", "devstack_sink", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"]
+        self.process = subprocess.Popen(
+            [*command, "--workers", workers], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        )
+        assert self.process.stdout is not None
+        self.banner = self.process.stdout.readline().strip()  # devstack-sink: smtp H:P http H:P workers N ...
+        words = self.banner.split()
+        self.port, self.http = int(words[2].rpartition(":")[2]), int(words[4].rpartition(":")[2])
+
+    def received(self) -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http}/stats", timeout=10) as response:
+            messages: int = json.load(response)["messages"]
+        self.stop()
+        return messages
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def run_once(server: Server, mode: str, args: argparse.Namespace) -> Run:
+    source = [SMTP_SOURCE, "-s", str(args.sessions), "-m", str(args.messages), "-l", str(args.size)]
+    cpu_before, started = cpu_seconds(server.process.pid), time.perf_counter()
+    done = subprocess.run([*source, *MODES[mode], f"127.0.0.1:{server.port}"], timeout=RUN_TIMEOUT, check=False)
+    seconds = time.perf_counter() - started
+    cpu = cpu_seconds(server.process.pid) - cpu_before
+    received = server.received()
+    if done.returncode != 0:
+        print(f"  smtp-source exited with {done.returncode}", file=sys.stderr)
+    return Run(server.name, mode, args.messages, received, seconds, cpu)
+
+
+@contextlib.contextmanager
+def fresh(server_kind: str, args: argparse.Namespace) -> Iterator[Server]:
+    server: Server = PostfixSink() if server_kind == "postfix" else DevstackSink(args.workers)
+    try:
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.stop()
+
+
+def benchmark(args: argparse.Namespace) -> list[Run]:
+    runs = []
+    for round_ in range(args.repeat):
+        for mode in MODES:
+            for kind in ("postfix", "devstack"):  # interleaved, so that drift hits both alike
+                with fresh(kind, args) as server:
+                    run = run_once(server, mode, args)
+                runs.append(run)
+                ok = "ok" if run.received == run.sent else f"MISMATCH received {run.received}"
+                print(f"  round {round_ + 1} {run.server:18} {mode:15} {run.rate:9,.0f} msg/s  {ok}")
+    return runs
+
+
+def summarize(runs: list[Run]) -> list[dict[str, Any]]:
+    rows = []
+    for mode in MODES:
+        postfix = [r for r in runs if r.mode == mode and r.server == PostfixSink.name]
+        devstack = [r for r in runs if r.mode == mode and r.server == DevstackSink.name]
+        p_rate, d_rate = (statistics.median(r.rate for r in rs) for rs in (postfix, devstack))
+        rows.append(
+            {
+                "mode": mode,
+                "postfix_msg_per_s": round(p_rate),
+                "devstack_msg_per_s": round(d_rate),
+                "ratio_devstack_to_postfix": round(d_rate / p_rate, 3),
+                "postfix_cpu_us_per_msg": round(statistics.median(r.cpu_us_per_message for r in postfix)),
+                "devstack_cpu_us_per_msg": round(statistics.median(r.cpu_us_per_message for r in devstack)),
+                "received_equals_sent": all(r.received == r.sent for r in postfix + devstack),
+            }
+        )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"\n{'mode':15} {'smtp-sink msg/s':>16} {'devstack msg/s':>15} {'ratio':>6} {'CPU µs/msg':>15}  received==sent"
+    )
+    for row in rows:
+        cpu = f"{row['postfix_cpu_us_per_msg']}/{row['devstack_cpu_us_per_msg']}"
+        print(
+            f"{row['mode']:15} {row['postfix_msg_per_s']:16,} {row['devstack_msg_per_s']:15,} "
+            f"{row['ratio_devstack_to_postfix']:6.2f} {cpu:>15}  {row['received_equals_sent']}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=20000, help="messages per run (default 20000)")
+    parser.add_argument("--sessions", type=int, default=20, help="parallel smtp-source sessions (default 20)")
+    parser.add_argument("--size", type=int, default=1024, help="message payload bytes (default 1024)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the table shows medians (default 3)")
+    parser.add_argument("--workers", default="auto", help="devstack sink --workers (default auto)")
+    args = parser.parse_args()
+    if not (Path(SMTP_SINK).exists() and Path(SMTP_SOURCE).exists()):
+        print("needs smtp-sink and smtp-source: apt-get install postfix", file=sys.stderr)
+        return 2
+    print(f"{args.repeat} round(s) of {args.messages} messages, {args.sessions} sessions, {args.size} bytes each")
+    runs = benchmark(args)
+    rows = summarize(runs)
+    print_table(rows)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"sink-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    document = {"settings": vars(args), "cpus": os.cpu_count(), "summary": rows, "runs": [vars(r) for r in runs]}
+    out.write_text(json.dumps(document, indent=1) + "\n")
+    print(f"\nwritten: {out.relative_to(ROOT)}")
+    return 0 if all(row["received_equals_sent"] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""SinkSMTP on its own server in the test's event loop: the idle timer and the error boundary."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from devstack_sink import handler, smtp, state
+from devstack_sink.stats import Stats
+
+
+class BuggyHandler(handler.SinkHandler):
+    async def handle_RCPT(self, *args: object) -> str:
+        raise ValueError("a bug in a hook")
+
+
+Serve = Callable[..., Awaitable[tuple[int, Stats]]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """serve(handler_class, idle_timeout=...) -> (port, stats) of a sink on a free port."""
+    servers: list[asyncio.Server] = []
+
+    async def start(
+        events_class: type[handler.SinkHandler] = handler.SinkHandler, idle_timeout: float = smtp.IDLE_TIMEOUT
+    ) -> tuple[int, Stats]:
+        loop = asyncio.get_running_loop()
+        events = events_class(state.WorkerState.new(0, (), 0))
+
+        def protocol() -> smtp.SinkSMTP:
+            return smtp.SinkSMTP(events, hostname="sink.test", max_size=0, loop=loop, idle_timeout=idle_timeout)
+
+        servers.append(await loop.create_server(protocol, "127.0.0.1", 0))
+        port: int = servers[-1].sockets[0].getsockname()[1]
+        return port, events.stats
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+async def command(writer: asyncio.StreamWriter, reader: asyncio.StreamReader, line: bytes) -> bytes:
+    writer.write(line)
+    return await reader.readline()
+
+
+async def test_an_idle_client_is_hung_up_on_and_a_busy_one_is_not(serve: Serve) -> None:
+    port, stats = await serve(idle_timeout=0.3)
+    idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", port)
+    busy_reader, busy_writer = await asyncio.open_connection("127.0.0.1", port)
+    await idle_reader.readline(), await busy_reader.readline()
+    for _ in range(8):  # 0.8 s of commands, each well within the 0.3 s limit
+        assert (await command(busy_writer, busy_reader, b"NOOP\r\n")).startswith(b"250")
+        await asyncio.sleep(0.1)
+    assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # closed by the sink
+    assert stats.early_disconnects == 0
+    assert stats.connections_active == 1
+    busy_writer.close()
+    idle_writer.close()
+
+
+async def test_a_bug_in_a_hook_gets_500_and_the_session_goes_on(serve: Serve) -> None:
+    port, _ = await serve(BuggyHandler)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await reader.readline()
+    await command(writer, reader, b"HELO client\r\n")
+    await command(writer, reader, b"MAIL FROM:<a@example.test>\r\n")
+    assert (await command(writer, reader, b"RCPT TO:<b@example.test>\r\n")).startswith(b"500 Error: (ValueError)")
+    assert (await command(writer, reader, b"NOOP\r\n")).startswith(b"250")
+    writer.close()
