@@ -19,6 +19,7 @@ class Session:
     file: str | None
     console: Console = field(default_factory=Console)
     _config: Config | None = None
+    allow_context: str | None = None  # --allow-context: lift the Kubernetes context guard for this context
 
     @property
     def config(self) -> Config:
@@ -27,7 +28,7 @@ class Session:
         return self._config
 
     def provider(self) -> Provider:
-        return registry.create(self.config)
+        return registry.create(self.config, registry.Options(allow_context=self.allow_context))
 
 
 pass_session = click.make_pass_decorator(Session)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from typing import Any
 
 import click
 
 from devstack.cli.session import Session, pass_session
+from devstack.engine import control
 from devstack.observe.console import Console
 from devstack.providers.base import ResourceStatus
 
@@ -16,7 +18,16 @@ from devstack.providers.base import ResourceStatus
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @pass_session
 def command(session: Session, as_json: bool) -> int:
-    """Show each resource: ready or not, replicas, image, ports."""
+    """Show each resource: ready or not, replicas, image, ports; with `devstack up` running, also its build,
+    deploy and smoke state and the last error."""
+    endpoint = control.find(session.config)
+    if endpoint is not None:
+        board = control.call(endpoint, "GET", "/status")
+        if as_json:
+            click.echo(json.dumps(board, indent=2))
+        else:
+            show_board(session.console, board)
+        return 0
     resources = session.provider().status()
     if as_json:
         click.echo(json.dumps({"project": session.config.project, "resources": [to_json(r) for r in resources]},
@@ -31,6 +42,17 @@ def to_json(resource: ResourceStatus) -> dict[str, object]:
     data["ports"] = list(resource.ports)
     data["smoke"] = None  # set by the daemon once smoke results are tracked per resource
     return data
+
+
+def show_board(console: Console, board: dict[str, Any]) -> None:
+    console.info(f"devstack up (pid {board['pid']}) is {board['phase']}")
+    for r in board["resources"]:
+        smoke = {"ok": "smoke ✓", "failed": "smoke ✗", None: ""}[r["smoke"]]
+        error = f"  last error: {r['last_error']}" if r["last_error"] else ""
+        console.event(r["name"], f"{'ready' if r['ready'] else 'not ready'}  build {r['build']}  deploy {r['deploy']}  "
+                      f"{smoke}  {r['image']}  updated {r['updated_at']}{error}", ok=r["ready"] and not r["last_error"])
+    if board["error"]:
+        console.error(board["error"])
 
 
 def show(console: Console, resources: list[ResourceStatus]) -> None:

@@ -1,27 +1,91 @@
-"""`devstack up`: build, deploy and wait until the stack is ready."""
+"""`devstack up`: build, deploy and wait until ready, then keep watching: every saved file is rebuilt,
+redeployed or live-updated and smoke-tested, with no command typed. Ctrl-C stops watching, not the stack."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import click
 
 from devstack.cli import options
 from devstack.cli.session import Session, pass_session
-from devstack.cli.status import show
-from devstack.engine.converge import run_once
+from devstack.config import loader
+from devstack.config.model import Config
+from devstack.engine import control
+from devstack.engine.daemon import Daemon
+from devstack.errors import DevstackError
+from devstack.observe import record
+from devstack.providers import registry
+
+_DETACH_WAIT_S = 30.0
 
 
 @click.command("up")
 @options.timeout
+@click.option("--detach", is_flag=True, help="Run in the background; its output goes to .devstack/daemon.log.")
+@click.option("--record", "record_to", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Record the session: FILE.cast (asciicast v2, for asciinema), FILE.svg or FILE.html.")
 @pass_session
-def command(session: Session, timeout: float) -> int:
-    """Build the images, deploy the stack and wait until every service is ready."""
-    started = time.monotonic()
-    config, console = session.config, session.console
+def command(session: Session, timeout: float, detach: bool, record_to: Path | None) -> int:
+    """Bring the stack up and keep it up to date as files change."""
+    config = session.config
+    if detach:
+        return _detach(session, config, timeout)
+    if record_to is not None:
+        session.console = record.recording_console(record_to, session.console)
+    held = control.lock(config)
+    try:
+        code = _run(session, config, timeout)
+    finally:
+        held.close()
+        record.finish(session.console)
+    if threading.active_count() > 1:
+        # Engine calls still in flight in worker threads (a build, a readiness wait) would hold the exit; their
+        # work goes on in the engine, nothing of ours is left to wait for.
+        sys.stdout.flush()
+        os._exit(code)
+    return code
+
+
+def _run(session: Session, config: Config, timeout: float) -> int:
+    console = session.console
     console.info(f"devstack up · project {config.project} · provider {config.provider}")
-    provider = session.provider()
-    run_once(config, provider, console, timeout)
-    console.info(f"ready in {time.monotonic() - started:.1f}s")
-    show(console, provider.status())
+    daemon = Daemon(config, lambda: loader.load(config.file), registry.create, console, timeout)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, daemon.stop.set)
+        await daemon.run()
+
+    asyncio.run(main())
+    console.info("stopped watching; the stack keeps running (`devstack down` removes it)")
+    return 0
+
+
+def _detach(session: Session, config: Config, timeout: float) -> int:
+    running = control.find(config)
+    if running is not None:
+        raise DevstackError(f"devstack up is already running for project '{config.project}' (pid {running.pid})")
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    log = config.state_dir / "daemon.log"
+    command = [sys.executable, "-m", "devstack", "-f", str(config.file), "up", "--timeout", str(timeout)]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, env={**os.environ, "NO_COLOR": "1"})
+    deadline = time.monotonic() + _DETACH_WAIT_S
+    while control.find(config) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace").strip().splitlines()[-10:]
+            raise DevstackError("the background devstack did not start:\n" + "\n".join(f"  | {t}" for t in tail))
+        time.sleep(0.1)
+    session.console.info(f"devstack is running in the background (pid {process.pid}); output: "
+                         f"{config.display(log)}; `devstack status` to follow, `devstack down` to stop")
     return 0

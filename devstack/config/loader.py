@@ -10,13 +10,13 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from devstack.config import smoke
+from devstack.config import kubernetes, model, secrets, smoke
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
 from devstack.config.reader import Table, relative
-from devstack.config.variables import InterpolationError, interpolate, read_env_file
+from devstack.config.variables import InterpolationError, interpolate_tree, read_env_file
 from devstack.errors import ConfigError, UsageError
+from devstack.images import ignore
 
 FILENAME = "devstack.toml"
 _PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}")
@@ -43,13 +43,13 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(name, "", f"invalid TOML: {err}") from None
-    except OSError as err:
-        raise ConfigError(name, "", f"cannot read: {err.strerror}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(name, "", f"cannot read: {_reason(err)}") from None
     declared = Table(raw, name, root=path.parent).str_map("variables")
     values = _variable_values(path.parent, declared, os.environ if environ is None else environ)
     # [variables] is taken literally; every other string may use ${VAR}.
     rest = {key: value for key, value in raw.items() if key != "variables"}
-    top = Table({**_interpolate_tree(rest, values, name, ""), "variables": raw.get("variables", {})}, name,
+    top = Table({**interpolate_tree(rest, values, name), "variables": raw.get("variables", {})}, name,
                 root=path.parent)
     top.table("variables", {})
     return _build(top, path, values)
@@ -59,21 +59,17 @@ def _variable_values(root: Path, declared: dict[str, str], environ: Mapping[str,
     try:
         dotenv = read_env_file(root / ".env")
     except InterpolationError as err:
-        raise ConfigError(".env", "", str(err).split(": ", 1)[-1]) from None
+        where, _, problem = str(err).partition(": ")  # ".env:3", "expected KEY=VALUE, got ..."
+        raise ConfigError(where, "", problem) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(".env", "", f"cannot read: {_reason(err)}") from None
     return {**declared, **dotenv, **environ}
 
 
-def _interpolate_tree(node: Any, values: Mapping[str, str], file: str, key: str) -> Any:
-    if isinstance(node, str):
-        try:
-            return interpolate(node, values)
-        except InterpolationError as err:
-            raise ConfigError(file, key, str(err)) from None
-    if isinstance(node, dict):
-        return {k: _interpolate_tree(v, values, file, f"{key}.{k}" if key else k) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_interpolate_tree(v, values, file, f"{key}[{i}]") for i, v in enumerate(node)]
-    return node
+def _reason(err: OSError | UnicodeDecodeError) -> str:
+    if isinstance(err, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {err.start})"
+    return err.strerror or str(err)
 
 
 def _build(top: Table, path: Path, values: dict[str, str]) -> Config:
@@ -86,14 +82,16 @@ def _build(top: Table, path: Path, values: dict[str, str]) -> Config:
     project.done()
     images = {key: _image(table, key, root) for key, table in top.tables("images")}
     swarm = _swarm(top, root) if top.has("swarm") or provider == SWARM else None
-    if provider != SWARM:
-        raise ConfigError(path.name, "project.provider", f"provider {provider!r} is not supported by this version")
+    cluster = kubernetes.read(top, provider, name) if provider in model.KUBERNETES_PROVIDERS else None
+    if cluster is None and top.has("kubernetes"):
+        raise top.error("kubernetes", f"is used by the Kubernetes providers only, not {provider!r}")
     forwards = tuple(top.map("forwards", _forward))
     tests = tuple(top.map("smoke", smoke.read))
     _unique(path.name, "smoke", [t.name for t in tests])
+    dev_secrets = secrets.read(top)
     top.done()
     return Config(file=path, project=name, provider=provider, variables=values, images=images, swarm=swarm,
-                  forwards=forwards, smoke=tests)
+                  forwards=forwards, smoke=tests, kubernetes=cluster, secrets=dev_secrets)
 
 
 def _image(table: Table, key: str, root: Path) -> ImageSpec:
@@ -106,17 +104,28 @@ def _image(table: Table, key: str, root: Path) -> ImageSpec:
     if not _IMAGE_REF.fullmatch(ref):
         raise table.error("ref", f"expected a repository name such as 'relay' or 'demo/relay', got {ref!r}")
     spec = ImageSpec(name=key, ref=ref, context=context, dockerfile=dockerfile, args=table.str_map("args"),
-                     ignore=tuple(table.str_list("ignore", [])),
-                     live_update=_live_update(table, context) if table.has("live_update") else None)
+                     ignore=_ignore(table, context),
+                     live_update=_live_update(table, context, root) if table.has("live_update") else None)
     table.done()
     return spec
 
 
-def _live_update(parent: Table, context: Path) -> LiveUpdate:
+def _ignore(table: Table, context: Path) -> tuple[str, ...]:
+    """The extra ignore patterns. They and the context's .dockerignore are checked now, before any build."""
+    patterns = tuple(table.str_list("ignore", []))
+    ignore.read(context)
+    try:
+        ignore.parse(patterns)
+    except ignore.PatternError as err:
+        raise table.error("ignore", str(err)) from None
+    return patterns
+
+
+def _live_update(parent: Table, context: Path, root: Path) -> LiveUpdate:
     table = parent.table("live_update")
     rules = []
     for rule in table.array_of_tables("sync"):
-        local = existing(rule, "local", context)
+        local = existing(rule, "local", root)
         if context not in (local, *local.parents):
             raise rule.error("local", f"must lie inside the image's context '{context.name}'")
         rules.append(SyncRule(local=local, remote=rule.string("remote")))
@@ -133,6 +142,8 @@ def _swarm(top: Table, root: Path) -> SwarmSpec:
         raise top.error("swarm.stack_file", "is required for provider 'swarm' (the stack file to deploy)")
     table = top.table("swarm")
     spec = SwarmSpec(stack_file=existing(table, "stack_file", root))
+    if not spec.stack_file.is_file():
+        raise table.error("stack_file", f"'{relative(spec.stack_file, root)}' is not a file")
     table.done()
     return spec
 

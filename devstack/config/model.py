@@ -42,6 +42,42 @@ class SwarmSpec:
 
 
 @dataclass(frozen=True)
+class HelmChart:
+    """A chart rendered with `helm template RELEASE CHART`, its values files and `--set` pairs."""
+
+    chart: Path
+    release: str
+    values: tuple[Path, ...] = ()
+    set: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KubernetesSpec:
+    """[kubernetes]: where the manifests come from and which cluster (kubeconfig context) receives them."""
+
+    context: str  # the only kubeconfig context devstack acts on (derived from `cluster` for kind, k3d, minikube)
+    cluster: str  # kind/k3d cluster or minikube profile devstack may create and delete; "" for provider 'context'
+    namespace: str
+    manifests: tuple[str, ...] = ()  # absolute glob patterns of plain YAML files
+    kustomize: tuple[Path, ...] = ()
+    helm: tuple[HelmChart, ...] = ()
+    kubeconfig: Path | None = None  # None: $KUBECONFIG, else ~/.kube/config
+    allowed_contexts: tuple[str, ...] = ()  # added to the built-in allow-list (fnmatch patterns)
+    registry: str | None = None  # a local registry as this machine pushes to it ("localhost:5001")
+    registry_from_cluster: str | None = None  # the same registry as the nodes pull from; None: same as `registry`
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """[secrets.NAME]: a random value generated once per machine and project, never printed."""
+
+    name: str
+    length: int
+    alphabet: str
+    key: str  # the key inside the Kubernetes Secret
+
+
+@dataclass(frozen=True)
 class Forward:
     """Traffic to 127.0.0.1:`local` reaches port `remote` of `resource` (a service)."""
 
@@ -58,7 +94,7 @@ class SmokeSpec:
     type: str
     resource: str | None  # the service whose logs are shown when the test fails
     timeout_s: float
-    options: Mapping[str, object]
+    options: object  # HttpInject, Smtp or Http from devstack.config.smoke (a dataclass, not a mapping)
 
 
 @dataclass(frozen=True)
@@ -71,6 +107,8 @@ class Config:
     swarm: SwarmSpec | None
     forwards: tuple[Forward, ...] = ()
     smoke: tuple[SmokeSpec, ...] = ()
+    kubernetes: KubernetesSpec | None = None
+    secrets: tuple[SecretSpec, ...] = ()
 
     @property
     def root(self) -> Path:

@@ -36,13 +36,17 @@ class Table:
         return ConfigError(self.file, self.key(name), problem)
 
     def has(self, name: str) -> bool:
+        self._asked.append(name)
         return name in self._data
 
     def take(self, name: str, kind: type, default: Any) -> Any:
         self._asked.append(name)
         if name not in self._data:
             if default is _MISSING:
-                raise ConfigError(self.file, self.key(name), f"is required ({_TYPE_NAMES[kind]})")
+                # A missing `context` next to a `contxt = ...` is most likely that typo: say so.
+                typos = difflib.get_close_matches(name, list(self._data), n=1, cutoff=0.6)
+                hint = f", found {typos[0]!r} instead (a typo?)" if typos else ""
+                raise ConfigError(self.file, self.key(name), f"is required ({_TYPE_NAMES[kind]}){hint}")
             return default
         value = self._data.pop(name)
         # `${VAR}` only lives in strings, so a number may come as a numeric string: `port = "${SMTP_PORT}"`.
@@ -66,7 +70,7 @@ class Table:
     def integer(self, name: str, default: Any = _MISSING, *, low: int | None = None, high: int | None = None) -> Any:
         value = self.take(name, int, default)
         if isinstance(value, int) and ((low is not None and value < low) or (high is not None and value > high)):
-            raise self.error(name, f"expected an integer from {low} to {high}, got {value}")
+            raise self.error(name, f"expected an integer {_bounds(low, high)}, got {value}")
         return value
 
     def number(self, name: str, default: Any = _MISSING, *, positive: bool = False) -> Any:
@@ -122,6 +126,12 @@ class Table:
     def done(self) -> None:
         for name in self._data:
             raise ConfigError(self.file, self.key(name), "unknown key" + did_you_mean(name, self._asked))
+
+
+def _bounds(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    return f"of at least {low}" if low is not None else f"of at most {high}"
 
 
 def did_you_mean(word: str, candidates: Any) -> str:

@@ -68,13 +68,10 @@ def _payload(table: Table) -> Mapping[str, Any]:
     """Inline (`payload = {...}`) or from a JSON file (`payload_file = "..."`, relative to devstack.toml)."""
     if table.has("payload") == table.has("payload_file"):
         raise table.error("payload", "give exactly one of 'payload' (a table) or 'payload_file' (a JSON file)")
-    if table.has("payload"):
-        payload: Any = table.take("payload", dict, None)
-    else:
-        payload = _json_file(table, "payload_file")
+    key = "payload" if table.has("payload") else "payload_file"
+    payload: Any = table.take(key, dict, None) if key == "payload" else _json_file(table, key)
     recipients = payload.get("recipients") if isinstance(payload, dict) else None
     if not isinstance(recipients, list) or not recipients:
-        key = "payload" if table.has("payload") else "payload_file"
         raise table.error(key, "expected an inject payload with a non-empty 'recipients' list")
     return dict(payload)
 
@@ -84,7 +81,7 @@ def _json_file(table: Table, key: str) -> Any:
     path = table.root / value
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         raise table.error(key, f"file '{value}' cannot be read") from None
     except json.JSONDecodeError as err:
         raise table.error(key, f"'{value}' is not valid JSON: {err}") from None

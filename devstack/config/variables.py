@@ -3,6 +3,7 @@
     $VAR / ${VAR}        the value; an unset variable is an error (compose would silently use "")
     ${VAR:-default}      default when VAR is unset or empty      ${VAR-default}   default when VAR is unset
     ${VAR:?message}      error when VAR is unset or empty        ${VAR?message}   error when VAR is unset
+    ${VAR:-${OTHER}}     a default may itself be a variable (one level deep)
     $$                   a literal $
 
 Values come from, lowest to highest precedence: devstack.toml [variables], the project's .env, the environment.
@@ -13,10 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from devstack.errors import ConfigError
 
 _PATTERN = re.compile(
     r"\$(?:(?P<escaped>\$)|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|(?P<invalid>))"
+    r"|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>(?:\$\{[^}]*\}|[^}])*))?\}|(?P<invalid>))"
 )
 
 
@@ -29,7 +33,7 @@ def interpolate(text: str, values: Mapping[str, str]) -> str:
         if match.group("escaped"):
             return "$"
         if match.group("invalid") is not None:
-            near = text[match.start() : match.start() + 12]
+            near = text[match.start() : match.start() + 12].split("\n", 1)[0]
             raise InterpolationError(f"invalid '$' at {near!r} (write $$ for a literal $)")
         name = match.group("plain") or match.group("braced")
         return _resolve(name, match.group("op"), match.group("arg") or "", values)
@@ -71,6 +75,23 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
+    """`"a # b"` → `a # b`; `"a" # note` → `a`; `a # note` → `a`."""
+    end = value.find(value[0], 1) if value[:1] in ("'", '"') else -1
+    if end != -1:
+        return value[1:end]
     return value.split(" #", 1)[0].rstrip()
+
+
+def interpolate_tree(node: Any, values: Mapping[str, str], file: str, key: str = "") -> Any:
+    """Interpolate every string in parsed TOML or YAML. Values only, never keys (compose does the same); an
+    error names the file and the key path, e.g. `stack.yml: services.relay.environment.TOKEN: …`."""
+    if isinstance(node, str):
+        try:
+            return interpolate(node, values)
+        except InterpolationError as err:
+            raise ConfigError(file, key, str(err)) from None
+    if isinstance(node, dict):
+        return {k: interpolate_tree(v, values, file, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [interpolate_tree(v, values, file, f"{key}[{i}]") for i, v in enumerate(node)]
+    return node

@@ -31,13 +31,16 @@ class Outcome:
     images: dict[str, str] = field(default_factory=dict)  # image name → tag
     deploy: DeployPlan | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # step → duration
+    build_seconds: dict[str, float] = field(default_factory=dict)  # image name → its build's duration
 
     @property
     def changed_anything(self) -> bool:
         return bool(self.built) or bool(self.deploy and self.deploy.changed)
 
 
-async def converge(config: Config, provider: Provider, console: Console, timeout_s: float) -> Outcome:
+async def converge(config: Config, provider: Provider, console: Console, timeout_s: float, *,
+                   announce: bool = True) -> Outcome:
+    """`announce`: print a line per step (ci, the first pass of up); the daemon prints one line per cycle."""
     outcome = Outcome()
     deadline = time.monotonic() + timeout_s
     client = await _timed(outcome, "connect", asyncio.to_thread(engine.connect))
@@ -45,18 +48,21 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     image_plan = await _timed(outcome, "plan", asyncio.to_thread(plans.images, config, client))
     outcome.images = {t.spec.name: t.tag for t in image_plan.targets}
     for target in image_plan.targets:
-        if target not in image_plan.missing:
+        if announce and target not in image_plan.missing:
             console.event(target.spec.name, f"image unchanged ({target.tag})")
-    await _timed(outcome, "build", build_all(client, image_plan.missing, config.project, console))
-    outcome.built = [t.spec.name for t in image_plan.missing]
-    await asyncio.to_thread(provider.deliver, [t.tag for t in image_plan.missing])
+    # Tags are content hashes, known before any build: plan the deploy first, so a bad stack file or a missing
+    # variable is reported at once rather than after minutes of building.
     deploy_plan = await asyncio.to_thread(provider.plan, image_plan.tags)
     outcome.deploy = deploy_plan
+    await _timed(outcome, "build", build_all(client, image_plan.missing, config.project, console, outcome))
+    outcome.built = [t.spec.name for t in image_plan.missing]
+    await asyncio.to_thread(provider.deliver, [t.tag for t in image_plan.missing])
     if deploy_plan.changed:
         await _timed(outcome, "deploy", asyncio.to_thread(provider.apply, deploy_plan))
-        took = outcome.seconds["deploy"]
-        console.event(config.project, f"deployed {len(deploy_plan.resources)} services in {took:.1f}s")
-    else:
+        if announce:
+            took = outcome.seconds["deploy"]
+            console.event(config.project, f"deployed {len(deploy_plan.resources)} services in {took:.1f}s")
+    elif announce:
         console.event(config.project, "deployment unchanged")
     remaining = max(deadline - time.monotonic(), 1.0)
     await _timed(outcome, "ready", asyncio.to_thread(provider.wait_ready, deploy_plan, remaining))
@@ -78,7 +84,7 @@ def run_once(config: Config, provider: Provider, console: Console, timeout_s: fl
 
 
 async def build_all(client: docker.DockerClient, targets: tuple[build.Target, ...], project: str,
-                    console: Console) -> None:
+                    console: Console, outcome: Outcome) -> None:
     """Build concurrently; wait for all, then report every failure rather than the first one only."""
     if not targets:
         return
@@ -86,6 +92,7 @@ async def build_all(client: docker.DockerClient, targets: tuple[build.Target, ..
     async def one(target: build.Target) -> None:
         started = time.monotonic()
         await asyncio.to_thread(build.build, client, target, project, console.output)
+        outcome.build_seconds[target.spec.name] = time.monotonic() - started
         console.event(target.spec.name, f"built {time.monotonic() - started:.1f}s ({target.tag})", ok=True)
 
     with console.progress("building " + ", ".join(t.spec.name for t in targets)):

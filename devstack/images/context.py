@@ -18,7 +18,7 @@ from pathlib import Path
 from devstack.images import ignore
 
 # Bump when the hashing scheme changes, so old tags are not taken for new ones.
-_SCHEME = b"devstack-context-v1\0"
+_SCHEME = b"devstack-context-v2\0"
 # Where a Dockerfile that lies outside its context goes in the tar stream.
 OUTSIDE_DOCKERFILE = ".devstack.Dockerfile"
 
@@ -43,6 +43,12 @@ class Context:
                 archive.add(self.root / rel, arcname=rel, recursive=False, filter=_normalise)
             if self.dockerfile_in_tar not in self.files:
                 archive.add(self.dockerfile, arcname=self.dockerfile_in_tar, filter=_normalise)
+            if ".dockerignore" not in self.files:
+                # The builder must read the Dockerfile, but an excluded one must not land in the image. As the
+                # docker CLI does, a .dockerignore naming it (and itself) makes the daemon drop both after parsing.
+                dockerfile = [self.dockerfile_in_tar] if self.dockerfile_in_tar not in self.files else []
+                strip = [".dockerignore", *dockerfile]
+                _add_text(archive, ".dockerignore", "\n".join(strip) + "\n")
         buffer.seek(0)
         return buffer
 
@@ -57,14 +63,6 @@ def scan(root: Path, dockerfile: Path, args: Mapping[str, str], extra_ignore: tu
     for rel in files:
         digest.update(_entry_digest(root / rel, rel))
     return Context(root=root, files=files, dockerfile=dockerfile, digest=digest.hexdigest())
-
-
-def is_included(root: Path, path: Path, extra_ignore: tuple[str, ...] = ()) -> bool:
-    """Whether a changed file counts for this context (used by the file watcher)."""
-    if not path.is_relative_to(root):
-        return False
-    rel = path.relative_to(root).as_posix()
-    return not ignore.excluded(rel, ignore.read(root) + ignore.parse(extra_ignore))
 
 
 def _walk(root: Path, patterns: list[ignore.Pattern]) -> Iterator[str]:
@@ -90,7 +88,8 @@ def _walk(root: Path, patterns: list[ignore.Pattern]) -> Iterator[str]:
 
 def _entry_digest(path: Path, rel: str) -> bytes:
     info = path.lstat()
-    header = f"{rel}\0{stat.S_IMODE(info.st_mode) & 0o111:o}\0".encode()
+    # The whole mode, as the tar carries it: a key file made 0600 must give a new image.
+    header = f"{rel}\0{stat.S_IMODE(info.st_mode):o}\0".encode()
     if stat.S_ISLNK(info.st_mode):
         return header + b"link\0" + os.readlink(path).encode() + b"\0"
     if stat.S_ISDIR(info.st_mode):
@@ -100,6 +99,13 @@ def _entry_digest(path: Path, rel: str) -> bytes:
         for block in iter(lambda: handle.read(1 << 20), b""):
             content.update(block)
     return header + b"file\0" + content.digest()
+
+
+def _add_text(archive: tarfile.TarFile, name: str, text: str) -> None:
+    data = text.encode()
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), 0o644
+    archive.addfile(info, io.BytesIO(data))
 
 
 def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:

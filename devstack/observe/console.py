@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -14,12 +14,15 @@ from rich.console import Console as RichConsole
 from rich.markup import escape
 from rich.status import Status
 
+_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_magenta")
+
 
 class Console:
-    def __init__(self, file: TextIO | None = None, *, tty: bool | None = None) -> None:
+    def __init__(self, file: TextIO | None = None, *, tty: bool | None = None, record: bool = False) -> None:
         stream = file or sys.stdout
         self.tty = stream.isatty() if tty is None else tty
-        self._rich = RichConsole(file=stream, force_terminal=self.tty, highlight=False, soft_wrap=True)
+        self.rich = RichConsole(file=stream, force_terminal=self.tty, highlight=False, soft_wrap=True, record=record)
+        self.on_close: list[Callable[[], None]] = []  # run when the session ends (recordings are saved there)
         self._lock = threading.Lock()
         self._status: Status | None = None
         self._current: dict[str, str] = {}
@@ -45,13 +48,18 @@ class Console:
             return
         self._print(f"[dim]{escape(resource.ljust(self.width))} | {escape(line)}[/]")
 
+    def log_line(self, resource: str, line: str) -> None:
+        """A line of a service's log, prefixed with the resource in its own colour."""
+        colour = _COLOURS[sum(resource.encode()) % len(_COLOURS)]
+        self._print(f"[{colour}]{escape(resource.ljust(self.width))}[/] │ {escape(line)}")
+
     @contextmanager
     def progress(self, title: str) -> Iterator[None]:
         if not self.tty:
             yield
             return
         self._current = {}
-        with self._rich.status(escape(title)) as status:
+        with self.rich.status(escape(title)) as status:
             self._status = status
             try:
                 yield
@@ -64,4 +72,4 @@ class Console:
     def _print(self, markup: str) -> None:
         prefix = "" if self.tty else time.strftime("%H:%M:%S ")
         with self._lock:
-            self._rich.print(prefix + markup)
+            self.rich.print(prefix + markup)

@@ -7,8 +7,9 @@ event loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 
@@ -20,6 +21,9 @@ class DeployPlan:
     digest: str  # identifies the rendered document, including image tags
     changed: bool  # False: the cluster already runs exactly this; apply has nothing to do
     images: Mapping[str, str] = field(default_factory=dict)  # repository → tag injected
+    resource_images: Mapping[str, str] = field(default_factory=dict)  # resource → the image it runs
+    # "resource:port" → the 127.0.0.1 port where it answers, where the provider publishes it itself
+    endpoints: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class ResourceStatus:
 class DownOptions:
     volumes: bool = False
     images: bool = False
+    cluster: bool = False  # delete the whole cluster (kind, k3d, minikube clusters devstack manages)
 
 
 @dataclass
@@ -74,5 +79,18 @@ class Provider(Protocol):
     def status(self) -> list[ResourceStatus]: ...
 
     def logs(self, resource: str, tail: int = 20) -> list[str]: ...
+
+    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[str]:
+        """Lines of `resource`'s logs as they come (from `since`, a Unix time), across restarts and redeploys;
+        blocking: the engine runs it in a thread. Ends when the resource is gone."""
+        ...
+
+    def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
+        """Live update: copy (local file, path in container) pairs into every running container of image
+        `ref` and run `restart` there; the names of the containers updated."""
+        ...
+
+    def restart(self, resource: str) -> None:
+        """Replace the resource's running instances with new ones of the same spec."""
 
     def down(self, options: DownOptions) -> DownReport: ...

@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from devstack.config.model import Config
 from devstack.errors import UsageError
 from devstack.providers.base import Provider
+from devstack.providers.kubernetes.provider import KubernetesProvider
 from devstack.providers.swarm.provider import SwarmProvider
 
-_FACTORIES: dict[str, Callable[[Config], Provider]] = {
-    "swarm": SwarmProvider,
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line adds for one run."""
+
+    allow_context: str | None = None  # lift the Kubernetes context guard for this context
+
+
+def _kubernetes(config: Config, options: Options) -> Provider:
+    return KubernetesProvider(config, allow_context=options.allow_context)
+
+
+_FACTORIES: dict[str, Callable[[Config, Options], Provider]] = {
+    "swarm": lambda config, _options: SwarmProvider(config),
+    "kind": _kubernetes,
+    "k3d": _kubernetes,
+    "minikube": _kubernetes,
+    "context": _kubernetes,
 }
 
 
-def create(config: Config) -> Provider:
+def create(config: Config, options: Options | None = None) -> Provider:
     factory = _FACTORIES.get(config.provider)
     if factory is None:
         raise UsageError(f"{config.file.name}: project.provider: {config.provider!r} is not available in this version")
-    return factory(config)
+    return factory(config, options or Options())

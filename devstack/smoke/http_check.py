@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from devstack.config.smoke import Http
+from devstack.smoke import retry
 from devstack.smoke.result import Failed
 
 
 async def run(options: Http, timeout_s: float, timings: dict[str, float]) -> str:
+    deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=timeout_s) as client:
         try:
-            response = await client.get(options.url)
+            response = await retry.until_answered(deadline, lambda: client.get(options.url))
         except httpx.HTTPError as err:
             got = f"no response ({type(err).__name__}: {err})"
             raise Failed(f"HTTP {options.status} from {options.url}", got) from None

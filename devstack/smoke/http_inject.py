@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from devstack.config.smoke import HttpInject
+from devstack.smoke import retry
 from devstack.smoke.result import Failed
 
 _POLL_S = 0.05
@@ -18,9 +19,9 @@ _POLL_S = 0.05
 async def run(options: HttpInject, timeout_s: float, timings: dict[str, float]) -> str:
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=timeout_s) as client:
-        before = await _sink_recipients(client, options.sink_stats) if options.sink_stats else 0
+        before = await _sink_recipients(client, options.sink_stats, deadline) if options.sink_stats else 0
         started = time.monotonic()
-        answer = await _inject(client, options)
+        answer = await _inject(client, options, deadline)
         timings["inject"] = time.monotonic() - started
         accepted = _check_counts(answer, options)
         if options.sink_stats is None:
@@ -30,10 +31,11 @@ async def run(options: HttpInject, timeout_s: float, timings: dict[str, float]) 
     return f"{accepted} accepted, {delivered - before} delivered to the sink"
 
 
-async def _inject(client: httpx.AsyncClient, options: HttpInject) -> dict[str, Any]:
+async def _inject(client: httpx.AsyncClient, options: HttpInject, deadline: float) -> dict[str, Any]:
     auth = httpx.BasicAuth(options.username, options.password or "") if options.username is not None else None
     try:
-        response = await client.post(options.url, json=dict(options.payload), auth=auth or httpx.USE_CLIENT_DEFAULT)
+        response = await retry.until_answered(deadline, lambda: client.post(
+            options.url, json=dict(options.payload), auth=auth or httpx.USE_CLIENT_DEFAULT))
     except httpx.HTTPError as err:
         raise Failed(f"an answer from {options.url}", f"no answer ({type(err).__name__}: {err})") from None
     if response.status_code != 200:
@@ -59,9 +61,9 @@ def _check_counts(answer: dict[str, Any], options: HttpInject) -> int:
     return int(ok)
 
 
-async def _sink_recipients(client: httpx.AsyncClient, url: str) -> int:
+async def _sink_recipients(client: httpx.AsyncClient, url: str, deadline: float) -> int:
     try:
-        response = await client.get(url)
+        response = await retry.until_answered(deadline, lambda: client.get(url))
         return int(response.json()["recipients"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
         raise Failed(f"the sink's stats at {url}", f"{type(err).__name__}: {err}") from None
@@ -69,7 +71,7 @@ async def _sink_recipients(client: httpx.AsyncClient, url: str) -> int:
 
 async def _await_delivery(client: httpx.AsyncClient, url: str, target: int, deadline: float) -> int:
     while True:
-        seen = await _sink_recipients(client, url)
+        seen = await _sink_recipients(client, url, deadline)
         if seen >= target:
             return seen
         if time.monotonic() > deadline:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from devstack.config.model import Config
 from devstack.errors import DeployError
 from devstack.images import engine
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
-from devstack.providers.swarm import cluster, deploy, readiness, stackfile, teardown
+from devstack.providers.swarm import cluster, deploy, live, readiness, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
 
 _LOG_TAIL = 20
@@ -54,7 +54,9 @@ class SwarmProvider:
         self._rendered[rendered.digest] = rendered
         with engine.translated("list the project's services"):
             current = deploy.is_current(self.client, self.project, rendered.services, rendered.digest)
-        return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images)
+        runs = {name: str(spec.get("image", "")) for name, spec in rendered.document["services"].items()}
+        return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images,
+                          resource_images=runs, endpoints=stackfile.endpoints(rendered.document))
 
     def apply(self, plan: DeployPlan) -> None:
         self._applied_at = datetime.now(UTC)
@@ -93,6 +95,26 @@ class SwarmProvider:
 
     def logs(self, resource: str, tail: int = _LOG_TAIL) -> list[str]:
         return self._logs(self._service(resource), tail)
+
+    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[str]:
+        with engine.translated("stream the logs"):
+            stream = self.client.api.service_logs(self._service(resource), stdout=True, stderr=True, follow=True,
+                                                  since=int(since) if since else None, timestamps=False)
+            pending = b""
+            for chunk in stream:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", "replace").rstrip("\r")
+
+    def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
+        with engine.translated("live-update the containers"):
+            return live.sync(self.client, self.project, ref, files, restart)
+
+    def restart(self, resource: str) -> None:
+        """Replace the resource's tasks even though nothing changed (`devstack trigger`)."""
+        with engine.translated("restart the service"):
+            self.client.services.get(self._service(resource)).force_update()
 
     def down(self, options: DownOptions) -> DownReport:
         with engine.translated("remove the project's objects"):

@@ -6,6 +6,7 @@ A pure function from (file text, inputs) to a document and its digest: no engine
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import yaml
 
 from devstack import labels
 from devstack.config.model import Forward
-from devstack.config.variables import InterpolationError, interpolate
+from devstack.config.variables import interpolate_tree
 from devstack.errors import ConfigError
 
 _LABELLED_SECTIONS = ("networks", "volumes", "configs", "secrets")
@@ -42,7 +43,8 @@ class Inputs:
 
 
 def render(path: Path, display: str, inputs: Inputs) -> Rendered:
-    document = _parse(_substitute(path.read_text(encoding="utf-8"), display, inputs.variables), display)
+    # Substituted into parsed values, as compose does: a value may hold '#', ': ' or quotes (passwords do).
+    document = interpolate_tree(_parse(path.read_text(encoding="utf-8"), display), inputs.variables, display)
     services = document["services"]
     for service in services.values():
         _rewrite_image(service, inputs.images)
@@ -55,23 +57,11 @@ def render(path: Path, display: str, inputs: Inputs) -> Rendered:
                 _label(spec, "labels", inputs.project)
     _label_default_network(document, inputs.project)
     _publish_forwards(services, inputs, display)
-    digest = hashlib.sha256(yaml.safe_dump(document, sort_keys=True).encode()).hexdigest()
+    digest = _digest(document)
     for service in services.values():
-        deploy = service.setdefault("deploy", {})
-        _label(deploy, "labels", inputs.project, {labels.DIGEST: digest})
+        service["deploy"] = service.get("deploy") or {}  # `deploy:` with nothing under it is null
+        _label(service["deploy"], "labels", inputs.project, {labels.DIGEST: digest})
     return Rendered(document=document, services=tuple(services), digest=digest)
-
-
-def _substitute(text: str, display: str, variables: Mapping[str, str]) -> str:
-    lines = text.splitlines(keepends=True)
-    for number, line in enumerate(lines, 1):
-        if line.lstrip().startswith("#"):
-            continue
-        try:
-            lines[number - 1] = interpolate(line, variables)
-        except InterpolationError as err:
-            raise ConfigError(f"{display}:{number}", "", str(err)) from None
-    return "".join(lines)
 
 
 def _parse(text: str, display: str) -> dict[str, Any]:
@@ -85,12 +75,36 @@ def _parse(text: str, display: str) -> dict[str, Any]:
         if not isinstance(service, dict):
             raise ConfigError(display, f"services.{name}", "expected a mapping")
     for section in _LABELLED_SECTIONS:
+        if not isinstance(document.get(section) or {}, dict):
+            raise ConfigError(display, section, "expected a mapping")
         for name, spec in list((document.get(section) or {}).items()):
             if spec is None:
                 document[section][name] = {}
             elif not isinstance(spec, dict):
                 raise ConfigError(display, f"{section}.{name}", "expected a mapping")
     return document
+
+
+def _digest(document: dict[str, Any]) -> str:
+    """The rendered document and the content of the files it names: editing an env_file or a config's file
+    must redeploy, although the document itself did not change."""
+    digest = hashlib.sha256(yaml.safe_dump(document, sort_keys=True).encode())
+    for path in sorted(_referenced_files(document)):
+        digest.update(path.encode() + b"\0")
+        with contextlib.suppress(OSError):  # a missing file is docker stack deploy's error to report
+            digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _referenced_files(document: dict[str, Any]) -> set[str]:
+    files: set[str] = set()
+    for service in document["services"].values():
+        env_files = service.get("env_file") or []
+        files.update([env_files] if isinstance(env_files, str) else [f for f in env_files if isinstance(f, str)])
+    for section in ("configs", "secrets"):
+        specs = (document.get(section) or {}).values()
+        files.update(spec["file"] for spec in specs if isinstance(spec.get("file"), str))
+    return files
 
 
 def repository(image: str) -> str:
@@ -135,24 +149,52 @@ def _label_default_network(document: dict[str, Any], project: str) -> None:
 
 
 def _publish_forwards(services: dict[str, Any], inputs: Inputs, display: str) -> None:
-    """On swarm a forward is a published port; add it unless the stack file already publishes it.
+    """A forward whose port the stack file does not publish is published in host mode at its local port: it
+    answers as soon as the task runs and needs no routing mesh (IPVS), which many engines lack.
 
-    Host mode: it answers as soon as the task runs and needs no routing mesh (IPVS), which many engines lack.
+    A port the file already publishes elsewhere is left alone (host mode binds a container port to one host
+    port only); the daemon forwards 127.0.0.1:local to where it is published.
     """
     for index, forward in enumerate(inputs.forwards):
         if forward.resource not in services:
             known = ", ".join(sorted(services))
             raise ConfigError(inputs.config_file, f"forwards[{index}].resource",
                               f"no service {forward.resource!r} in {display} (services: {known})")
-        ports = services[forward.resource].setdefault("ports", [])
-        if not any(_published(port) == forward.local for port in ports):
+        service = services[forward.resource]
+        ports = service["ports"] = service.get("ports") or []
+        if not any(_target(port) == forward.remote and _published(port) is not None for port in ports):
             ports.append({"target": forward.remote, "published": forward.local, "protocol": "tcp", "mode": "host"})
+
+
+def endpoints(document: dict[str, Any]) -> dict[str, int]:
+    """"service:container port" → the host port it is published at, for every single published TCP port."""
+    found = {}
+    for name, service in document["services"].items():
+        for port in service.get("ports") or []:
+            target, published = _target(port), _published(port)
+            if target is not None and published is not None and _tcp(port):
+                found[f"{name}:{target}"] = published
+    return found
+
+
+def _target(port: Any) -> int | None:
+    if isinstance(port, dict):
+        value = str(port.get("target", ""))
+        return int(value) if value.isdigit() else None
+    text = str(port).split("/", 1)[0].rsplit(":", 1)[-1]
+    return int(text) if text.isdigit() else None
+
+
+def _tcp(port: Any) -> bool:
+    if isinstance(port, dict):
+        return str(port.get("protocol", "tcp")) == "tcp"
+    return "/" not in str(port) or str(port).endswith("/tcp")
 
 
 def _published(port: Any) -> int | None:
     if isinstance(port, dict):
-        value = port.get("published")
-        return int(value) if value is not None else None
+        value = str(port.get("published", ""))
+        return int(value) if value.isdigit() else None  # a range ("8000-8010") is not one port
     text = str(port).split("/", 1)[0]
     parts = text.split(":")
     return int(parts[-2]) if len(parts) >= 2 and parts[-2].isdigit() else None

@@ -27,6 +27,7 @@ import os
 import re
 import signal
 import smtplib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email import policy
@@ -325,17 +326,31 @@ def stop(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)  # unwinds serve_forever, and `with` closes the socket
 
 
+class Reload(Exception):
+    """SIGHUP: devstack's live update copied in a new relay.py; run it."""
+
+
+def reload(signum: int, frame: FrameType | None) -> None:
+    raise Reload
+
+
 def main() -> None:
     config = load_config()
     # As PID 1 in a container, SIGTERM does nothing unless a handler is installed.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    with RelayServer(config) as server:
-        print(
-            f"relay listening on {config.listen[0]}:{config.listen[1]}, sink {config.sink[0]}:{config.sink[1]}",
-            flush=True,
-        )
-        server.serve_forever()
+    signal.signal(signal.SIGHUP, reload)
+    try:
+        with RelayServer(config) as server:
+            print(
+                f"relay listening on {config.listen[0]}:{config.listen[1]}, sink {config.sink[0]}:{config.sink[1]}",
+                flush=True,
+            )
+            server.serve_forever()
+    except Reload:
+        # The same process (PID 1 stays, so the container lives on) starts over with the new code.
+        print("relay reloading", flush=True)
+        os.execv(sys.executable, [sys.executable, "-u", *sys.argv])
 
 
 if __name__ == "__main__":

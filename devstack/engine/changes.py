@@ -1,0 +1,84 @@
+"""Which work a batch of changed files calls for. Pure: paths and config in, a Changes value out.
+
+    devstack.toml (or .env)          → reload the config
+    the stack file                   → redeploy, no build
+    under an image's context         → that image: live update when every file lies under its sync rules,
+                                       else a rebuild; files .dockerignore or `ignore` excludes don't count
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.config.model import Config, ImageSpec
+from devstack.images import ignore
+
+
+@dataclass
+class Changes:
+    config: bool = False
+    deploy: bool = False
+    rebuild: dict[str, list[Path]] = field(default_factory=dict)  # image name → files
+    live: dict[str, list[Path]] = field(default_factory=dict)  # image name → files to sync
+
+    def __bool__(self) -> bool:
+        return self.config or self.deploy or bool(self.rebuild) or bool(self.live)
+
+    def merge(self, other: Changes) -> None:
+        """Batch changes that arrived while a cycle ran: none lost, none run twice."""
+        self.config |= other.config
+        self.deploy |= other.deploy
+        for name, files in other.rebuild.items():
+            # A rebuild supersedes a pending sync of the same image; its files join the rebuild.
+            pending = self.live.pop(name, [])
+            self.rebuild.setdefault(name, []).extend(f for f in [*pending, *files] if f not in self.rebuild[name])
+        for name, files in other.live.items():
+            if name in self.rebuild:
+                self.rebuild[name].extend(f for f in files if f not in self.rebuild[name])
+            else:
+                self.live.setdefault(name, []).extend(f for f in files if f not in self.live[name])
+
+
+def classify(config: Config, paths: Iterable[Path]) -> Changes:
+    changes = Changes()
+    stack_files = {config.swarm.stack_file} if config.swarm else set()
+    for path in paths:
+        if path in (config.file, config.root / ".env"):
+            changes.config = True
+        elif path in stack_files:
+            changes.deploy = True
+        for image in config.images.values():
+            if _counts_for(image, path):
+                kind = changes.live if _synced(image, path) else changes.rebuild
+                kind.setdefault(image.name, []).append(path)
+    for name in list(changes.live):
+        if name in changes.rebuild:  # one file needs a rebuild: the whole image is rebuilt
+            changes.rebuild[name] += changes.live.pop(name)
+    return changes
+
+
+def _counts_for(image: ImageSpec, path: Path) -> bool:
+    # The Dockerfile, and the .dockerignore that decides what is sent, count even when they exclude themselves.
+    if path in (image.dockerfile, image.context / ".dockerignore"):
+        return True
+    if not path.is_relative_to(image.context):
+        return False
+    patterns = ignore.read(image.context) + ignore.parse(image.ignore)
+    return not ignore.excluded(path.relative_to(image.context).as_posix(), patterns)
+
+
+def _synced(image: ImageSpec, path: Path) -> bool:
+    """A file live update can carry. A deleted one cannot (nothing to copy): that takes a rebuild."""
+    return path.is_file() and sync_target(image, path) is not None
+
+
+def sync_target(image: ImageSpec, path: Path) -> str | None:
+    """Where a synced file goes in the container, by the first rule whose local path holds it."""
+    for rule in image.live_update.sync if image.live_update else ():
+        if path == rule.local:
+            return rule.remote
+        if path.is_relative_to(rule.local):
+            return f"{rule.remote.rstrip('/')}/{path.relative_to(rule.local).as_posix()}"
+    return None

@@ -1,0 +1,191 @@
+"""The one door to a Kubernetes API server. The `kubernetes` client is built here from one explicit kubeconfig
+context (never the ambient current-context), and its errors become devstack errors here.
+
+devstack works on plain JSON objects, whatever their kind (custom resources included), so requests go through
+the client's generic transport (auth, TLS, proxies from the kubeconfig) rather than its typed models. Exec and
+port-forward use the client's websocket support (`kubernetes.stream`).
+
+    EngineUnavailable    the kubeconfig, its context or the API server cannot be reached
+    ApiError(DeployError) the server answered with an error status; `.status` holds the HTTP code
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from kubernetes import client as kube_client
+from kubernetes import config as kube_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from devstack.errors import DeployError, EngineUnavailable
+
+Json = dict[str, Any]
+Query = Sequence[tuple[str, str]]
+Scrub = Callable[[str], str]  # removes secret values from server messages
+_TIMEOUT_S = 30.0
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+class ApiError(DeployError):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+def kubeconfig_files(explicit: Path | None) -> str:
+    """What the client reads: the configured file, else $KUBECONFIG (may list several), else ~/.kube/config."""
+    if explicit is not None:
+        return str(explicit)
+    return os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+
+
+def contexts(files: str) -> list[str]:
+    """The context names of the kubeconfig; [] when there is no kubeconfig yet."""
+    try:
+        found, _current = kube_config.list_kube_config_contexts(config_file=files)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError):
+        return []
+    return [str(c["name"]) for c in found or []]
+
+
+def connect(context: str, kubeconfig: Path | None, scrub: Scrub = str) -> Api:
+    files = kubeconfig_files(kubeconfig)
+    known = contexts(files)
+    if context not in known:
+        listed = ", ".join(known) if known else "none"
+        raise EngineUnavailable(f"kubeconfig {files} has no context {context!r} (its contexts: {listed}); "
+                                "create the cluster, or set kubernetes.context / kubernetes.kubeconfig")
+    try:
+        # persist_config=False: devstack never writes to the user's kubeconfig.
+        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=files, context=context, persist_config=False)
+    except (ConfigException, OSError, ValueError) as err:
+        raise EngineUnavailable(f"cannot use context {context!r} of {files}: {err}") from None
+    return Api(api_client, context, scrub)
+
+
+class Api:
+    def __init__(self, api_client: kube_client.ApiClient, context: str, scrub: Scrub = str) -> None:
+        self.client = api_client
+        self.context = context
+        self.scrub = scrub
+
+    @property
+    def host(self) -> str:
+        return str(self.client.configuration.host)
+
+    def core(self) -> kube_client.CoreV1Api:
+        return kube_client.CoreV1Api(self.client)
+
+    def call(self, method: str, path: str, *, query: Query = (), body: Json | None = None,
+             content_type: str = "application/json", timeout_s: float = _TIMEOUT_S) -> Json:
+        response = self._send(method, path, query, body, content_type, timeout_s)
+        data = self._read(response)
+        self._check(response, data, method, path)
+        return json.loads(data) if data else {}
+
+    def get(self, path: str, query: Query = ()) -> Json | None:
+        try:
+            return self.call("GET", path, query=query)
+        except ApiError as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def text(self, path: str, query: Query = (), timeout_s: float = _TIMEOUT_S) -> str:
+        """A plain-text endpoint (pod logs)."""
+        response = self._send("GET", path, query, None, "application/json", timeout_s)
+        data = self._read(response)
+        self._check(response, data, "GET", path)
+        return data.decode("utf-8", "replace")
+
+    def stream(self, path: str, query: Query, timeout_s: float | None = None) -> Stream:
+        """A long response read line by line: a watch, or logs with follow=true."""
+        response = self._send("GET", path, query, None, "application/json", timeout_s, stream=True)
+        if response.status >= 400:
+            self._check(response, self._read(response), "GET", path)
+        return Stream(response)
+
+    def _send(self, method: str, path: str, query: Query, body: Json | None, content_type: str,
+              timeout_s: float | None, *, stream: bool = False) -> urllib3.BaseHTTPResponse:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        _method, url, headers, _body, _post = self.client.param_serialize(
+            method=method, resource_path=path, query_params=list(query), header_params=headers,
+            auth_settings=["BearerToken"])
+        # A watch may stay quiet for long: then only the connect has a deadline.
+        timeout: float | tuple[float, float | None] = (10.0, timeout_s) if stream else (timeout_s or _TIMEOUT_S)
+        try:
+            # The body goes as JSON, which is also YAML: the server takes it as an apply patch too.
+            rest = self.client.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
+        except (urllib3.exceptions.HTTPError, ApiException, OSError) as err:
+            raise EngineUnavailable(self._unreachable(err)) from None
+        response: urllib3.BaseHTTPResponse = rest.response
+        return response
+
+    def _read(self, response: urllib3.BaseHTTPResponse) -> bytes:
+        try:
+            return bytes(response.data)
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise EngineUnavailable(self._unreachable(err)) from None
+        finally:
+            response.release_conn()
+
+    def _check(self, response: urllib3.BaseHTTPResponse, data: bytes, method: str, path: str) -> None:
+        if response.status < 400:
+            return
+        message = _status_message(data) or response.reason or "error"
+        raise ApiError(response.status, self.scrub(f"{method} {path}: {response.status} {message}"))
+
+    def _unreachable(self, err: BaseException) -> str:
+        reason = str(getattr(err, "reason", None) or err).splitlines()[0][:200]
+        return (f"cannot reach the Kubernetes API of context {self.context!r} at {self.host}: {reason}\n"
+                "  is the cluster running? (`kubectl --context " + self.context + " cluster-info`)")
+
+
+class Stream:
+    """The lines of a streaming response. `close()` from another thread ends a blocked read at once."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self._response = response
+        self.closed = False
+
+    def lines(self) -> Iterator[str]:
+        buffer = b""
+        try:
+            for chunk in self._response.stream(amt=None, decode_content=False):
+                buffer += chunk
+                *complete, buffer = buffer.split(b"\n")
+                for line in complete:
+                    yield line.decode("utf-8", "replace")
+        except (urllib3.exceptions.HTTPError, OSError, ValueError):
+            if not self.closed:
+                raise EngineUnavailable("the connection to the Kubernetes API broke during a watch") from None
+        if buffer:
+            yield buffer.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self.closed = True
+        # Shut the socket down so a thread blocked in a read wakes up; closing alone would wait for it.
+        connection = getattr(self._response, "connection", None)
+        sock = getattr(connection, "sock", None)
+        with contextlib.suppress(OSError):
+            if isinstance(sock, socket.socket):
+                sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+
+def _status_message(data: bytes) -> str:
+    try:
+        status = json.loads(data)
+    except ValueError:
+        return bytes(data[:200]).decode("utf-8", "replace").strip()
+    return str(status.get("message", "")) if isinstance(status, dict) else ""

@@ -1,0 +1,109 @@
+"""Apply a rendered deploy with server-side apply (field manager `devstack`, conflicts forced: in a dev cluster
+devstack's manifests are the truth), in order, creating missing namespaces first; then remove what an earlier
+deploy of the project made and this one no longer has. Everything is found by label, never from memory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from devstack import labels
+from devstack.errors import DeployError
+from devstack.providers.kubernetes.api import APPLY_PATCH, Api, ApiError, Json
+from devstack.providers.kubernetes.discovery import Discovery, Resource
+from devstack.providers.kubernetes.render import Rendered
+
+FIELD_MANAGER = "devstack"
+_CRD_WAIT_S = 30.0
+# Deleting these loses data or takes the whole namespace along: `down` removes them only when asked (PVCs)
+# or when nothing else is left (namespaces); a redeploy never prunes them.
+KEPT = ("PersistentVolumeClaim", "Namespace", "CustomResourceDefinition")
+
+
+def is_current(api: Api, discovery: Discovery, rendered: Rendered) -> bool:
+    """True when every object exists and carries this deploy's digest."""
+    for obj in rendered.objects:
+        resource = discovery.find(obj["apiVersion"], obj["kind"])
+        found = api.get(resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"]))
+        if found is None or (found["metadata"].get("labels") or {}).get(labels.DIGEST) != rendered.digest:
+            return False
+    return True
+
+
+def apply(api: Api, discovery: Discovery, rendered: Rendered, project: str) -> None:
+    for namespace in rendered.namespaces:
+        ensure_namespace(api, namespace, project)
+    for obj, source in zip(rendered.objects, rendered.sources, strict=True):
+        resource = discovery.find(obj["apiVersion"], obj["kind"])
+        _apply_one(api, resource, obj, source)
+        if obj["kind"] == "CustomResourceDefinition":
+            _wait_established(api, resource, obj["metadata"]["name"])
+
+
+def ensure_namespace(api: Api, name: str, project: str) -> None:
+    """Create it, labelled as the project's, when missing; an existing namespace is left as it is."""
+    if api.get(f"/api/v1/namespaces/{name}") is not None:
+        return
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {labels.PROJECT: project}}}
+    try:
+        api.call("POST", "/api/v1/namespaces", body=body)
+    except ApiError as err:
+        if err.status != 409:  # created meanwhile
+            raise DeployError(f"cannot create namespace {name!r}: {err}") from None
+
+
+def prune(api: Api, discovery: Discovery, rendered: Rendered, project: str) -> int:
+    """Delete the project's objects from earlier deploys that this one no longer defines; how many."""
+    removed = 0
+    for resource, obj in labelled(api, discovery, project):
+        digest = (obj["metadata"].get("labels") or {}).get(labels.DIGEST)
+        if resource.kind not in KEPT and digest != rendered.digest and not obj["metadata"].get("ownerReferences"):
+            removed += delete(api, resource, obj)
+    return removed
+
+
+def labelled(api: Api, discovery: Discovery, project: str) -> Iterator[tuple[Resource, Json]]:
+    """Every object carrying the project's label, in every namespace, of every kind the server lists."""
+    for resource in discovery.sweepable():
+        try:
+            found = api.call("GET", resource.collection(None), query=[("labelSelector", labels.selector(project))])
+        except ApiError as err:
+            if err.status in (403, 404, 405):  # not ours to list (RBAC) or not listable across namespaces
+                continue
+            raise
+        for item in found.get("items", []):
+            yield resource, item
+
+
+def delete(api: Api, resource: Resource, obj: Json) -> int:
+    """1 when deleted now, 0 when it was gone already. Dependents go too (background propagation)."""
+    path = resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"])
+    try:
+        api.call("DELETE", path, body={"kind": "DeleteOptions", "apiVersion": "v1",
+                                       "propagationPolicy": "Background"})
+    except ApiError as err:
+        if err.status == 404:
+            return 0
+        raise DeployError(f"cannot delete {resource.kind} {obj['metadata']['name']!r}: {err}") from None
+    return 1
+
+
+def _apply_one(api: Api, resource: Resource, obj: Json, source: str) -> None:
+    path = resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"])
+    try:
+        api.call("PATCH", path, query=[("fieldManager", FIELD_MANAGER), ("force", "true")], body=obj,
+                 content_type=APPLY_PATCH)
+    except ApiError as err:
+        raise DeployError(f"{source}: applying {obj['kind']} {obj['metadata']['name']!r} failed: {err}") from None
+
+
+def _wait_established(api: Api, resource: Resource, name: str) -> None:
+    """Custom resources of a new CRD can be applied only once the server serves the kind."""
+    deadline = time.monotonic() + _CRD_WAIT_S
+    while time.monotonic() < deadline:
+        crd = api.get(resource.item(None, name)) or {}
+        conditions = (crd.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+            return
+        time.sleep(0.2)
+    raise DeployError(f"CustomResourceDefinition {name!r} was not established within {_CRD_WAIT_S:.0f}s")

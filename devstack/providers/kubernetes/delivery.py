@@ -1,0 +1,89 @@
+"""How built images reach the cluster: pushed to a local registry when there is one (configured in
+devstack.toml, or announced by the cluster in the KEP-1755 `local-registry-hosting` ConfigMap of kube-public),
+else loaded into the nodes by the cluster's own tool (kind load, k3d image import, minikube image load).
+
+Nodes report the images they hold (Node status.images), so an image that is already there is not sent again,
+and one that is missing (a recreated cluster) is, even when the local build was a cache hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import docker
+import docker.errors
+import yaml
+
+from devstack.errors import DeployError
+from devstack.images import engine
+from devstack.providers.kubernetes.api import APPLY_PATCH, Api
+from devstack.providers.kubernetes.clusters import Registry
+
+HOSTING_NAMESPACE = "kube-public"
+HOSTING_NAME = "local-registry-hosting"
+HOSTING_KEY = "localRegistryHosting.v1"
+_HOSTING_PATH = f"/api/v1/namespaces/{HOSTING_NAMESPACE}/configmaps/{HOSTING_NAME}"
+_HELP = "https://kind.sigs.k8s.io/docs/user/local-registry/"
+
+
+def announced(api: Api) -> Registry | None:
+    """The registry the cluster announces (KEP-1755), if any."""
+    config_map = api.get(_HOSTING_PATH)
+    try:
+        hosting = yaml.safe_load((config_map or {}).get("data", {}).get(HOSTING_KEY, "")) or {}
+    except yaml.YAMLError:
+        return None
+    host = hosting.get("host") if isinstance(hosting, dict) else None
+    if not isinstance(host, str) or not host:
+        return None
+    return Registry(push=host, pull=str(hosting.get("hostFromContainerRuntime") or host))
+
+
+def announce(api: Api, registry: Registry) -> None:
+    """Publish the registry as KEP-1755 says, so other tools (Tilt, Skaffold, ctlptl) find it too."""
+    hosting = {"host": registry.push, "help": _HELP}
+    if registry.pull != registry.push:
+        hosting["hostFromContainerRuntime"] = registry.pull
+    body = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": HOSTING_NAME, "namespace": HOSTING_NAMESPACE},
+            "data": {HOSTING_KEY: yaml.safe_dump(hosting, sort_keys=True)}}
+    api.call("PATCH", _HOSTING_PATH, query=[("fieldManager", "devstack"), ("force", "true")], body=body,
+             content_type=APPLY_PATCH)
+
+
+def refs(tags: Mapping[str, str], registry: Registry | None) -> dict[str, str]:
+    """Repository → the image ref pods use: the local tag, or the tag in the registry as the nodes see it."""
+    return {repo: f"{registry.pull}/{tag}" if registry else tag for repo, tag in tags.items()}
+
+
+def push(tags: Sequence[str], registry: Registry) -> None:
+    client = engine.connect()
+    for tag in tags:
+        repo, _, version = tag.rpartition(":")
+        target = f"{registry.push}/{repo}"
+        try:
+            client.images.get(tag).tag(target, version)
+            for line in client.images.push(target, tag=version, stream=True, decode=True):
+                if "error" in line:
+                    raise DeployError(f"pushing {target}:{version} to {registry.push} failed: {line['error']}\n"
+                                      "  is the registry running? (kubernetes.registry in devstack.toml)")
+        except docker.errors.APIError as err:
+            raise DeployError(f"pushing {target}:{version} to {registry.push} failed: {err.explanation}") from None
+
+
+def missing(api: Api, image_refs: Sequence[str]) -> list[str]:
+    """The refs that some node does not hold (all of them when nodes do not say)."""
+    nodes = api.call("GET", "/api/v1/nodes").get("items", [])
+    if not nodes:
+        return list(image_refs)
+    held = [{normalize(name) for image in (n.get("status") or {}).get("images") or [] for name in image["names"]}
+            for n in nodes]
+    return [ref for ref in image_refs if any(normalize(ref) not in names for names in held)]
+
+
+def normalize(ref: str) -> str:
+    """`relay:1` → `docker.io/library/relay:1`, as container runtimes name it; refs with a registry stay."""
+    first, _, rest = ref.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return ref
+    return f"docker.io/{ref}" if rest else f"docker.io/library/{ref}"

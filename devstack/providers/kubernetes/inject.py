@@ -1,0 +1,80 @@
+"""Rewrite pod templates: devstack's image refs into every container and init container (matched by repository
+name, as Tilt does: `image: relay` and `image: relay:latest` both become the built `relay:<digest>`), and the
+labels that let devstack find the pods again.
+
+Works in place on one object of any workload kind; objects without a pod template are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from devstack.providers.swarm.stackfile import repository
+
+Json = dict[str, Any]
+
+# Where each workload kind keeps its pod template (the metadata + spec pair).
+_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "Pod": (),
+}
+WORKLOAD_KINDS = tuple(_TEMPLATE_PATHS)
+_CONTAINER_LISTS = ("initContainers", "containers")
+
+
+def template(obj: Json) -> Json | None:
+    """The pod template of a workload (for a Pod: the Pod itself), or None."""
+    path = _TEMPLATE_PATHS.get(str(obj.get("kind")))
+    if path is None:
+        return None
+    node: Any = obj
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node if isinstance(node, dict) else None
+
+
+def containers(obj: Json) -> Iterator[Json]:
+    pod = template(obj)
+    spec = pod.get("spec") if pod is not None else None
+    if not isinstance(spec, dict):
+        return
+    for key in _CONTAINER_LISTS:
+        yield from (c for c in spec.get(key) or [] if isinstance(c, dict))
+
+
+def images(obj: Json, refs: Mapping[str, str]) -> list[str]:
+    """Point containers whose image repository is in `refs` at the built ref; the repositories rewritten."""
+    rewritten = []
+    for container in containers(obj):
+        image = container.get("image")
+        if isinstance(image, str) and repository(image) in refs:
+            container["image"] = refs[repository(image)]
+            # The image exists on the nodes (loaded) or in the local registry; never ask a public registry.
+            container["imagePullPolicy"] = "IfNotPresent"
+            rewritten.append(repository(image))
+    return rewritten
+
+
+def pod_labels(obj: Json, labels: Mapping[str, str]) -> None:
+    """Add labels to the pod template, so every pod it makes carries them."""
+    pod = template(obj)
+    if pod is None:
+        return
+    metadata = pod.setdefault("metadata", {})
+    metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
+
+
+def claim_labels(obj: Json, labels: Mapping[str, str]) -> None:
+    """A StatefulSet's volume claim templates: the PVCs they make are the project's too (`down --volumes`)."""
+    for claim in (obj.get("spec") or {}).get("volumeClaimTemplates") or []:
+        if isinstance(claim, dict):
+            metadata = claim.setdefault("metadata", {})
+            metadata["labels"] = {**(metadata.get("labels") or {}), **labels}

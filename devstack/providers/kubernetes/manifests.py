@@ -1,0 +1,101 @@
+"""Read the manifests [kubernetes] names: plain YAML files (multi-document, globs), kustomize folders rendered by
+`kubectl kustomize`, helm charts rendered by `helm template`. The result is a list of plain objects, each with
+where it came from, for errors."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devstack.config.model import HelmChart, KubernetesSpec
+from devstack.errors import ConfigError
+from devstack.providers.kubernetes import tools
+
+Display = Callable[[Path], str]  # a path as the user wrote it
+
+
+@dataclass(frozen=True)
+class Document:
+    obj: dict[str, Any]
+    source: str  # "k8s/relay.yaml#2", "kustomize k8s/dev#4", "helm chart charts/web#1"
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj["kind"])
+
+    @property
+    def name(self) -> str:
+        return str(self.obj["metadata"]["name"])
+
+
+def load(spec: KubernetesSpec, display: Display) -> list[Document]:
+    documents: list[Document] = []
+    for path in files(spec.manifests):
+        documents += parse(path.read_text(encoding="utf-8"), display(path))
+    for folder in spec.kustomize:
+        rendered = tools.run(kustomize_argv(folder), what=f"kustomize of {display(folder)}")
+        documents += parse(rendered, f"kustomize {display(folder)}")
+    for chart in spec.helm:
+        rendered = tools.run(helm_argv(chart, spec.namespace), what=f"helm template of {display(chart.chart)}")
+        documents += parse(rendered, f"helm chart {display(chart.chart)}")
+    return documents
+
+
+def files(patterns: tuple[str, ...]) -> list[Path]:
+    """Every file the patterns match, once each, in a stable order."""
+    found = {Path(p) for pattern in patterns for p in glob.glob(pattern, recursive=True)}
+    return sorted(p for p in found if p.is_file())
+
+
+def kustomize_argv(folder: Path) -> list[str]:
+    return [tools.find("kubectl", "to render kustomize folders (`kubectl kustomize`)"), "kustomize", str(folder)]
+
+
+def helm_argv(chart: HelmChart, namespace: str) -> list[str]:
+    helm = tools.find("helm", "to render helm charts (`helm template`)")
+    argv = [helm, "template", chart.release, str(chart.chart), "--namespace", namespace]
+    for values in chart.values:
+        argv += ["--values", str(values)]
+    for key, value in chart.set.items():
+        argv += ["--set", f"{key}={value}"]
+    return argv
+
+
+def parse(text: str, source: str) -> list[Document]:
+    """The objects of a multi-document YAML text; `List` kinds are unpacked, empty documents skipped."""
+    try:
+        raw = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as err:
+        raise ConfigError(source.strip(), "", f"invalid YAML: {err}") from None
+    documents = []
+    for number, doc in enumerate(_unpack(raw), 1):
+        where = f"{source}#{number}"
+        documents.append(Document(_checked(doc, where), where))
+    return documents
+
+
+def _unpack(docs: list[Any]) -> Iterator[Any]:
+    for doc in docs:
+        if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
+            yield from doc["items"]
+        else:
+            yield doc
+
+
+def _checked(doc: Any, where: str) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise ConfigError(where, "", f"expected a Kubernetes object (a mapping), got {type(doc).__name__}")
+    for key in ("apiVersion", "kind"):
+        if not isinstance(doc.get(key), str) or not doc[key]:
+            raise ConfigError(where, key, "is required")
+    metadata = doc.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
+        # generateName would create a new object on every apply: devstack applies by name.
+        raise ConfigError(where, "metadata.name", "is required (devstack applies objects by name; "
+                                                  "generateName is not supported)")
+    return doc

@@ -1,0 +1,289 @@
+"""The Kubernetes providers (`kind`, `k3d`, `minikube`, `context`): one class, four kinds of cluster.
+
+prepare creates a kind/k3d/minikube cluster when absent and connects through the configured context only
+(after the context guard said yes); deliver pushes or loads images; plan renders the manifests and compares
+digests; apply applies server-side and prunes; wait_ready watches the rollouts; sync live-updates through exec.
+Beyond the Protocol: start_forwards (port forwards through the API), follow_all (every pod's logs), sync_files,
+and close, which stops every background stream the provider started.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from devstack import labels
+from devstack import secrets as dev_secrets
+from devstack.config.model import Config, KubernetesSpec
+from devstack.errors import DeployError
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
+from devstack.providers.kubernetes import (
+    apply,
+    clusters,
+    delivery,
+    guard,
+    health,
+    inject,
+    livesync,
+    manifests,
+    portforward,
+    readiness,
+    render,
+    teardown,
+)
+from devstack.providers.kubernetes import logs as pod_logs
+from devstack.providers.kubernetes.api import Api, Json, connect
+from devstack.providers.kubernetes.discovery import Discovery
+from devstack.providers.swarm.stackfile import repository
+
+_LOG_TAIL = 20
+_PLANS_KEPT = 4  # rendered plans kept for apply/wait_ready; a long dev session makes one per change
+_GONE_AFTER_S = 30.0  # a log follower with no pod to follow for this long ends (the resource was removed)
+_RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
+_RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # kubectl's own: other tools show it the same way
+_Closable = TypeVar("_Closable", pod_logs.Follower, portforward.Forwards)
+
+
+class KubernetesProvider:
+    def __init__(self, config: Config, *, allow_context: str | None = None,
+                 wait: readiness.Options | None = None) -> None:
+        if config.kubernetes is None:
+            raise DeployError(f"provider {config.provider!r} needs a [kubernetes] table")
+        self.name = config.provider
+        self.config, self.spec, self.project = config, config.kubernetes, config.project
+        # Before anything touches a cluster: refuse a context that is not a dev cluster.
+        guard.check(self.spec.context, self.spec.allowed_contexts, allow_context)
+        self.cluster = clusters.for_spec(config.provider, self.spec)
+        self.wait_options = wait or readiness.Options()
+        self.created_cluster = False
+        self._api: Api | None = None
+        self._discovery: Discovery | None = None
+        self._registry: clusters.Registry | None = None
+        self._secrets: dict[str, dev_secrets.Secret] | None = None
+        self._redactor: dev_secrets.Redactor | None = None
+        self._rendered: dict[str, render.Rendered] = {}
+        self._delivered: set[str] = set()
+        self._running: list[pod_logs.Follower | portforward.Forwards] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+
+    @property
+    def api(self) -> Api:
+        if self._api is None:
+            self._api = connect(self.spec.context, self.spec.kubeconfig, scrub=self.redact)
+            self._discovery = Discovery(self._api)
+        return self._api
+
+    @property
+    def discovery(self) -> Discovery:
+        self.api  # noqa: B018 - connects, which creates the discovery
+        assert self._discovery is not None
+        return self._discovery
+
+    @property
+    def secrets(self) -> dict[str, dev_secrets.Secret]:
+        if self._secrets is None:
+            self._secrets = dev_secrets.load(self.project, self.config.secrets)
+        return self._secrets
+
+    def redact(self, text: str) -> str:
+        if self._redactor is None:
+            self._redactor = dev_secrets.Redactor(s.value for s in self.secrets.values())
+        return self._redactor(text)
+
+    def prepare(self) -> None:
+        if self.cluster.managed and not self.cluster.exists():
+            self.cluster.create()
+            self.created_cluster = True
+        self.api.call("GET", "/version")  # reachable, or EngineUnavailable with the context and address
+        self._registry = _configured_registry(self.spec) or delivery.announced(self.api)
+        if self.spec.registry and self.cluster.managed and self._registry is not None:
+            delivery.announce(self.api, self._registry)
+
+    def deliver(self, tags: Sequence[str]) -> None:
+        if not tags:
+            return
+        if self._registry is not None:
+            delivery.push(tags, self._registry)
+        else:
+            self.cluster.load(tags)
+        self._delivered.update(tags)
+
+    def plan(self, images: Mapping[str, str]) -> DeployPlan:
+        documents = manifests.load(self.spec, self.config.display)
+        inputs = render.Inputs(project=self.project, namespace=self.spec.namespace,
+                               refs=delivery.refs(images, self._registry), secrets=tuple(self.secrets.values()))
+        rendered = render.render(documents, inputs, _namespaced(self.discovery, documents))
+        self._rendered = {**dict(list(self._rendered.items())[-_PLANS_KEPT:]), rendered.digest: rendered}
+        try:
+            current = apply.is_current(self.api, self.discovery, rendered)
+        except DeployError:  # e.g. a custom resource whose CRD this deploy installs
+            current = False
+        return DeployPlan(resources=tuple(w.resource for w in rendered.workloads), digest=rendered.digest,
+                          changed=not current, images=images, resource_images=render.resource_images(rendered, images))
+
+    def apply(self, plan: DeployPlan) -> None:
+        rendered = self._rendered[plan.digest]
+        self._deliver_missing(plan.images)
+        apply.apply(self.api, self.discovery, rendered, self.project)
+        apply.prune(self.api, self.discovery, rendered, self.project)
+
+    def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
+        rendered = self._rendered[plan.digest]
+        readiness.wait(self.api, self.discovery, rendered.workloads, self.project, timeout_s, self.wait_options)
+
+    def status(self) -> list[ResourceStatus]:
+        pods = self._pods()
+        found = [obj for kind in readiness.API_VERSIONS for obj in self._labelled(kind)
+                 if not obj["metadata"].get("ownerReferences")]
+        return [self._status(obj, pods) for obj in sorted(found, key=lambda o: o["metadata"]["name"])]
+
+    def logs(self, resource: str, tail: int = _LOG_TAIL) -> list[str]:
+        pods = [p for p in self._pods() if pod_logs.resource_of(p) == _name(resource)]
+        return pod_logs.of_pods(self.api, pods, tail)
+
+    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[str]:
+        """The lines of every container of `resource`'s pods, new pods included; ends once it has had no pod
+        for a while (it was removed). Blocking: the engine runs it in a thread."""
+        lines: queue.Queue[str] = queue.Queue()
+        follower = self._keep(pod_logs.Follower(self.api, self._namespaces(), self.project,
+                                                lambda _r, line: lines.put(line), resource=_name(resource),
+                                                since=since))
+        follower.start()
+        try:
+            idle_since = time.monotonic()
+            while not self._closed.is_set():
+                try:
+                    yield lines.get(timeout=0.5)
+                except queue.Empty:
+                    if follower.pods():
+                        idle_since = time.monotonic()
+                    elif time.monotonic() - idle_since > _GONE_AFTER_S:
+                        return
+        finally:
+            follower.close()
+
+    def follow_all(self, on_line: pod_logs.OnLine, *, tail_lines: int = 10) -> pod_logs.Follower:
+        """Stream every container of every project pod to `on_line(resource, line)` until `.close()`."""
+        return self._keep(pod_logs.Follower(self.api, self._namespaces(), self.project, on_line,
+                                            tail_lines=tail_lines)).start()
+
+    def start_forwards(self, on_event: Callable[[str, str], None] | None = None) -> portforward.Forwards:
+        """Listen on 127.0.0.1 for every [[forwards]] entry until `.close()`; raises when a local port is taken."""
+        targets = [portforward.Target(self.spec.namespace, f.resource, f.local, f.remote)
+                   for f in self.config.forwards]
+        return self._keep(portforward.Forwards(self.api, targets, on_event=on_event)).start()
+
+    def close(self) -> None:
+        """Stop every background stream this provider started (log followers, forwards)."""
+        self._closed.set()
+        with self._lock:
+            running, self._running = self._running, []
+        for closable in running:
+            closable.close()
+
+    def _keep(self, closable: _Closable) -> _Closable:
+        with self._lock:
+            self._running.append(closable)
+        return closable
+
+    def sync_files(self, pod: str, container: str, files: Sequence[tuple[Path, str]], restart: Sequence[str],
+                   namespace: str | None = None) -> None:
+        livesync.sync_files(self.api, namespace or self.spec.namespace, pod, container, files, restart)
+
+    def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
+        """Live update every running container of the project whose image is `ref`; "pod/container" of each."""
+        updated = []
+        for pod in self._pods():
+            if (pod.get("status") or {}).get("phase") != "Running" or pod["metadata"].get("deletionTimestamp"):
+                continue
+            for container in (pod.get("spec") or {}).get("containers") or []:
+                running = repository(str(container.get("image", "")))
+                if running == ref or running.endswith("/" + ref):
+                    self.sync_files(pod["metadata"]["name"], container["name"], files, restart,
+                                    pod["metadata"]["namespace"])
+                    updated.append(f"{pod['metadata']['name']}/{container['name']}")
+        return updated
+
+    def restart(self, resource: str) -> None:
+        """New pods of the same spec, as `kubectl rollout restart` does: a changed pod template annotation."""
+        found = [o for kind in _RESTARTABLE for o in self._labelled(kind) if o["metadata"]["name"] == resource]
+        if not found:
+            raise DeployError(f"cannot restart {resource!r}: no Deployment, StatefulSet or DaemonSet of that name")
+        obj = found[0]
+        patch = {"spec": {"template": {"metadata": {"annotations": {_RESTARTED_AT: datetime.now(UTC).isoformat()}}}}}
+        path = self.discovery.find(readiness.API_VERSIONS[obj["kind"]], obj["kind"]).item(
+            obj["metadata"]["namespace"], resource)
+        self.api.call("PATCH", path, query=[("fieldManager", "devstack-restart")], body=patch,
+                      content_type="application/strategic-merge-patch+json")
+
+    def down(self, options: DownOptions) -> DownReport:
+        if options.cluster:
+            return teardown.delete_cluster(self.cluster, self.project, options)
+        if self.cluster.managed and not self.cluster.exists():
+            return DownReport(notes=[f"cluster behind context {self.spec.context!r} does not exist: nothing to remove"])
+        return teardown.down(self.api, self.discovery, self.project, options)
+
+    def _deliver_missing(self, images: Mapping[str, str]) -> None:
+        """Images built earlier (a cache hit) may be absent from the nodes, e.g. after the cluster was recreated."""
+        wanted = {tag: ref for tag, ref in zip(images.values(), delivery.refs(images, self._registry).values(),
+                                               strict=True) if tag not in self._delivered}
+        absent = set(delivery.missing(self.api, list(wanted.values()))) if wanted else set()
+        self.deliver([tag for tag, ref in wanted.items() if ref in absent])
+
+    def _labelled(self, kind: str) -> list[Json]:
+        resource = self.discovery.find(readiness.API_VERSIONS[kind], kind)
+        selector = labels.selector(self.project)
+        found = self.api.call("GET", resource.collection(None), query=[("labelSelector", selector)])
+        return list(found.get("items", []))
+
+    def _pods(self) -> list[Json]:
+        return self._labelled("Pod")
+
+    def _namespaces(self) -> list[str]:
+        namespaces = {w.namespace for r in self._rendered.values() for w in r.workloads}
+        return sorted(namespaces or {self.spec.namespace})
+
+    def _status(self, obj: Json, pods: list[Json]) -> ResourceStatus:
+        name = obj["metadata"]["name"]
+        workload = render.Workload(obj["kind"], obj["metadata"].get("namespace", ""), name, name)
+        mine = [p for p in pods
+                if readiness.owned(p, workload) and p["metadata"].get("namespace") == workload.namespace]
+        state = health.assess(obj, mine, lambda pod: readiness.events(self.api, pod),
+                              self.wait_options.unschedulable_grace_s)
+        image = next((str(c.get("image", "")) for c in inject.containers(obj)), "")
+        ports = tuple(f"127.0.0.1:{f.local}->{f.remote}/tcp" for f in self.config.forwards if f.resource == name)
+        return ResourceStatus(name=name, ready=state.ready, running=state.running, desired=state.desired,
+                              image=image, updated_at=health.updated_at(obj), ports=ports,
+                              message="" if state.ready else state.reason)
+
+
+def _configured_registry(spec: KubernetesSpec) -> clusters.Registry | None:
+    if not spec.registry:
+        return None
+    return clusters.Registry(spec.registry, spec.registry_from_cluster or spec.registry)
+
+
+def _namespaced(discovery: Discovery, documents: Sequence[manifests.Document]) -> render.Namespaced:
+    """Ask the server; for kinds of CRDs this very deploy installs, their scope says."""
+    scopes: dict[tuple[str, str], bool] = {
+        (d.obj.get("spec", {}).get("group", ""), d.obj.get("spec", {}).get("names", {}).get("kind", "")):
+        d.obj.get("spec", {}).get("scope") == "Namespaced" for d in documents if d.kind == "CustomResourceDefinition"}
+
+    def namespaced(api_version: str, kind: str) -> bool:
+        group = api_version.rpartition("/")[0]
+        if (group, kind) in scopes:
+            return scopes[(group, kind)]
+        return discovery.find(api_version, kind).namespaced
+
+    return namespaced
+
+
+def _name(resource: str) -> str:
+    """`deployment/mail` (how two workloads of one name are told apart) → `mail`, the pods' resource label."""
+    return resource.rpartition("/")[2]

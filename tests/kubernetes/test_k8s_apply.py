@@ -1,0 +1,114 @@
+"""Server-side apply against the fake API server, through the real `kubernetes` client: what the server
+received (method, content type, field manager, labels, image refs), the order, namespaces, the digest that
+skips an unchanged redeploy, and pruning."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import TOKEN, Env
+
+from devstack import labels
+
+IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
+
+
+def applied(env: Env) -> list[dict[str, object]]:
+    return [json.loads(r.body) for r in env.kube.requests("PATCH")]
+
+
+def test_apply_is_server_side_with_ownership_labels_and_injected_images(env: Env) -> None:
+    provider = env.provider()
+    provider.prepare()
+    plan = provider.plan(IMAGES)
+    assert plan.changed and plan.resources == ("relay", "sink")
+    provider.apply(plan)
+
+    patches = env.kube.requests("PATCH")
+    assert patches, "nothing was applied"
+    for request in patches:
+        assert request.headers["content-type"] == "application/apply-patch+yaml"
+        assert request.query["fieldManager"] == ["devstack"] and request.query["force"] == ["true"]
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    for obj in applied(env):
+        assert obj["metadata"]["labels"][labels.PROJECT] == "demo"  # type: ignore[index]
+        assert obj["metadata"]["labels"][labels.DIGEST] == plan.digest  # type: ignore[index]
+    relay = next(o for o in applied(env) if o["kind"] == "Deployment" and o["metadata"]["name"] == "relay")  # type: ignore[index]
+    container = relay["spec"]["template"]["spec"]["containers"][0]  # type: ignore[index]
+    assert container["image"] == "relay:0123456789abcdef" and container["imagePullPolicy"] == "IfNotPresent"
+    assert relay["spec"]["template"]["metadata"]["labels"][labels.PROJECT] == "demo"  # type: ignore[index]
+
+
+def test_objects_are_applied_in_dependency_order_into_a_created_namespace(env: Env) -> None:
+    provider = env.provider()
+    provider.prepare()
+    provider.apply(provider.plan(IMAGES))
+    kinds = [o["kind"] for o in applied(env)]
+    assert kinds == ["Secret", "Service", "Service", "Deployment", "Deployment"]
+    created = env.kube.requests("POST", "/api/v1/namespaces")
+    assert [json.loads(r.body)["metadata"]["name"] for r in created] == ["demo"]
+    namespace = env.kube.store.get(env.kube.store.kind_of("Namespace"), "", "demo")
+    assert namespace is not None and namespace["metadata"]["labels"][labels.PROJECT] == "demo"
+    assert all(r.path.startswith("/api/v1/namespaces/demo/") or r.path.startswith("/apis/apps/v1/namespaces/demo/")
+               for r in env.kube.requests("PATCH"))
+
+
+def test_an_existing_namespace_is_left_alone(env: Env) -> None:
+    env.kube.store.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
+    provider = env.provider()
+    provider.apply(provider.plan(IMAGES))
+    assert env.kube.requests("POST", "/api/v1/namespaces") == []
+    namespace = env.kube.store.get(env.kube.store.kind_of("Namespace"), "", "demo")
+    assert namespace is not None and labels.PROJECT not in (namespace["metadata"].get("labels") or {})
+
+
+def test_an_unchanged_redeploy_is_skipped_and_a_change_is_not(env: Env) -> None:
+    provider = env.provider()
+    first = provider.plan(IMAGES)
+    provider.apply(first)
+    again = env.provider().plan(IMAGES)  # a new process, same inputs
+    assert not again.changed and again.digest == first.digest
+    rebuilt = env.provider().plan({**IMAGES, "relay": "relay:1111111111111111"})
+    assert rebuilt.changed and rebuilt.digest != first.digest
+
+
+def test_objects_dropped_from_the_manifests_are_pruned(env: Env) -> None:
+    provider = env.provider()
+    provider.apply(provider.plan(IMAGES))
+    store = env.kube.store
+    assert store.get(store.kind_of("Deployment"), "demo", "sink") is not None
+
+    config = env.config(manifests={"relay.yaml": (env.root / "k8s" / "relay.yaml").read_text()})
+    smaller = env.provider(config)
+    smaller.apply(smaller.plan(IMAGES))
+    assert store.get(store.kind_of("Deployment"), "demo", "sink") is None
+    assert store.get(store.kind_of("Service"), "demo", "sink") is None
+    assert store.get(store.kind_of("Deployment"), "demo", "relay") is not None
+
+
+def test_custom_resources_apply_after_their_crd(env: Env) -> None:
+    crd = """\
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: mailboxes.mail.example.com}
+        spec:
+          group: mail.example.com
+          scope: Namespaced
+          names: {kind: Mailbox, plural: mailboxes, singular: mailbox}
+          versions:
+            - name: v1
+              served: true
+              storage: true
+              schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+        ---
+        apiVersion: mail.example.com/v1
+        kind: Mailbox
+        metadata: {name: postmaster}
+        spec: {address: postmaster@example.com}
+        """
+    provider = env.provider(env.config(manifests={"crd.yaml": crd}))
+    provider.apply(provider.plan({}))
+    paths = [r.path for r in env.kube.requests("PATCH")]
+    assert paths == ["/apis/apiextensions.k8s.io/v1/customresourcedefinitions/mailboxes.mail.example.com",
+                     "/api/v1/namespaces/demo/secrets/inject-password",
+                     "/apis/mail.example.com/v1/namespaces/demo/mailboxes/postmaster"]

@@ -1,0 +1,81 @@
+"""Pod logs through the API: the last lines of a workload, and following that picks up new pods."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
+from conftest import Env
+
+IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
+
+
+def up(env: Env) -> None:
+    provider = env.provider()
+    plan = provider.plan(IMAGES)
+    provider.apply(plan)
+    provider.wait_ready(plan, 10)
+
+
+def pods(env: Env, workload: str) -> list[str]:
+    return [p["metadata"]["name"] for p in env.kube.store.list(env.kube.store.kind_of("Pod"), "demo")
+            if p["metadata"]["name"].startswith(workload + "-")]
+
+
+def background(lines: Iterator[str]) -> queue.Queue[str]:
+    """Drain a blocking generator in a thread, as the engine does."""
+    received: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [received.put(line) for line in lines], daemon=True, name="drain").start()
+    return received
+
+
+def collect(received: queue.Queue[str], count: int, timeout_s: float = 5.0) -> list[str]:
+    deadline, lines = time.monotonic() + timeout_s, []
+    while len(lines) < count and time.monotonic() < deadline:
+        try:
+            lines.append(received.get(timeout=0.1))
+        except queue.Empty:
+            continue
+    return lines
+
+
+def test_logs_returns_the_last_lines_of_a_workload(env: Env) -> None:
+    env.cluster.lines["relay"] = [f"line {n}" for n in range(30)]
+    up(env)
+    assert env.provider().logs("relay", 3) == ["line 27", "line 28", "line 29"]
+    request = [r for r in env.kube.requests("GET") if r.path.endswith("/log")][-1]
+    assert request.query["tailLines"] == ["3"] and request.query["container"] == ["relay"]
+
+
+def test_follow_streams_new_lines_and_new_pods(env: Env) -> None:
+    up(env)
+    provider = env.provider()
+    lines = provider.follow_logs("relay", since=time.time() - 60)
+    received = background(lines)
+    assert collect(received, 1) == ["relay started"]
+    first = pods(env, "relay")[0]
+    env.kube.store.add_log("demo", first, "relay", "GET /healthz 200")
+    assert collect(received, 1) == ["GET /healthz 200"]
+
+    env.cluster.replace_pods("relay", "demo")  # a rollout: new pod, new log stream
+    assert collect(received, 1) == ["relay started"]
+    second = pods(env, "relay")[0]
+    assert second != first
+    env.kube.store.add_log("demo", second, "relay", "from the new pod")
+    assert collect(received, 1) == ["from the new pod"]
+    provider.close()
+    follows = [r for r in env.kube.requests("GET") if r.path.endswith("/log") and r.query.get("follow") == ["true"]]
+    assert {r.path.split("/")[-2] for r in follows} == {first, second}
+    assert "sinceTime" in follows[0].query
+
+
+def test_follow_all_streams_every_container_of_every_managed_pod(env: Env) -> None:
+    up(env)
+    received: queue.Queue[str] = queue.Queue()
+    follower = env.provider().follow_all(lambda resource, line: received.put(f"{resource}: {line}"))
+    try:
+        assert sorted(collect(received, 2)) == ["relay: relay started", "sink: sink started"]
+    finally:
+        follower.close()

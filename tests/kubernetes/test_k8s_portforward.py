@@ -1,0 +1,161 @@
+"""Port forwards over the v4.channel.k8s.io websocket protocol (the fake pod echoes with its name), including the
+reconnect to a new pod after a rollout; and exec with tar for live update, and restarts."""
+
+from __future__ import annotations
+
+import io
+import socket
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Env
+
+from devstack.errors import DeployError
+from devstack.providers.kubernetes import livesync
+from devstack.providers.kubernetes.provider import KubernetesProvider
+
+IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
+FORWARDS = """
+[[forwards]]
+resource = "relay"
+local = {relay}
+remote = 8000
+
+[[forwards]]
+resource = "pod/{pod}"
+local = {pod_port}
+remote = 8025
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def up(env: Env, extra: str = "") -> KubernetesProvider:
+    provider = env.provider(env.config(extra=extra))
+    plan = provider.plan(IMAGES)
+    provider.apply(plan)
+    provider.wait_ready(plan, 10)
+    return provider
+
+
+def pod_of(env: Env, workload: str) -> str:
+    return next(p["metadata"]["name"] for p in env.kube.store.list(env.kube.store.kind_of("Pod"), "demo")
+                if p["metadata"]["name"].startswith(workload + "-"))
+
+
+def exchange(port: int, data: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(data)
+        return conn.recv(4096)
+
+
+def test_forward_reaches_the_pod_behind_a_service_and_follows_a_rollout(env: Env) -> None:
+    relay_port, sink_port = free_port(), free_port()
+    up(env)
+    sink_pod = pod_of(env, "sink")
+    provider = env.provider(env.config(extra=FORWARDS.format(relay=relay_port, pod=sink_pod, pod_port=sink_port)))
+    events: list[str] = []
+    provider.start_forwards(lambda resource, message: events.append(f"{resource}: {message}"))
+    try:
+        first = pod_of(env, "relay")
+        assert exchange(relay_port, b"EHLO") == f"{first}|EHLO".encode()
+        assert exchange(sink_port, b"GET /stats") == f"{sink_pod}|GET /stats".encode()
+        # The service port 8000 maps to the container port named `http`: the stream asks for 8000 on the pod.
+        stream = next(r for r in env.kube.requests("GET") if r.path.endswith(f"/pods/{first}/portforward"))
+        assert stream.query["ports"] == ["8000"]
+        assert "v4.channel.k8s.io" in stream.headers["sec-websocket-protocol"]
+
+        with socket.create_connection(("127.0.0.1", relay_port), timeout=5) as held:
+            held.sendall(b"one")
+            assert held.recv(100) == f"{first}|one".encode()
+            env.cluster.replace_pods("relay", "demo")  # rollout: the old pod goes, its stream closes
+            assert held.recv(100) == b"", "a connection to a deleted pod must end"
+
+        second = pod_of(env, "relay")
+        assert second != first
+        assert exchange(relay_port, b"again") == f"{second}|again".encode()
+    finally:
+        provider.close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", relay_port), timeout=1).close()
+
+
+def test_a_local_port_in_use_is_named(env: Env) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        provider = up(env, extra=f"[[forwards]]\nresource = \"relay\"\nlocal = {port}\nremote = 8000\n")
+        with pytest.raises(DeployError, match=f"port {port} is already in use"):
+            provider.start_forwards()
+
+
+def test_forward_to_an_undeclared_port_reports_the_error_channel(env: Env) -> None:
+    port = free_port()
+    provider = up(env, extra=f"[[forwards]]\nresource = \"relay\"\nlocal = {port}\nremote = 9999\n")
+    events: list[str] = []
+    forwards = provider.start_forwards(lambda resource, message: events.append(message))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"hello")
+            assert conn.recv(100) == b""
+        deadline = time.monotonic() + 5  # the event is reported by the connection's thread, just after
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        forwards.close()
+    assert any("error forwarding port 9999" in e for e in events)
+
+
+def test_sync_copies_files_with_tar_through_exec_and_runs_the_restart_command(env: Env, tmp_path: Path) -> None:
+    provider = up(env)
+    source = tmp_path / "relay.py"
+    source.write_text("print('v2')\n")
+    static = tmp_path / "static"
+    (static / "css").mkdir(parents=True)
+    (static / "css" / "site.css").write_text("body {}\n")
+    gone = tmp_path / "old.py"  # deleted locally: removed in the container
+    updated = provider.sync("relay", [(source, "/app/relay.py"), (static, "/app/static"), (gone, "/app/old.py")],
+                            ["sh", "-c", "kill -HUP 1"])
+    pod = pod_of(env, "relay")
+    assert updated == [f"{pod}/relay"]
+    files = env.kube.store.files[("demo", pod, "relay")]
+    assert files["/app/relay.py"] == b"print('v2')\n" and files["/app/static/css/site.css"] == b"body {}\n"
+    commands = [command for _pod, _container, command in env.kube.store.execs]
+    assert commands == [["tar", "-xf", "-", "-C", "/"], ["rm", "-rf", "--", "/app/old.py"],
+                        ["sh", "-c", "kill -HUP 1"]]
+
+
+def test_a_failing_exec_says_what_failed(env: Env, tmp_path: Path) -> None:
+    provider = up(env)
+    pod = pod_of(env, "relay")
+    with pytest.raises(DeployError, match="exit code 1") as caught:
+        provider.sync_files(pod, "relay", [], ["false"])
+    assert "it failed on purpose" in str(caught.value)
+
+
+def test_archive_uses_container_paths() -> None:
+    data = livesync.archive([(Path(__file__), "/app/tests/x.py")])
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        (member,) = archive.getmembers()
+    assert member.name == "app/tests/x.py" and member.uid == 0 and member.uname == ""
+    with pytest.raises(DeployError, match="must be absolute"):
+        livesync.archive([(Path(__file__), "app/x.py")])
+
+
+def test_restart_patches_the_pod_template(env: Env) -> None:
+    provider = up(env)
+    provider.restart("relay")
+    patch = env.kube.requests("PATCH", "/apis/apps/v1/namespaces/demo/deployments/relay")[-1]
+    assert patch.headers["content-type"] == "application/strategic-merge-patch+json"
+    deployment = env.kube.store.get(env.kube.store.kind_of("Deployment"), "demo", "relay")
+    assert deployment is not None
+    assert "kubectl.kubernetes.io/restartedAt" in deployment["spec"]["template"]["metadata"]["annotations"]
+    with pytest.raises(DeployError, match="no Deployment, StatefulSet or DaemonSet"):
+        provider.restart("nope")

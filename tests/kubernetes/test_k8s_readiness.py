@@ -1,0 +1,175 @@
+"""Readiness through watches: the simulated cluster rolls workloads out (or fails to) a moment after the apply,
+and devstack is woken by the watch, reporting each failure with its reason and the last log lines."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import Env
+from fakekube_sim import PROBE_MESSAGE, SCHEDULER_MESSAGE
+
+from devstack.errors import ReadinessError
+from devstack.providers.kubernetes.provider import KubernetesProvider
+
+IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
+
+
+def deploy(env: Env, provider: KubernetesProvider | None = None, timeout_s: float = 10.0) -> float:
+    provider = provider or env.provider()
+    plan = provider.plan(IMAGES)
+    provider.apply(plan)
+    started = time.monotonic()
+    provider.wait_ready(plan, timeout_s)
+    return time.monotonic() - started
+
+
+def failure(env: Env, timeout_s: float = 10.0) -> ReadinessError:
+    with pytest.raises(ReadinessError) as caught:
+        deploy(env, timeout_s=timeout_s)
+    return caught.value
+
+
+def test_ready_once_the_rollout_completes_woken_by_the_watch(env: Env) -> None:
+    env.cluster.behaviour["relay"] = "slow"  # ContainerCreating, then ready 0.3 s later
+    took = deploy(env)
+    # The fallback re-check runs every 5 s: finishing well before proves a watch event woke the wait.
+    assert took < 3.0
+    watches = [r for r in env.kube.requests("GET") if r.query.get("watch") == ["true"]]
+    assert {r.path for r in watches} >= {"/apis/apps/v1/namespaces/demo/deployments", "/api/v1/namespaces/demo/pods"}
+    assert all(r.query["labelSelector"] == ["dev.devstack.project=demo"] for r in watches)
+    assert all(r.query["resourceVersion"][0] for r in watches), "a watch must resume from the list's version"
+
+
+def test_image_pull_backoff_fails_at_once_with_the_reason(env: Env) -> None:
+    env.cluster.behaviour["relay"] = "ImagePullBackOff"
+    started = time.monotonic()
+    error = failure(env, timeout_s=30)
+    assert time.monotonic() - started < 3, "a fatal reason must not wait for the timeout"
+    assert error.resource == "relay"
+    assert "ImagePullBackOff" in error.reason and 'Back-off pulling image "relay:0123456789abcdef"' in error.reason
+
+
+def test_crash_loop_shows_the_exit_and_the_crashed_instance_logs(env: Env) -> None:
+    env.cluster.behaviour["sink"] = "CrashLoopBackOff"
+    env.cluster.crash_lines["sink"] = ["starting sink", "OSError: [Errno 98] address already in use"]
+    error = failure(env)
+    assert error.resource == "sink"
+    assert "CrashLoopBackOff" in error.reason and "last exit code 1" in error.reason
+    assert error.logs == ["starting sink", "OSError: [Errno 98] address already in use"]
+    assert "OSError: [Errno 98]" in str(error)
+    logs = [r for r in env.kube.requests("GET") if r.path.endswith("/log")]
+    assert any(r.query.get("previous") == ["true"] for r in logs)
+
+
+def test_pending_pod_reports_the_schedulers_message(env: Env) -> None:
+    env.cluster.behaviour["relay"] = "Unschedulable"
+    error = failure(env)
+    assert "Pending" in error.reason and SCHEDULER_MESSAGE in error.reason
+
+
+def test_unschedulable_gets_a_grace_period_before_failing(env: Env) -> None:
+    env.cluster.behaviour["relay"] = "Unschedulable"
+    provider = KubernetesProvider(env.config())  # default grace: 20 s, longer than this wait
+    with pytest.raises(ReadinessError) as caught:
+        deploy(env, provider, timeout_s=1.5)
+    assert "not ready after 2s" in caught.value.reason and SCHEDULER_MESSAGE in caught.value.reason
+
+
+def test_failing_probe_is_named_when_the_wait_times_out(env: Env) -> None:
+    env.cluster.behaviour["sink"] = "ProbeFailure"
+    env.cluster.lines["sink"] = ["listening on 0.0.0.0:2525", "healthz: database not ready"]
+    error = failure(env, timeout_s=1.0)
+    assert error.resource == "sink"
+    assert "not ready after 1s" in error.reason and PROBE_MESSAGE in error.reason
+    assert error.logs[-1] == "healthz: database not ready"
+
+
+def test_jobs_complete_or_fail_with_the_controllers_reason(env: Env) -> None:
+    job = """\
+        apiVersion: batch/v1
+        kind: Job
+        metadata: {name: migrate}
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers: [{name: migrate, image: relay, command: [python3, migrate.py]}]
+        """
+    env.write(manifests={"job.yaml": job})
+    assert deploy(env) < 3
+    env.cluster.behaviour["migrate"] = "JobFailed"
+    env.kube.store.delete(env.kube.store.kind_of("Job"), "demo", "migrate")
+    error = failure(env)
+    assert error.resource == "migrate" and "BackoffLimitExceeded" in error.reason
+
+
+def test_statefulsets_and_daemonsets_roll_out(env: Env) -> None:
+    manifests = {"set.yaml": """\
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: db}
+        spec:
+          serviceName: db
+          replicas: 2
+          selector: {matchLabels: {app: db}}
+          template:
+            metadata: {labels: {app: db}}
+            spec: {containers: [{name: db, image: postgres:16}]}
+          volumeClaimTemplates:
+            - metadata: {name: data}
+              spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+        ---
+        apiVersion: apps/v1
+        kind: DaemonSet
+        metadata: {name: agent}
+        spec:
+          selector: {matchLabels: {app: agent}}
+          template:
+            metadata: {labels: {app: agent}}
+            spec: {containers: [{name: agent, image: busybox}]}
+        """}
+    env.write(manifests=manifests)
+    assert deploy(env) < 3
+    statuses = {s.name: s for s in env.provider().status()}
+    assert statuses["db"].ready and (statuses["db"].running, statuses["db"].desired) == (2, 2)
+    assert statuses["agent"].ready
+
+
+def test_status_reports_what_is_deployed(env: Env) -> None:
+    env.cluster.behaviour["sink"] = "ImagePullBackOff"
+    with pytest.raises(ReadinessError):
+        deploy(env)
+    statuses = {s.name: s for s in env.provider().status()}
+    assert set(statuses) == {"relay", "sink"}
+    assert statuses["relay"].ready and statuses["relay"].image == "relay:0123456789abcdef"
+    assert not statuses["sink"].ready and "ImagePullBackOff" in statuses["sink"].message
+
+
+def test_an_expired_watch_lists_again(env: Env) -> None:
+    env.kube.store.expire_next_watch = True  # the first watch answers 410 Gone
+    env.cluster.behaviour["relay"] = "slow"
+    assert deploy(env) < 3
+    lists = [r for r in env.kube.requests("GET", "/apis/apps/v1/namespaces/demo/deployments")
+             if r.query.get("watch") != ["true"]]
+    assert len(lists) >= 2, "after 410 Gone the informer must list again"
+
+
+def deployment(generation: int = 2, **status: object) -> dict[str, object]:
+    return {"kind": "Deployment", "metadata": {"name": "web", "generation": generation}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2, **status}}
+
+
+@pytest.mark.parametrize(("obj", "ready", "fatal"), [
+    (deployment(), True, False),
+    (deployment(generation=3), False, False),  # the controller has not seen the new spec yet
+    (deployment(replicas=3), False, False),  # an old pod is still there
+    (deployment(availableReplicas=1), False, False),
+    (deployment(availableReplicas=0, conditions=[{"type": "Progressing", "status": "True",
+                                                  "reason": "ProgressDeadlineExceeded"}]), False, True),
+])
+def test_rollout_rules(obj: dict[str, object], ready: bool, fatal: bool) -> None:
+    from devstack.providers.kubernetes import health
+
+    state = health.rollout(obj)
+    assert (state.ready, state.fatal) == (ready, fatal)

@@ -1,0 +1,53 @@
+"""A throwaway project on disk: devstack.toml, an image context and a stack file, all under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from devstack.config import loader
+from devstack.config.model import Config
+from devstack.errors import ConfigError
+
+# The smallest valid devstack.toml for the files `project` writes; tests append tables or write their own.
+MINIMAL = """
+[project]
+name = "demo"
+
+[images.relay]
+context = "relay"
+
+[swarm]
+stack_file = "stack.yml"
+"""
+
+
+class Project:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def load(self, toml: str, environ: Mapping[str, str] | None = None) -> Config:
+        return loader.load(self.write("devstack.toml", toml), environ={} if environ is None else environ)
+
+    def error(self, toml: str, environ: Mapping[str, str] | None = None) -> str:
+        """The message of the ConfigError that loading `toml` raises."""
+        with pytest.raises(ConfigError) as caught:
+            self.load(toml, environ)
+        return str(caught.value)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    made = Project(tmp_path)
+    made.write("relay/Dockerfile", "FROM scratch\nCOPY relay.py /\n")
+    made.write("relay/relay.py", "print('relay')\n")
+    made.write("stack.yml", "services:\n  relay:\n    image: relay\n")
+    return made

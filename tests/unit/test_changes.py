@@ -1,0 +1,101 @@
+"""Which work a batch of saved files calls for: reload, redeploy, rebuild an image, or live-update it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devstack.config.model import Config
+from devstack.engine.changes import Changes, classify, sync_target
+from tests.unit.conftest import Project
+
+TOML = """
+[project]
+name = "loop"
+[images.relay]
+context = "relay"
+ignore = ["*.md"]
+[images.relay.live_update]
+sync = [{ local = "relay/app", remote = "/srv/app" }]
+restart = ["sh", "-c", "kill -HUP 1"]
+[images.sink]
+context = "sink"
+[swarm]
+stack_file = "stack.yml"
+"""
+
+
+@pytest.fixture
+def config(project: Project) -> Config:
+    for rel in ("relay/Dockerfile", "relay/app/main.py", "relay/app/lib/util.py", "relay/setup.cfg",
+                "relay/notes.md", "relay/debug.log", "sink/Dockerfile", "sink/sink.py"):
+        project.write(rel, "x\n")
+    project.write("relay/.dockerignore", "*.log\n")
+    project.write("stack.yml", "services:\n  relay: {image: relay}\n")
+    return project.load(TOML)
+
+
+def paths(config: Config, *rels: str) -> list[Path]:
+    return [config.root / rel for rel in rels]
+
+
+def test_a_file_under_the_sync_rules_is_live_updated(config: Config) -> None:
+    changes = classify(config, paths(config, "relay/app/main.py", "relay/app/lib/util.py"))
+    assert changes.live == {"relay": paths(config, "relay/app/main.py", "relay/app/lib/util.py")}
+    assert not changes.rebuild and not changes.deploy and not changes.config
+
+
+def test_a_file_outside_the_sync_rules_rebuilds_the_whole_image(config: Config) -> None:
+    changes = classify(config, paths(config, "relay/app/main.py", "relay/setup.cfg"))
+    assert changes.rebuild == {"relay": paths(config, "relay/setup.cfg", "relay/app/main.py")}
+    assert not changes.live
+
+
+def test_the_dockerfile_rebuilds(config: Config) -> None:
+    assert classify(config, paths(config, "sink/Dockerfile")).rebuild == {"sink": paths(config, "sink/Dockerfile")}
+
+
+def test_an_edited_dockerignore_rebuilds_even_when_it_excludes_itself(config: Config) -> None:
+    (config.root / "relay/.dockerignore").write_text("*\n!app\n")
+    assert classify(config, paths(config, "relay/.dockerignore")).rebuild == {
+        "relay": paths(config, "relay/.dockerignore")}
+
+
+def test_ignored_files_do_not_count(config: Config) -> None:
+    # relay/.dockerignore excludes *.log; the image's `ignore` list excludes *.md; elsewhere is no context at all
+    assert not classify(config, paths(config, "relay/debug.log", "relay/notes.md", "README.md"))
+
+
+def test_a_deleted_synced_file_needs_a_rebuild(config: Config) -> None:
+    gone = config.root / "relay/app/removed.py"
+    assert classify(config, [gone]).rebuild == {"relay": [gone]}
+
+
+def test_config_and_stack_file(config: Config) -> None:
+    changes = classify(config, [config.file, config.root / "stack.yml"])
+    assert changes.config and changes.deploy
+    assert classify(config, [config.root / ".env"]).config
+
+
+def test_sync_target_maps_below_the_rule(config: Config) -> None:
+    relay = config.images["relay"]
+    assert sync_target(relay, config.root / "relay/app/lib/util.py") == "/srv/app/lib/util.py"
+    assert sync_target(relay, config.root / "relay/setup.cfg") is None
+
+
+def test_batching_loses_nothing_and_repeats_nothing(config: Config) -> None:
+    first = classify(config, paths(config, "relay/app/main.py"))
+    first.merge(classify(config, paths(config, "relay/app/main.py", "sink/sink.py")))
+    assert first.live == {"relay": paths(config, "relay/app/main.py")}  # the same file twice: synced once
+    assert first.rebuild == {"sink": paths(config, "sink/sink.py")}
+
+
+def test_a_rebuild_supersedes_a_pending_sync_of_the_same_image(config: Config) -> None:
+    pending = classify(config, paths(config, "relay/app/main.py"))
+    pending.merge(classify(config, paths(config, "relay/setup.cfg")))
+    assert pending.live == {}
+    assert sorted(pending.rebuild["relay"]) == sorted(paths(config, "relay/app/main.py", "relay/setup.cfg"))
+    later = Changes(rebuild={"relay": paths(config, "relay/setup.cfg")})
+    later.merge(classify(config, paths(config, "relay/app/main.py")))
+    assert later.live == {} and config.root / "relay/app/main.py" in later.rebuild["relay"]

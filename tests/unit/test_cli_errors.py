@@ -1,0 +1,110 @@
+"""What a user sees when devstack.toml (or -f) is wrong: exit code 2 and one line naming file, key and expectation;
+no traceback, no crash report, and no Docker engine needed, because the config is loaded before anything runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import devstack.images.engine
+from devstack.cli import boundary, main
+from tests.unit.conftest import Project
+
+BAD_CONTEXT = ('[project]\nname = "demo"\n[images.relay]\ncontext = "stacks/demo/relayy"\n'
+               '[swarm]\nstack_file = "stack.yml"\n')
+MESSAGE = "devstack.toml: images.relay.context: directory 'stacks/demo/relayy' does not exist"
+
+
+@pytest.fixture(autouse=True)
+def no_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Any attempt to reach Docker, or any crash report, fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the Docker engine was contacted")
+
+    monkeypatch.setattr(devstack.images.engine, "connect", refuse)
+    monkeypatch.setattr("docker.from_env", refuse)
+    crashes = tmp_path / "crash-reports"
+    crashes.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(crashes))
+    return crashes
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = boundary.run(main.cli, args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", [["ci"], ["ci", "--timeout", "5"], ["up"], ["down"], ["down", "--volumes"],
+                                     ["status"], ["status", "--json"], ["smoke"]])
+def test_config_error_is_one_line_and_exit_2(project: Project, capsys: pytest.CaptureFixture[str],
+                                             command: list[str], no_engine: Path) -> None:
+    path = project.write("devstack.toml", BAD_CONTEXT)
+    code, out, err = run(["-f", str(path), *command], capsys)
+    assert (code, out, err) == (2, "", f"error: {MESSAGE}\n")
+    assert list(no_engine.iterdir()) == []
+
+
+def test_the_file_is_found_from_a_subfolder(project: Project, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    project.write("devstack.toml", BAD_CONTEXT)
+    monkeypatch.chdir(project.write("stacks/demo/notes.txt", "").parent)
+    assert run(["ci"], capsys) == (2, "", f"error: {MESSAGE}\n")
+
+
+def test_no_file_anywhere(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["ci"], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"error: no devstack.toml in {tmp_path} or its parents (use -f/--file to name one)\n"
+
+
+def test_f_pointing_nowhere(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(["-f", "nowhere.toml", "status"], capsys) == (2, "", "error: -f/--file: nowhere.toml: no such file\n")
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"devstack.toml": '[project]\nname = "demo'}, "devstack.toml: invalid TOML: "),
+    ({"devstack.toml": BAD_CONTEXT, ".env": "A=1\nexport\n"}, ".env:2: expected KEY=VALUE, got 'export'"),
+    ({"devstack.toml": BAD_CONTEXT.replace("relayy", "${RELAY_DIR}")}, "devstack.toml: images.relay.context: "
+                                                                        "variable 'RELAY_DIR' is not set"),
+])
+def test_other_config_errors(project: Project, capsys: pytest.CaptureFixture[str], files: dict[str, str],
+                             message: str) -> None:
+    for rel, text in files.items():
+        project.write(rel, text)
+    code, out, err = run(["-f", str(project.root / "devstack.toml"), "ci"], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {message}")
+    assert "Traceback" not in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["ci", "--timeout", "0"], capsys)
+    assert code == 2
+    assert "Invalid value for '--timeout'" in err
+    assert run(["deploy"], capsys)[0] == 2
+
+
+def test_a_file_that_is_not_utf8(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    (project.root / "binary.toml").write_bytes(b'[project]\nname = "\xff"\n')
+    assert run(["-f", str(project.root / "binary.toml"), "up"], capsys) == (
+        2, "", "error: binary.toml: cannot read: not UTF-8 text (byte 18)\n")
+
+
+def test_the_installed_command(project: Project, tmp_path: Path) -> None:
+    """The console script end to end, with an engine address that cannot answer."""
+    project.write("devstack.toml", BAD_CONTEXT)
+    devstack = Path(sys.executable).parent / "devstack"
+    env = {**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:9", "TMPDIR": str(tmp_path / "crash-reports")}
+    result = subprocess.run([str(devstack), "ci"], cwd=project.root, env=env, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", f"error: {MESSAGE}\n")
