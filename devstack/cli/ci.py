@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import click
@@ -25,5 +24,5 @@ def command(session: Session, timeout: float) -> int:
     run_once(config, provider, console, timeout)
     console.info(f"ready in {time.monotonic() - started:.1f}s")
     if config.smoke:
-        runner.report(asyncio.run(runner.run_all(config.smoke, provider.logs)), console)
+        runner.check(config.smoke, provider, console)
     return 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 from devstack.cli.session import Session, pass_session
@@ -25,6 +23,5 @@ def command(session: Session, names: tuple[str, ...]) -> int:
     if not selected:
         session.console.info(f"{session.config.file.name} declares no smoke tests")
         return 0
-    provider = session.provider()
-    runner.report(asyncio.run(runner.run_all(selected, provider.logs)), session.console)
+    runner.check(selected, session.provider(), session.console)
     return 0

@@ -57,7 +57,8 @@ def command(session: Session, timeout: float, detach: bool, record_to: Path | No
 def _run(session: Session, config: Config, timeout: float) -> int:
     console = session.console
     console.info(f"devstack up · project {config.project} · provider {config.provider}")
-    daemon = Daemon(config, lambda: loader.load(config.file), registry.create, console, timeout)
+    options = registry.Options(allow_context=session.allow_context)
+    daemon = Daemon(config, lambda: loader.load(config.file), lambda c: registry.create(c, options), console, timeout)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -77,6 +78,8 @@ def _detach(session: Session, config: Config, timeout: float) -> int:
     config.state_dir.mkdir(parents=True, exist_ok=True)
     log = config.state_dir / "daemon.log"
     command = [sys.executable, "-m", "devstack", "-f", str(config.file), "up", "--timeout", str(timeout)]
+    if session.allow_context:
+        command[3:3] = ["--allow-context", session.allow_context]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env={**os.environ, "NO_COLOR": "1"})

@@ -82,16 +82,29 @@ def _unquote(value: str) -> str:
     return value.split(" #", 1)[0].rstrip()
 
 
-def interpolate_tree(node: Any, values: Mapping[str, str], file: str, key: str = "") -> Any:
+def interpolate_tree(node: Any, values: Mapping[str, str], file: str, key: str = "", *,
+                     cast_numbers: bool = False) -> Any:
     """Interpolate every string in parsed TOML or YAML. Values only, never keys (compose does the same); an
-    error names the file and the key path, e.g. `stack.yml: services.relay.environment.TOKEN: …`."""
+    error names the file and the key path, e.g. `stack.yml: services.relay.environment.TOKEN: …`.
+
+    `cast_numbers` (YAML): `published: ${PORT}` must stay a number for `docker stack deploy`, as it would have
+    been with the value written in. Only a canonical integer is cast ("8000", never "08000"), so no value
+    changes: `docker stack deploy` turns numbers in environments and labels back into the same text."""
     if isinstance(node, str):
         try:
-            return interpolate(node, values)
+            result = interpolate(node, values)
         except InterpolationError as err:
             raise ConfigError(file, key, str(err)) from None
+        if cast_numbers and "$" in node and _CANONICAL_INT.fullmatch(result):
+            return int(result)
+        return result
     if isinstance(node, dict):
-        return {k: interpolate_tree(v, values, file, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
+        return {k: interpolate_tree(v, values, file, f"{key}.{k}" if key else str(k), cast_numbers=cast_numbers)
+                for k, v in node.items()}
     if isinstance(node, list):
-        return [interpolate_tree(v, values, file, f"{key}[{i}]") for i, v in enumerate(node)]
+        return [interpolate_tree(v, values, file, f"{key}[{i}]", cast_numbers=cast_numbers)
+                for i, v in enumerate(node)]
     return node
+
+
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")

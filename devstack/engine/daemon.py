@@ -25,7 +25,7 @@ from devstack.engine.converge import Outcome, converge
 from devstack.engine.state import Board
 from devstack.errors import DevstackError
 from devstack.observe.console import Console
-from devstack.providers.base import Provider
+from devstack.providers.base import Closable, Provider
 from devstack.smoke import runner
 
 
@@ -62,6 +62,7 @@ class Daemon:
         self.logs = logs.Followers(console)
         self.phase = "starting"  # then "watching", once the first pass is done
         self.forwards = forwards.Forwards()
+        self.provider_forwards: Closable | None = None  # forwards the provider serves itself (Kubernetes)
         self.wanted_forwards: dict[int, int] = {}  # local port → the published port it forwards to
 
     async def run(self) -> None:
@@ -75,6 +76,7 @@ class Daemon:
         finally:
             self.logs.stop()
             await self.forwards.close()
+            self._close_provider()
 
     def route(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
         if (method, path) == ("GET", "/status"):
@@ -140,6 +142,7 @@ class Daemon:
             self.board.error = str(err)
             self.console.event(self.config.project, f"config not reloaded: {err} (the stack keeps running)", ok=False)
             return False
+        self._close_provider()
         self.config, self.provider = config, self.make_provider(config)
         self.board.error = ""
         cycle.add(config.project, "config reloaded")
@@ -164,6 +167,8 @@ class Daemon:
             outcome = await converge(self.config, self.provider, self.console, self.timeout_s, announce=announce)
             self._record(cycle, outcome)
             await self.forwards.ensure(self.wanted_forwards)
+            if self.provider_forwards is None:
+                self.provider_forwards = await asyncio.to_thread(self.provider.start_forwards, self.console.event)
             if trigger is not None and not outcome.changed_anything and outcome.deploy is not None:
                 await asyncio.to_thread(self.provider.restart, trigger.resource)
                 await asyncio.to_thread(self.provider.wait_ready, outcome.deploy, self.timeout_s)
@@ -215,6 +220,12 @@ class Daemon:
                 runner.report(failed, self.console)
             except DevstackError as err:
                 self.board.error = str(err)
+
+    def _close_provider(self) -> None:
+        if self.provider_forwards is not None:
+            self.provider_forwards.close()
+            self.provider_forwards = None
+        self.provider.close()
 
     def _failed(self, cycle: Cycle, resource: str, step: str, err: DevstackError) -> None:
         cycle.ok = False

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-from pathlib import Path
 
 from devstack.errors import DevstackError
+from devstack.observe import ports
 
 _CHUNK = 64 * 1024
 
@@ -52,7 +52,7 @@ async def _serve(local: int, target: int) -> asyncio.Server:
         return await asyncio.start_server(pipe_client, "127.0.0.1", local)
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
-            raise DevstackError(f"forward: port 127.0.0.1:{local} is already in use{holder(local)}; free it or "
+            raise DevstackError(f"forward: port 127.0.0.1:{local} is already in use{ports.holder(local)}; free it or "
                                 "choose another `local` in [[forwards]]") from None
         raise DevstackError(f"forward: cannot listen on 127.0.0.1:{local}: {err.strerror}") from None
 
@@ -67,32 +67,3 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     finally:
         with contextlib.suppress(ConnectionError, OSError):
             writer.close()
-
-
-def holder(port: int) -> str:
-    """' by pid N (command)' for the process listening on `port`, or '' when that cannot be told."""
-    inodes = _listening_inodes(port)
-    if not inodes:
-        return ""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            links = {str(fd.readlink()) for fd in (proc / "fd").iterdir()}
-            if links & {f"socket:[{inode}]" for inode in inodes}:
-                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                return f" by pid {proc.name} ({command[:80]})"
-        except OSError:
-            continue
-    return ""
-
-
-def _listening_inodes(port: int) -> set[str]:
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
-                    inodes.add(fields[9])
-    return inodes

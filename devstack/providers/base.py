@@ -7,7 +7,7 @@ event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -60,6 +60,10 @@ class DownReport:
                                       for kind, n in self.removed.items() if n)
 
 
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
 class Provider(Protocol):
     name: str
 
@@ -92,5 +96,12 @@ class Provider(Protocol):
 
     def restart(self, resource: str) -> None:
         """Replace the resource's running instances with new ones of the same spec."""
+
+    def start_forwards(self, on_event: Callable[[str, str], None] | None = None) -> Closable | None:
+        """Serve the [[forwards]] the provider forwards itself (Kubernetes: through the API) until closed; None
+        where the engine publishes ports on 127.0.0.1 (swarm)."""
+
+    def close(self) -> None:
+        """Stop every background stream the provider started."""
 
     def down(self, options: DownOptions) -> DownReport: ...

@@ -10,6 +10,7 @@ from typing import Any
 from devstack.config.model import SmokeSpec
 from devstack.errors import SmokeFailed
 from devstack.observe.console import Console
+from devstack.providers.base import Provider
 from devstack.smoke import http_check, http_inject, smtp_probe
 from devstack.smoke.result import Failed, Result
 
@@ -52,3 +53,15 @@ def report(results: Sequence[Result], console: Console) -> None:
     failed = [r.name for r in results if not r.ok]
     if failed:
         raise SmokeFailed(f"{len(failed)} of {len(results)} smoke tests failed: {', '.join(failed)}")
+
+
+def check(specs: Sequence[SmokeSpec], provider: Provider, console: Console) -> None:
+    """Run and report `specs` against what `provider` deployed, through the forwards it serves itself (the
+    smoke tests reach Kubernetes through those); raise SmokeFailed when any fails."""
+    forwards = provider.start_forwards(console.event)
+    try:
+        report(asyncio.run(run_all(specs, provider.logs)), console)
+    finally:
+        if forwards is not None:
+            forwards.close()
+        provider.close()

@@ -7,99 +7,15 @@ context its devstack.toml names, so any request reaching `prod` is a failure (ev
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fakekube import FakeKube
 from fakekube_sim import Cluster
-
-from devstack.config import loader
-from devstack.config.model import Config
-from devstack.providers.kubernetes import readiness
-from devstack.providers.kubernetes.provider import KubernetesProvider
-
-REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "stacks" / "demo" / "k8s"
-TOKEN = "fake-token-123"
-FAST = readiness.Options(unschedulable_grace_s=0.0, resync_s=5.0)
-
-PROJECT_TOML = """\
-[project]
-name = "demo"
-provider = "context"
-
-[kubernetes]
-context = "kind-demo"
-manifests = ["k8s/*.yaml"]
-{kubernetes}
-[secrets.inject-password]
-length = 24
-key = "password"
-{extra}"""
-
-
-@dataclass
-class Env:
-    kube: FakeKube
-    cluster: Cluster
-    prod: FakeKube
-    kubeconfig: Path
-    root: Path
-
-    def write(self, kubernetes: str = "", extra: str = "", manifests: dict[str, str] | None = None) -> Path:
-        """A project in `root`: devstack.toml plus manifests (default: the demo's) under k8s/."""
-        folder = self.root / "k8s"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        if manifests is None:
-            for name in ("relay.yaml", "sink.yaml"):
-                shutil.copy(DEMO / name, folder / name)
-        else:
-            for name, text in manifests.items():
-                (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
-        path = self.root / "devstack.toml"
-        path.write_text(PROJECT_TOML.format(kubernetes=kubernetes, extra=extra), encoding="utf-8")
-        return path
-
-    def config(self, **write: object) -> Config:
-        """The project's config; written first when asked to, or when there is none yet."""
-        path = self.root / "devstack.toml"
-        if write or not path.exists():
-            path = self.write(**write)  # type: ignore[arg-type]
-        return loader.load(path)
-
-    def provider(self, config: Config | None = None, **options: object) -> KubernetesProvider:
-        options.setdefault("wait", FAST)
-        return KubernetesProvider(config or self.config(), **options)  # type: ignore[arg-type]
-
-
-def kubeconfig_text(url: str, prod_url: str) -> str:
-    return textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: Config
-        clusters:
-          - name: fake
-            cluster: {{server: "{url}"}}
-          - name: production
-            cluster: {{server: "{prod_url}"}}
-        users:
-          - name: dev
-            user: {{token: {TOKEN}}}
-        contexts:
-          - name: kind-demo
-            context: {{cluster: fake, user: dev}}
-          - name: staging-lab
-            context: {{cluster: fake, user: dev}}
-          - name: prod
-            context: {{cluster: production, user: dev}}
-        current-context: prod
-        """)
+from k8s_env import Env, kubeconfig_text
 
 
 @pytest.fixture
@@ -130,3 +46,11 @@ def _devstack_threads(deadline_s: float) -> list[str]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.05)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An exception in any background thread (a watch, a log stream, a forward) fails the test it happened in."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import TOKEN, Env
+from k8s_env import TOKEN, Env
 
 from devstack import labels
 

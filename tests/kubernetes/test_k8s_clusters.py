@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from k8s_env import Env
 
 from devstack.cli import boundary, main
 from devstack.config import loader
@@ -111,6 +111,7 @@ def test_helm_and_kustomize_command_lines(bin_dir: Path, tmp_path: Path) -> None
     (lambda: K3d("demo").create(), "k3d", "k3d.io"),
     (lambda: Minikube("minikube").load(["x:1"]), "minikube", "minikube.sigs.k8s.io"),
     (lambda: manifests.kustomize_argv(Path(".")), "kubectl", "kubernetes.io/docs/tasks/tools"),
+    (lambda: manifests.helm_argv(HelmChart(chart=Path("c"), release="r"), "ns"), "helm", "helm.sh/docs"),
 ])
 def test_a_missing_cli_gives_an_install_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: object,
                                              tool: str, hint: str) -> None:

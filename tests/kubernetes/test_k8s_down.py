@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Env
+from k8s_env import Env
 
 from devstack import labels
 from devstack.providers.base import DownOptions

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from conftest import Env
+from k8s_env import Env
 
 IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
 

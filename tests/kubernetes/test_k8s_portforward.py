@@ -4,13 +4,14 @@ reconnect to a new pod after a rollout; and exec with tar for live update, and r
 from __future__ import annotations
 
 import io
+import os
 import socket
 import tarfile
 import time
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from k8s_env import Env
 
 from devstack.errors import DeployError
 from devstack.providers.kubernetes import livesync
@@ -92,8 +93,8 @@ def test_a_local_port_in_use_is_named(env: Env) -> None:
         taken.listen(1)
         port = taken.getsockname()[1]
         provider = up(env, extra=f"[[forwards]]\nresource = \"relay\"\nlocal = {port}\nremote = 8000\n")
-        with pytest.raises(DeployError, match=f"port {port} is already in use"):
-            provider.start_forwards()
+        with pytest.raises(DeployError, match=f"port {port} is already in use by pid {os.getpid()} "):
+            provider.start_forwards()  # this test's own process holds it, and the message says so
 
 
 def test_forward_to_an_undeclared_port_reports_the_error_channel(env: Env) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import Env
 from fakekube_sim import PROBE_MESSAGE, SCHEDULER_MESSAGE
+from k8s_env import Env
 
 from devstack.errors import ReadinessError
 from devstack.providers.kubernetes.provider import KubernetesProvider

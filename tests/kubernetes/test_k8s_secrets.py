@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from k8s_env import Env
 
 from devstack import labels, secrets
 from devstack.config.model import SecretSpec

@@ -205,8 +205,8 @@ def test_variables_are_substituted(tmp_path: Path) -> None:
                    images={"relay": "relay:abc"}).document["services"]["relay"]
     assert relay["image"] == "relay:abc"
     assert relay["environment"] == {"USER": "demo", "PRICE": "$5"}
-    # Interpolated values are strings, as in compose; `docker stack deploy` casts port numbers itself.
-    assert relay["ports"] == [{"target": 80, "published": "8000"}]
+    # A canonical integer stays a number, as if written in: `docker stack deploy` insists on it for ports.
+    assert relay["ports"] == [{"target": 80, "published": 8000}]
 
 
 def test_comment_lines_are_not_substituted(tmp_path: Path) -> None:
@@ -223,6 +223,12 @@ def test_an_unset_variable_names_the_file_and_key(tmp_path: Path) -> None:
 def test_a_bad_dollar_names_the_file_and_key(tmp_path: Path) -> None:
     message = error(tmp_path, "services:\n  relay:\n    image: x\n    command: echo $ 5\n")
     assert message == "stack.yml: services.relay.command: invalid '$' at '$ 5' (write $$ for a literal $)"
+
+
+def test_only_canonical_integers_become_numbers(tmp_path: Path) -> None:
+    text = "services:\n  relay:\n    image: x\n    environment:\n      PIN: ${PIN}\n      N: ${N}\n      S: '42'\n"
+    env = render(tmp_path, text, variables={"PIN": "0042", "N": "42"}).document["services"]["relay"]["environment"]
+    assert env == {"PIN": "0042", "N": 42, "S": "42"}  # a leading zero is kept; a literal string stays a string
 
 
 def test_a_value_with_yaml_syntax_stays_one_value(tmp_path: Path) -> None:
@@ -309,8 +315,8 @@ def test_the_shipped_demo_stack_renders() -> None:
     assert rendered.services == ("relay", "sink")
     assert {name: s["image"] for name, s in services.items()} == {
         "relay": "relay:1111222233334444", "sink": "sink:5555666677778888"}
-    assert services["relay"]["ports"][0]["published"] == "8000"
-    assert {p["published"] for p in services["sink"]["ports"]} == {"2525", "8025"}
+    assert services["relay"]["ports"][0]["published"] == 8000
+    assert {p["published"] for p in services["sink"]["ports"]} == {2525, 8025}
     assert services["relay"]["environment"]["INJECT_PASSWORD"] == "demo-only-password"
     assert all(s["deploy"]["labels"][labels.PROJECT] == "demo" for s in services.values())
     assert rendered.document["networks"]["default"]["labels"] == {labels.PROJECT: "demo"}

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -151,13 +152,20 @@ class Api:
 
 
 class Stream:
-    """The lines of a streaming response. `close()` from another thread ends a blocked read at once."""
+    """The lines of a streaming response. `close()` from another thread ends a blocked read at once; the reading
+    thread then closes the response itself (closing it under a reader races with the read)."""
 
     def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
         self._response = response
+        self._lock = threading.Lock()
+        self._reading = False
         self.closed = False
 
     def lines(self) -> Iterator[str]:
+        with self._lock:
+            if self.closed:
+                return
+            self._reading = True
         buffer = b""
         try:
             for chunk in self._response.stream(amt=None, decode_content=False):
@@ -165,22 +173,31 @@ class Stream:
                 *complete, buffer = buffer.split(b"\n")
                 for line in complete:
                     yield line.decode("utf-8", "replace")
-        except (urllib3.exceptions.HTTPError, OSError, ValueError):
-            if not self.closed:
+            if buffer:
+                yield buffer.decode("utf-8", "replace")
+        except Exception as err:
+            if self.closed:
+                return  # whatever the interrupted read raised: we asked for it
+            if isinstance(err, (urllib3.exceptions.HTTPError, OSError, ValueError)):
                 raise EngineUnavailable("the connection to the Kubernetes API broke during a watch") from None
-        if buffer:
-            yield buffer.decode("utf-8", "replace")
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                self._response.close()
 
     def close(self) -> None:
-        self.closed = True
-        # Shut the socket down so a thread blocked in a read wakes up; closing alone would wait for it.
+        with self._lock:
+            self.closed = True
+            reading = self._reading
+        # Shut the socket down so a thread blocked in a read wakes up.
         connection = getattr(self._response, "connection", None)
         sock = getattr(connection, "sock", None)
         with contextlib.suppress(OSError):
             if isinstance(sock, socket.socket):
                 sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            self._response.close()
+        if not reading:
+            with contextlib.suppress(Exception):
+                self._response.close()
 
 
 def _status_message(data: bytes) -> str:

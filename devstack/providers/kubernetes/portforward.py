@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import portforward
 
 from devstack.errors import DeployError, DevstackError
+from devstack.observe import ports
 from devstack.providers.kubernetes.api import Api, Json
 from devstack.providers.kubernetes.render import RESOURCE
 
@@ -176,7 +177,8 @@ def _listen(target: Target) -> socket.socket:
         listener.close()
         if err.errno == errno.EADDRINUSE:
             raise DeployError(f"cannot forward 127.0.0.1:{target.local} to {target.resource}:{target.remote}: port "
-                              f"{target.local} is already in use; stop what listens there or change the forward's "
+                              f"{target.local} is already in use{ports.holder(target.local)}; stop what listens "
+                              "there or change the forward's "
                               "`local` in devstack.toml") from None
         raise DeployError(f"cannot listen on 127.0.0.1:{target.local}: {err.strerror}") from None
     listener.listen(64)

@@ -68,6 +68,8 @@ def render(documents: Sequence[Document], inputs: Inputs, namespaced: Namespaced
     for obj, _source in items:
         if namespaced(obj["apiVersion"], obj["kind"]):
             obj["metadata"].setdefault("namespace", inputs.namespace)
+        else:
+            obj["metadata"].pop("namespace", None)  # meaningless on a cluster-scoped object
         _label(obj["metadata"], own)
         inject.images(obj, inputs.refs)
         inject.pod_labels(obj, {**own, RESOURCE: obj["metadata"]["name"]})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from devstack import labels
 from devstack.config.model import Config
 from devstack.errors import DeployError
 from devstack.images import engine
-from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
+from devstack.providers.base import Closable, DeployPlan, DownOptions, DownReport, ResourceStatus
 from devstack.providers.swarm import cluster, deploy, live, readiness, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
 
@@ -78,7 +78,7 @@ class SwarmProvider:
             if fatal or time.monotonic() > deadline:
                 worst = fatal or pending[0]
                 readiness.raise_not_ready(worst, self._logs(worst.name), None if fatal else timeout_s)
-            time.sleep(0.5)
+            time.sleep(readiness.POLL_S)
         for name in names:
             ports = readiness.published_tcp_ports(self.client, name)
             port = readiness.wait_ports(sorted(ports), deadline)
@@ -115,6 +115,13 @@ class SwarmProvider:
         """Replace the resource's tasks even though nothing changed (`devstack trigger`)."""
         with engine.translated("restart the service"):
             self.client.services.get(self._service(resource)).force_update()
+
+    def start_forwards(self, on_event: Callable[[str, str], None] | None = None) -> Closable | None:
+        """The engine publishes swarm ports on 127.0.0.1 itself; the daemon proxies the rest (DeployPlan.endpoints)."""
+        return None
+
+    def close(self) -> None:
+        """Nothing runs in the background: log followers belong to the daemon."""
 
     def down(self, options: DownOptions) -> DownReport:
         with engine.translated("remove the project's objects"):

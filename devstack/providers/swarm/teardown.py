@@ -12,7 +12,7 @@ import docker.errors
 
 from devstack import labels
 from devstack.providers.base import DownOptions, DownReport
-from devstack.providers.swarm import cluster
+from devstack.providers.swarm import cluster, readiness
 
 _WAIT_S = 60.0
 
@@ -51,7 +51,7 @@ def _remove_containers(client: docker.DockerClient, selector: dict[str, str], re
     """Swarm stops a removed service's containers itself; wait for that, then force what is left."""
     deadline = time.monotonic() + _WAIT_S / 2
     while client.containers.list(all=True, filters=selector) and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(readiness.POLL_S)
     leftovers = client.containers.list(all=True, filters=selector)
     _remove_all(report, "containers", leftovers, lambda c: c.remove(force=True, v=False))
 
@@ -71,7 +71,7 @@ def _remove_networks(client: docker.DockerClient, selector: dict[str, str], repo
                 busy.append(network)
         if not busy or time.monotonic() > deadline:
             break
-        time.sleep(0.5)
+        time.sleep(readiness.POLL_S)
     # Until the network object is gone, a new deploy of the same stack can fail with "network not found".
     while client.networks.list(filters=selector) and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(readiness.POLL_S)

@@ -1,0 +1,216 @@
+"""The dev loop, measured: save-to-green latency, the daemon's idle cost, and log throughput.
+
+    rebuild     save relay.py (live update off) → the cycle line with "smoke ✓" printed; median of N edits
+    floor       the same by hand, in the same run: `docker build` + `docker service update --image` (which waits
+                until the service converged) + the same smoke tests, run in-process
+    live        save relay.py (live update on) → "synced … smoke ✓"; median of N edits
+    idle        the daemon's CPU time and RSS over 60 s with nothing changing
+    logs        a service prints 50,000 lines/s for a few seconds: lines the daemon shows / lines produced
+
+Usage: python bench/loop_bench.py [--edits N] [--idle-seconds S]. Bounded in count and time; 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from devstack.config import loader  # noqa: E402
+from devstack.smoke import runner  # noqa: E402
+
+WAIT_S = 240
+LOG_RATE, LOG_SECONDS = 50_000, 4
+# Prints RATE lines/s for SECONDS (paced every 1,000 lines), after a pause so devstack is following by then.
+SPAM = """import os, sys, time
+rate, seconds = int(os.environ["RATE"]), int(os.environ["SECONDS"])
+time.sleep(3)
+start = time.time()
+for i in range(rate * seconds):
+    if i % 1000 == 0 and (ahead := start + i / rate - time.time()) > 0:
+        time.sleep(ahead)
+    sys.stdout.write(f"line {i}\\n")
+sys.stdout.flush()
+time.sleep(3600)
+"""
+
+
+class Daemon:
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self.process = subprocess.Popen([sys.executable, "-m", "devstack", "up"], cwd=root, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append((time.perf_counter(), line.rstrip("\n")))
+
+    def wait_for(self, pattern: str, after: int) -> float:
+        regex, deadline = re.compile(pattern), time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            for at, line in self.lines[after:]:
+                if regex.search(line):
+                    return at
+            time.sleep(0.01)
+        raise TimeoutError(f"no {pattern!r}:\n" + "\n".join(text for _, text in self.lines[-20:]))
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
+
+
+def copy_demo(tmp: Path, name: str, live: bool) -> tuple[Path, dict[str, str]]:
+    root = tmp / name
+    shutil.copytree(REPO / "stacks" / "demo", root / "stacks" / "demo", ignore=shutil.ignore_patterns("k8s"))
+    shutil.copytree(REPO / "sink", root / "sink", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    text = (REPO / "devstack.toml").read_text().replace('name = "demo"', f'name = "{name}"', 1)
+    if not live:
+        text = re.sub(r"\[images\.relay\.live_update\].*?(?=\n\[)", "", text, flags=re.S)
+    (root / "devstack.toml").write_text(text)
+    env = {**os.environ, "NO_COLOR": "1", "RELAY_PORT": "18300", "SINK_SMTP_PORT": "18325", "SINK_HTTP_PORT": "18380"}
+    record = REPO / ".devstack" / "base-image"
+    if "DEVSTACK_BASE_IMAGE" not in env and record.is_file():
+        env["DEVSTACK_BASE_IMAGE"] = record.read_text().strip()
+    return root, env
+
+
+def edit(root: Path, n: int) -> None:
+    relay = root / "stacks/demo/relay/relay.py"
+    relay.write_text(re.sub(r'GREETING = "[^"]*"', f'GREETING = "edit {n}\\\\n"', relay.read_text(), count=1))
+
+
+def measure_edits(daemon: Daemon, root: Path, edits: int, pattern: str, start: int = 0) -> list[float]:
+    latencies = []
+    for n in range(start, start + edits):
+        mark = len(daemon.lines)
+        saved = time.perf_counter()
+        edit(root, n)
+        latencies.append(daemon.wait_for(pattern, mark) - saved)
+    return latencies
+
+
+def measure_floor(root: Path, env: dict[str, str], name: str, edits: int) -> list[float]:
+    """By hand: build, update the service (the CLI waits until it converged), run the same smoke tests."""
+    config = loader.load(root / "devstack.toml", environ=env)
+    base = env.get("DEVSTACK_BASE_IMAGE", "python:3.11-slim-bookworm")
+    latencies = []
+    for n in range(1000, 1000 + edits):
+        saved = time.perf_counter()
+        edit(root, n)
+        tag = f"relay:floor{n}"
+        run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, "stacks/demo/relay"], root, env)
+        run(["docker", "service", "update", "--quiet", "--image", tag, f"{name}_relay"], root, env)
+        results = asyncio.run(runner.run_all(config.smoke, lambda _r: []))
+        assert all(r.ok for r in results), [r.line() for r in results]
+        latencies.append(time.perf_counter() - saved)
+        run(["docker", "rmi", "-f", tag], root, env, check=False)
+    return latencies
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> None:
+    subprocess.run(command, cwd=cwd, env=env, check=check, capture_output=True, timeout=WAIT_S)
+
+
+def idle(pid: int, seconds: float) -> dict[str, float]:
+    def cpu() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    before, started = cpu(), time.perf_counter()
+    time.sleep(seconds)
+    used, wall = cpu() - before, time.perf_counter() - started
+    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("VmRSS"))
+    return {"cpu_percent": 100 * used / wall, "rss_mib": rss / 1024}
+
+
+def measure_logs(tmp: Path, env: dict[str, str]) -> dict[str, float]:
+    """A one-service stack whose process prints LOG_RATE lines/s for LOG_SECONDS, then sleeps."""
+    root = tmp / "benchlogs"
+    (root / "spam").mkdir(parents=True)
+    (root / "spam" / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nCOPY spam.py /spam.py\n"
+                                              'CMD ["python3", "-u", "/spam.py"]\n')
+    (root / "spam" / "spam.py").write_text(SPAM)
+    (root / "stack.yml").write_text("services:\n  spam:\n    image: spam\n    environment:\n"
+                                    f"      RATE: '{LOG_RATE}'\n      SECONDS: '{LOG_SECONDS}'\n")
+    (root / "devstack.toml").write_text(
+        '[project]\nname = "benchlogs"\n[images.spam]\ncontext = "spam"\n'
+        'args = { BASE = "${DEVSTACK_BASE_IMAGE:-python:3.11-slim-bookworm}" }\n[swarm]\nstack_file = "stack.yml"\n')
+    daemon = Daemon(root, env)
+    try:
+        daemon.wait_for("watching for changes", 0)
+        time.sleep(LOG_SECONDS + 8)
+        shown = sum(1 for _, line in daemon.lines if re.search(r"spam\s+│ line \d+$", line))
+    finally:
+        daemon.stop()
+        subprocess.run([sys.executable, "-m", "devstack", "down", "--images"], cwd=root, env=env, capture_output=True)
+    produced = LOG_RATE * LOG_SECONDS
+    return {"produced": produced, "shown": shown, "ratio": shown / produced}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--edits", type=int, default=5, choices=range(1, 21), metavar="N")
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="devstack-loop-") as tmp_name:
+        tmp = Path(tmp_name)
+        root, env = copy_demo(tmp, "benchloop", live=False)
+        daemon = Daemon(root, env)
+        try:
+            daemon.wait_for("watching for changes", 0)
+            results["idle"] = idle(daemon.process.pid, args.idle_seconds)
+            results["rebuild_s"] = measure_edits(daemon, root, args.edits, r"relay .*built .*smoke ✓")
+        finally:
+            daemon.stop()
+        results["floor_s"] = measure_floor(root, env, "benchloop", args.edits)
+        subprocess.run([sys.executable, "-m", "devstack", "down", "--images"], cwd=root, env=env, capture_output=True)
+
+        root, env = copy_demo(tmp, "benchlive", live=True)
+        daemon = Daemon(root, env)
+        try:
+            daemon.wait_for("watching for changes", 0)
+            results["live_s"] = measure_edits(daemon, root, args.edits, r"relay .*synced .*smoke ✓")
+        finally:
+            daemon.stop()
+            subprocess.run([sys.executable, "-m", "devstack", "down", "--images"], cwd=root, env=env,
+                           capture_output=True)
+        results["logs"] = measure_logs(tmp, env)
+    report(results, args.edits)
+    return 0
+
+
+def report(results: dict[str, object], edits: int) -> None:
+    rebuild = statistics.median(results["rebuild_s"])  # type: ignore[arg-type]
+    floor = statistics.median(results["floor_s"])  # type: ignore[arg-type]
+    live = statistics.median(results["live_s"])  # type: ignore[arg-type]
+    idle_, logs = results["idle"], results["logs"]
+    print(f"save → smoke green, median of {edits} edits")
+    print(f"  rebuild path   {rebuild:6.2f}s   by hand (floor) {floor:6.2f}s   ratio {rebuild / floor:.2f}x")
+    print(f"  live update    {live:6.2f}s")
+    print(f"idle daemon      {idle_['cpu_percent']:.2f}% CPU, {idle_['rss_mib']:.0f} MiB RSS")  # type: ignore[index]
+    print(f"logs             {logs['shown']:,} of {logs['produced']:,} lines shown ({logs['ratio']:.1%})")  # type: ignore[index]
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "loop.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The test environment of the Kubernetes provider's tests (see conftest.py for the fixture that builds it):
+a fake API server with a simulated cluster, a second one behind the kubeconfig's current-context that must
+never be called, a kubeconfig, and a throwaway project."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from fakekube import FakeKube
+from fakekube_sim import Cluster
+
+from devstack.config import loader
+from devstack.config.model import Config
+from devstack.providers.kubernetes import readiness
+from devstack.providers.kubernetes.provider import KubernetesProvider
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "stacks" / "demo" / "k8s"
+TOKEN = "fake-token-123"
+FAST = readiness.Options(unschedulable_grace_s=0.0, resync_s=5.0)
+
+PROJECT_TOML = """\
+[project]
+name = "demo"
+provider = "context"
+
+[kubernetes]
+context = "kind-demo"
+manifests = ["k8s/*.yaml"]
+{kubernetes}
+[secrets.inject-password]
+length = 24
+key = "password"
+{extra}"""
+
+
+@dataclass
+class Env:
+    kube: FakeKube
+    cluster: Cluster
+    prod: FakeKube
+    kubeconfig: Path
+    root: Path
+
+    def write(self, kubernetes: str = "", extra: str = "", manifests: dict[str, str] | None = None) -> Path:
+        """A project in `root`: devstack.toml plus manifests (default: the demo's) under k8s/."""
+        folder = self.root / "k8s"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        if manifests is None:
+            for name in ("relay.yaml", "sink.yaml"):
+                shutil.copy(DEMO / name, folder / name)
+        else:
+            for name, text in manifests.items():
+                (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
+        path = self.root / "devstack.toml"
+        path.write_text(PROJECT_TOML.format(kubernetes=kubernetes, extra=extra), encoding="utf-8")
+        return path
+
+    def config(self, **write: object) -> Config:
+        """The project's config; written first when asked to, or when there is none yet."""
+        path = self.root / "devstack.toml"
+        if write or not path.exists():
+            path = self.write(**write)  # type: ignore[arg-type]
+        return loader.load(path)
+
+    def provider(self, config: Config | None = None, **options: object) -> KubernetesProvider:
+        options.setdefault("wait", FAST)
+        return KubernetesProvider(config or self.config(), **options)  # type: ignore[arg-type]
+
+
+def kubeconfig_text(url: str, prod_url: str) -> str:
+    return textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: Config
+        clusters:
+          - name: fake
+            cluster: {{server: "{url}"}}
+          - name: production
+            cluster: {{server: "{prod_url}"}}
+        users:
+          - name: dev
+            user: {{token: {TOKEN}}}
+        contexts:
+          - name: kind-demo
+            context: {{cluster: fake, user: dev}}
+          - name: staging-lab
+            context: {{cluster: fake, user: dev}}
+          - name: prod
+            context: {{cluster: production, user: dev}}
+        current-context: prod
+        """)
