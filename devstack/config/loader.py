@@ -10,11 +10,13 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from devstack import secrets as dev_secrets
 from devstack.config import kubernetes, model, secrets, smoke
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
 from devstack.config.reader import Table, relative
-from devstack.config.variables import InterpolationError, interpolate_tree, read_env_file
+from devstack.config.variables import SECRET_PREFIX, InterpolationError, interpolate_tree, read_env_file
 from devstack.errors import ConfigError, UsageError
 from devstack.images import ignore
 
@@ -47,12 +49,23 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(name, "", f"cannot read: {_reason(err)}") from None
     declared = Table(raw, name, root=path.parent).str_map("variables")
     values = _variable_values(path.parent, declared, os.environ if environ is None else environ)
+    values.update(_secret_values(raw, name, path.parent))
     # [variables] is taken literally; every other string may use ${VAR}.
     rest = {key: value for key, value in raw.items() if key != "variables"}
     top = Table({**interpolate_tree(rest, values, name), "variables": raw.get("variables", {})}, name,
                 root=path.parent)
     top.table("variables", {})
     return _build(top, path, values)
+
+
+def _secret_values(raw: dict[str, Any], file: str, root: Path) -> dict[str, str]:
+    """`${secret:NAME}` values: [secrets] is read (literally) before anything is interpolated. Generated on
+    first use and stored outside the repository (devstack.secrets)."""
+    specs = secrets.read(Table({"secrets": raw.get("secrets", {})}, file, root=root))
+    project = raw.get("project", {}).get("name") if isinstance(raw.get("project"), dict) else None
+    if not specs or not isinstance(project, str) or not _PROJECT_NAME.fullmatch(project):
+        return {}  # an invalid [project] is reported with its key when the whole file is read
+    return {f"{SECRET_PREFIX}{name}": secret.value for name, secret in dev_secrets.load(project, specs).items()}
 
 
 def _variable_values(root: Path, declared: dict[str, str], environ: Mapping[str, str]) -> dict[str, str]:

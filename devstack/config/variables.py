@@ -5,6 +5,7 @@
     ${VAR:?message}      error when VAR is unset or empty        ${VAR?message}   error when VAR is unset
     ${VAR:-${OTHER}}     a default may itself be a variable (one level deep)
     $$                   a literal $
+    ${secret:NAME}       the value of the dev secret [secrets.NAME] (generated once, kept outside the repo)
 
 Values come from, lowest to highest precedence: devstack.toml [variables], the project's .env, the environment.
 """
@@ -20,8 +21,12 @@ from devstack.errors import ConfigError
 
 _PATTERN = re.compile(
     r"\$(?:(?P<escaped>\$)|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>(?:\$\{[^}]*\}|[^}])*))?\}|(?P<invalid>))"
+    r"|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*|secret:[a-z0-9][-a-z0-9.]*)"
+    r"(?:(?P<op>:?[-?])(?P<arg>(?:\$\{[^}]*\}|[^}])*))?\}|(?P<invalid>))"
 )
+
+
+SECRET_PREFIX = "secret:"  # `${secret:NAME}`: looked up as "secret:NAME" among the values
 
 
 class InterpolationError(ValueError):
@@ -44,6 +49,9 @@ def interpolate(text: str, values: Mapping[str, str]) -> str:
 def _resolve(name: str, op: str | None, arg: str, values: Mapping[str, str]) -> str:
     value = values.get(name)
     empty = value is None or (op is not None and op.startswith(":") and value == "")
+    if value is None and name.startswith(SECRET_PREFIX):
+        secret = name.removeprefix(SECRET_PREFIX)
+        raise InterpolationError(f"no dev secret {secret!r}: declare it as [secrets.{secret}] in devstack.toml")
     if op is None:
         if value is None:
             raise InterpolationError(

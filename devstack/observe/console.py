@@ -15,6 +15,8 @@ from rich.markup import escape
 from rich.status import Status
 
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_magenta")
+_ANSI = {"cyan": "36", "magenta": "35", "green": "32", "yellow": "33", "blue": "34", "bright_red": "91",
+         "bright_cyan": "96", "bright_magenta": "95"}
 
 
 class Console:
@@ -22,6 +24,8 @@ class Console:
         stream = file or sys.stdout
         self.tty = stream.isatty() if tty is None else tty
         self.rich = RichConsole(file=stream, force_terminal=self.tty, highlight=False, soft_wrap=True, record=record)
+        self._stream = stream
+        self._colour = self.tty and self.rich.color_system is not None and not self.rich.no_color
         self.on_close: list[Callable[[], None]] = []  # run when the session ends (recordings are saved there)
         self._lock = threading.Lock()
         self._status: Status | None = None
@@ -49,9 +53,22 @@ class Console:
         self._print(f"[dim]{escape(resource.ljust(self.width))} | {escape(line)}[/]")
 
     def log_line(self, resource: str, line: str) -> None:
-        """A line of a service's log, prefixed with the resource in its own colour."""
+        """A line of a service's log, prefixed with the resource in its own colour.
+
+        Written straight to the stream: a chatty service prints tens of thousands of lines a second, and
+        rich's markup rendering manages a few thousand. Rich still draws it while a spinner is on screen or a
+        recording needs everything to pass through rich."""
         colour = _COLOURS[sum(resource.encode()) % len(_COLOURS)]
-        self._print(f"[{colour}]{escape(resource.ljust(self.width))}[/] │ {escape(line)}")
+        if self._status is not None or self.rich.record:
+            self._print(f"[{colour}]{escape(resource.ljust(self.width))}[/] │ {escape(line)}")
+            return
+        prefix = resource.ljust(self.width)
+        if self._colour:
+            prefix = f"\x1b[{_ANSI[colour]}m{prefix}\x1b[0m"
+        stamp = "" if self.tty else time.strftime("%H:%M:%S ")
+        with self._lock:
+            self._stream.write(f"{stamp}{prefix} │ {line}\n")
+            self._stream.flush()
 
     @contextmanager
     def progress(self, title: str) -> Iterator[None]:

@@ -68,6 +68,11 @@ class Project:
     def port(self, name: str) -> int:
         return int(self.env[name])
 
+    def secret(self, name: str) -> str:
+        """A dev secret's value, as devstack stored it (tests keep XDG_STATE_HOME in a temporary folder)."""
+        store = Path(self.env["XDG_STATE_HOME"]) / "devstack" / self.name / "secrets.json"
+        return str(json.loads(store.read_text())[name])
+
 
 def copy_demo(tmp: Path) -> Project:
     root = tmp / "demo"

@@ -11,8 +11,6 @@ import pytest
 
 from tests.integration.conftest import Project, copy_demo, labelled
 
-INJECT_AUTH = ("demo", "demo-only-password")  # the demo's [variables] defaults
-
 
 def engine_listing(engine: docker.DockerClient) -> dict[str, set[str]]:
     """What `docker service/network/config/secret ls` show."""
@@ -62,9 +60,23 @@ def test_injection_through_the_relay_reaches_the_sink(deployed: Project) -> None
                "content": {"subject": "integration", "text_body": "hello", "from": {"email": "it@devstack.test"}},
                "recipients": [{"email": f"r{i}@example.test"} for i in range(3)]}
     assert httpx.post(inject, json=payload).status_code == 401
-    answer = httpx.post(inject, json=payload, auth=INJECT_AUTH, timeout=30).json()
+    answer = httpx.post(inject, json=payload, auth=("demo", deployed.secret("inject-password")), timeout=30).json()
     assert answer["success_count"] == 3 and answer["fail_count"] == 0
     assert httpx.get(stats).json()["recipients"] == before + 3
+
+
+def test_the_dev_secret_never_shows(deployed: Project, engine: docker.DockerClient) -> None:
+    """The relay's password is a generated dev secret: a swarm secret, never an environment value, and never in
+    what devstack prints."""
+    password = deployed.secret("inject-password")
+    assert len(password) == 24
+    first = deployed.first_run  # type: ignore[attr-defined]
+    printed = [first.stdout, first.stderr, deployed.devstack("status", "--json").stdout,
+               deployed.devstack("logs").stdout, deployed.devstack("smoke").stdout]
+    assert all(password not in text for text in printed)
+    relay = engine.services.get(f"{deployed.name}_relay").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert password not in str(relay.get("Env"))
+    assert [s["SecretName"].startswith(f"{deployed.name}_inject-password_") for s in relay["Secrets"]] == [True]
 
 
 def test_second_ci_builds_nothing_and_updates_no_service(deployed: Project, engine: docker.DockerClient) -> None:

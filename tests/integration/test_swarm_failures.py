@@ -29,14 +29,15 @@ def test_failing_build_names_image_step_and_output(demo: Project, engine: docker
 
 def test_crashing_service_is_named_with_its_error_and_logs(demo: Project) -> None:
     stack = demo.root / "stacks/demo/stack.yml"
-    stack.write_text(stack.read_text() + """
+    crasher = """services:
   crasher:
     image: relay
     command: ["python3", "-c", "print('crash-marker-91b', flush=True); raise SystemExit(3)"]
     deploy:
       restart_policy:
         delay: 1s
-""")
+"""
+    stack.write_text(stack.read_text().replace("services:\n", crasher, 1))
     result = demo.devstack("ci", "--timeout", "120")
     assert result.returncode == 1, result.stdout
     assert f"{demo.name}_crasher: not ready" in result.stderr

@@ -10,11 +10,12 @@ from pathlib import Path
 import docker
 
 from devstack import labels
+from devstack import secrets as dev_secrets
 from devstack.config.model import Config
 from devstack.errors import DeployError
 from devstack.images import engine
 from devstack.providers.base import Closable, DeployPlan, DownOptions, DownReport, ResourceStatus
-from devstack.providers.swarm import cluster, deploy, live, readiness, stackfile, teardown
+from devstack.providers.swarm import cluster, deploy, live, readiness, secrets, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
 
 _LOG_TAIL = 20
@@ -33,6 +34,7 @@ class SwarmProvider:
         self._rendered: dict[str, Rendered] = {}
         self._applied_at: datetime | None = None
         self.created_swarm = False
+        self._secrets: dict[str, str] | None = None
 
     @property
     def client(self) -> docker.DockerClient:
@@ -49,7 +51,8 @@ class SwarmProvider:
 
     def plan(self, images: Mapping[str, str]) -> DeployPlan:
         inputs = stackfile.Inputs(project=self.project, variables=self.config.variables, images=images,
-                                  forwards=self.config.forwards, config_file=self.config.file.name)
+                                  forwards=self.config.forwards, config_file=self.config.file.name,
+                                  secrets=self._swarm_secrets())
         rendered = stackfile.render(self.stack_file, self.config.display(self.stack_file), inputs)
         self._rendered[rendered.digest] = rendered
         with engine.translated("list the project's services"):
@@ -60,7 +63,12 @@ class SwarmProvider:
 
     def apply(self, plan: DeployPlan) -> None:
         self._applied_at = datetime.now(UTC)
-        deploy.apply(self._write(self._rendered[plan.digest]), self.project)
+        rendered = self._rendered[plan.digest]
+        swarm_secrets = self._swarm_secrets()
+        with engine.translated("create the project's secrets"):
+            for name in stackfile.used_dev_secrets(rendered.document, swarm_secrets):
+                secrets.ensure(self.client, self.project, swarm_secrets[name], self._dev_secrets()[name])
+        deploy.apply(self._write(rendered), self.project)
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
         with engine.translated("report the services' state"):
@@ -126,6 +134,17 @@ class SwarmProvider:
     def down(self, options: DownOptions) -> DownReport:
         with engine.translated("remove the project's objects"):
             return teardown.down(self.client, self.project, options)
+
+    def _dev_secrets(self) -> dict[str, str]:
+        if self._secrets is None:
+            loaded = dev_secrets.load(self.project, self.config.secrets)
+            self._secrets = {name: secret.value for name, secret in loaded.items()}
+        return self._secrets
+
+    def _swarm_secrets(self) -> dict[str, str]:
+        """Dev secret → its swarm secret. Swarm secrets are immutable: a new value gets a new name (and so
+        redeploys what uses it)."""
+        return {name: secrets.swarm_name(self.project, name, value) for name, value in self._dev_secrets().items()}
 
     def _service(self, resource: str) -> str:
         return f"{self.project}_{resource}"

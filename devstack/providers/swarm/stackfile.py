@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ class Inputs:
     images: Mapping[str, str]  # repository as written in the file → built tag
     forwards: tuple[Forward, ...] = ()
     config_file: str = "devstack.toml"  # for errors about forwards, which live there
+    secrets: Mapping[str, str] = field(default_factory=dict)  # dev secret → the swarm secret that holds it
 
 
 def render(path: Path, display: str, inputs: Inputs) -> Rendered:
@@ -51,6 +52,7 @@ def render(path: Path, display: str, inputs: Inputs) -> Rendered:
         _rewrite_image(service, inputs.images)
         _absolute(service, "env_file", path.parent)
         _label(service, "labels", inputs.project)
+    _use_dev_secrets(document, inputs.secrets)
     for section in _LABELLED_SECTIONS:
         for spec in (document.get(section) or {}).values():
             _absolute(spec, "file", path.parent)
@@ -84,6 +86,21 @@ def _parse(text: str, display: str) -> dict[str, Any]:
             elif not isinstance(spec, dict):
                 raise ConfigError(display, f"{section}.{name}", "expected a mapping")
     return document
+
+
+def _use_dev_secrets(document: dict[str, Any], secrets: Mapping[str, str]) -> None:
+    """A top-level secret named after a dev secret and left empty (`inject-password: {}`) is provided by
+    devstack: an external swarm secret it creates from the stored value."""
+    declared = document.get("secrets") or {}
+    for name, spec in declared.items():
+        if name in secrets and not spec:
+            declared[name] = {"external": True, "name": secrets[name]}
+
+
+def used_dev_secrets(document: dict[str, Any], secrets: Mapping[str, str]) -> list[str]:
+    """The dev secrets a rendered document uses, by name."""
+    names = {spec.get("name") for spec in (document.get("secrets") or {}).values() if spec.get("external")}
+    return [name for name, swarm_name in secrets.items() if swarm_name in names]
 
 
 def _digest(document: dict[str, Any]) -> str:
