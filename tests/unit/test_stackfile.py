@@ -317,6 +317,9 @@ def test_the_shipped_demo_stack_renders() -> None:
         "relay": "relay:1111222233334444", "sink": "sink:5555666677778888"}
     assert services["relay"]["ports"][0]["published"] == 8000
     assert {p["published"] for p in services["sink"]["ports"]} == {2525, 8025}
-    assert services["relay"]["environment"]["INJECT_PASSWORD"] == "demo-only-password"
+    # The password is a dev secret: a swarm secret file, never an environment value.
+    assert "INJECT_PASSWORD" not in services["relay"]["environment"]
+    assert services["relay"]["environment"]["INJECT_PASSWORD_FILE"] == "/run/secrets/inject-password"
+    assert rendered.document["secrets"]["inject-password"] == {}  # no dev secrets given: left as written
     assert all(s["deploy"]["labels"][labels.PROJECT] == "demo" for s in services.values())
     assert rendered.document["networks"]["default"]["labels"] == {labels.PROJECT: "demo"}
