@@ -309,7 +309,7 @@ def test_the_shipped_demo_stack_renders() -> None:
     assert config.swarm is not None
     inputs = Inputs(project=config.project, variables=config.variables,
                     images={"relay": "relay:1111222233334444", "sink": "sink:5555666677778888"},
-                    forwards=config.forwards)
+                    forwards=config.forwards, secrets={"inject-password": "demo_inject-password_0123456789"})
     rendered = stackfile.render(config.swarm.stack_file, config.display(config.swarm.stack_file), inputs)
     services = rendered.document["services"]
     assert rendered.services == ("relay", "sink")
@@ -320,6 +320,7 @@ def test_the_shipped_demo_stack_renders() -> None:
     # The password is a dev secret: a swarm secret file, never an environment value.
     assert "INJECT_PASSWORD" not in services["relay"]["environment"]
     assert services["relay"]["environment"]["INJECT_PASSWORD_FILE"] == "/run/secrets/inject-password"
-    assert rendered.document["secrets"]["inject-password"] == {}  # no dev secrets given: left as written
+    assert rendered.document["secrets"]["inject-password"] == {"external": True,
+                                                               "name": "demo_inject-password_0123456789"}
     assert all(s["deploy"]["labels"][labels.PROJECT] == "demo" for s in services.values())
     assert rendered.document["networks"]["default"]["labels"] == {labels.PROJECT: "demo"}
