@@ -122,6 +122,7 @@ class SwarmProvider:
     def restart(self, resource: str) -> None:
         """Replace the resource's tasks even though nothing changed (`devstack trigger`)."""
         with engine.translated("restart the service"):
+            self._applied_at = datetime.now(UTC)  # the tasks to wait for are those created from now on
             self.client.services.get(self._service(resource)).force_update()
 
     def start_forwards(self, on_event: Callable[[str, str], None] | None = None) -> Closable | None:

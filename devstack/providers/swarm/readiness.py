@@ -42,12 +42,13 @@ def state(client: docker.DockerClient, name: str, since: datetime | None) -> Ser
     except docker.errors.NotFound:
         return ServiceState(name, False, "service not created yet")
     desired = _desired(spec)
-    image = spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    template = spec["Spec"]["TaskTemplate"]
     tasks = client.api.tasks(filters={"service": name})
-    running = [t for t in tasks if _is_running(t, image)]
+    up = [t for t in tasks if t.get("DesiredState") == "running" and t["Status"]["State"] == "running"]
+    running = [t for t in up if _current(t, template)]
     update = (spec.get("UpdateStatus") or {}).get("State", "")
     failures = sorted((t for t in tasks if _failed_since(t, since)), key=lambda t: t["UpdatedAt"])
-    if len(running) >= desired and update not in _UPDATE_BUSY:
+    if len(running) >= desired and len(up) == len(running) and _settled(update, running, since):
         return ServiceState(name, True, f"{len(running)}/{desired} running", running=len(running), desired=desired)
     return ServiceState(name, False, _reason(len(running), desired, update, tasks, failures),
                         fatal=_is_fatal(update, failures), running=len(running), desired=desired)
@@ -91,9 +92,20 @@ def _desired(spec: Json) -> int:
     return 1  # global mode on a single-node swarm
 
 
-def _is_running(task: Json, image: str) -> bool:
-    return (task.get("DesiredState") == "running" and task["Status"]["State"] == "running"
-            and task["Spec"]["ContainerSpec"]["Image"] == image)
+def _current(task: Json, template: Json) -> bool:
+    """Whether the task runs the service's current spec (image, env, a forced restart, ...). The engine fills
+    in Runtime on the task's copy only."""
+    return {k: v for k, v in task["Spec"].items() if k != "Runtime"} == \
+        {k: v for k, v in template.items() if k != "Runtime"}
+
+
+def _settled(update: str, running: list[Json], since: datetime | None) -> bool:
+    """No update in flight, or one whose new tasks all run already. Swarm keeps an update "updating" for its
+    monitor period (5 s by default) after the last task started; tasks created since this deploy began are new
+    for sure, so devstack need not sit that out. An old task never passes: it was created before `since`."""
+    if update not in _UPDATE_BUSY:
+        return True
+    return since is not None and all(_parse_time(str(t["CreatedAt"])) >= since for t in running)
 
 
 def _failed_since(task: Json, since: datetime | None) -> bool:
