@@ -26,8 +26,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
+
+from devstack import secrets
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "benchupdown"
@@ -94,7 +97,13 @@ def _measure_floor(root: Path, env: dict[str, str], floors: dict[str, list[float
     base = env.get("DEVSTACK_BASE_IMAGE", "python:3.11-slim-bookworm")
     _ensure_swarm()
 
+    secrets = _external_secrets(document)
+
     def up() -> None:
+        for name, value in secrets.items():  # devstack creates its dev secrets; by hand, so does the person
+            if subprocess.run(["docker", "secret", "inspect", name], capture_output=True).returncode:
+                subprocess.run(["docker", "secret", "create", name, "-"], input=value.encode(), check=True,
+                               capture_output=True, timeout=TIMEOUT_S)
         for name, context in (("relay", "stacks/demo/relay"), ("sink", "sink")):
             subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tags[name], context],
                            cwd=root, env=env, check=True, capture_output=True, timeout=TIMEOUT_S)
@@ -109,7 +118,16 @@ def _measure_floor(root: Path, env: dict[str, str], floors: dict[str, list[float
     started = time.perf_counter()
     subprocess.run(["docker", "stack", "rm", PROJECT], check=True, capture_output=True, timeout=TIMEOUT_S)
     _wait_gone(f"{PROJECT}_default")
+    for name in secrets:  # external to the stack: `stack rm` leaves them
+        subprocess.run(["docker", "secret", "rm", name], check=True, capture_output=True, timeout=TIMEOUT_S)
     floors["down"].append(time.perf_counter() - started)
+
+
+def _external_secrets(document: dict[str, Any]) -> dict[str, str]:
+    """Swarm secret name → value, for the dev secrets the rendered stack uses (values from devstack's store)."""
+    store = json.loads((secrets.state_dir(PROJECT) / secrets.FILENAME).read_text())
+    return {spec["name"]: store[key] for key, spec in (document.get("secrets") or {}).items()
+            if spec.get("external") and key in store}
 
 
 def _ensure_swarm() -> None:

@@ -91,7 +91,7 @@ async def build_all(client: docker.DockerClient, targets: tuple[build.Target, ..
 
     async def one(target: build.Target) -> None:
         started = time.monotonic()
-        await asyncio.to_thread(build.build, client, target, project, console.output)
+        await asyncio.to_thread(build.build, client, target, project, console.build_output)
         outcome.build_seconds[target.spec.name] = time.monotonic() - started
         console.event(target.spec.name, f"built {time.monotonic() - started:.1f}s ({target.tag})", ok=True)
 

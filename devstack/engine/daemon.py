@@ -24,6 +24,7 @@ from devstack.engine import control, forwards, logs, tasks, watch
 from devstack.engine.converge import Outcome, converge
 from devstack.engine.state import Board
 from devstack.errors import DevstackError
+from devstack.observe import view
 from devstack.observe.console import Console
 from devstack.providers.base import Closable, Provider
 from devstack.smoke import runner
@@ -72,7 +73,8 @@ class Daemon:
         roots = {"control": server.serve(), "watch": watch.watch([self.config.root], self.queue.put_nowait, self.stop),
                  "reconcile": self._first_then_reconcile()}
         try:
-            await tasks.run_together(roots, self.stop)
+            with self.console.live(view.renderer(lambda: (self.board.snapshot(), self.board.error))):
+                await tasks.run_together(roots, self.stop)
         finally:
             self.logs.stop()
             await self.forwards.close()

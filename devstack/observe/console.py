@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from rich.console import Console as RichConsole
+from rich.console import RenderableType
+from rich.live import Live
 from rich.markup import escape
 from rich.status import Status
 
@@ -29,6 +31,7 @@ class Console:
         self.on_close: list[Callable[[], None]] = []  # run when the session ends (recordings are saved there)
         self._lock = threading.Lock()
         self._status: Status | None = None
+        self._live: Live | None = None  # the daemon's resource table, on a terminal
         self._current: dict[str, str] = {}
         self.width = 8  # resource name column
 
@@ -52,6 +55,12 @@ class Console:
             return
         self._print(f"[dim]{escape(resource.ljust(self.width))} | {escape(line)}[/]")
 
+    def build_output(self, image: str, line: str) -> None:
+        """A line of build output. Under the live table, which shows each build's state, it is not printed: a
+        failed build shows its last lines in its error."""
+        if self._live is None:
+            self.output(image, line)
+
     def log_line(self, resource: str, line: str) -> None:
         """A line of a service's log, prefixed with the resource in its own colour.
 
@@ -59,7 +68,7 @@ class Console:
         rich's markup rendering manages a few thousand. Rich still draws it while a spinner is on screen or a
         recording needs everything to pass through rich."""
         colour = _COLOURS[sum(resource.encode()) % len(_COLOURS)]
-        if self._status is not None or self.rich.record:
+        if self._status is not None or self._live is not None or self.rich.record:
             self._print(f"[{colour}]{escape(resource.ljust(self.width))}[/] │ {escape(line)}")
             return
         prefix = resource.ljust(self.width)
@@ -71,8 +80,23 @@ class Console:
             self._stream.flush()
 
     @contextmanager
-    def progress(self, title: str) -> Iterator[None]:
+    def live(self, render: Callable[[], RenderableType]) -> Iterator[None]:
+        """On a terminal, keep `render()` drawn at the bottom, refreshed four times a second; everything
+        printed meanwhile scrolls above it."""
         if not self.tty:
+            yield
+            return
+        with Live(get_renderable=render, console=self.rich, refresh_per_second=4) as live:
+            self._live = live
+            try:
+                yield
+            finally:
+                self._live = None
+
+    @contextmanager
+    def progress(self, title: str) -> Iterator[None]:
+        # Under the live table (which shows build states) no second live display may start: rich allows one.
+        if not self.tty or self._live is not None:
             yield
             return
         self._current = {}

@@ -3,6 +3,7 @@ No command is typed between the edit and the assertion."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -24,10 +25,10 @@ WAIT_S = 180
 class Daemon:
     """`devstack up` in the background, its output collected line by line."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *args: str) -> None:
         self.project = project
         self.lines: list[str] = []
-        self.process = subprocess.Popen([sys.executable, "-m", "devstack", "up"], cwd=project.root,
+        self.process = subprocess.Popen([sys.executable, "-m", "devstack", "up", *args], cwd=project.root,
                                         env=project.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -86,7 +87,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, engine: docker.DockerClien
     project.env["FORWARD_PORT"] = str(free_port())
     with (project.root / "devstack.toml").open("a") as config:
         config.write('\n[[forwards]]\nresource = "sink"\nlocal = "${FORWARD_PORT}"\nremote = 8025\n')
-    daemon = Daemon(project)
+    daemon = Daemon(project, "--record", "session.cast")
     daemon.wait_for("watching for changes")
     yield project, daemon
     daemon.stop()
@@ -146,6 +147,15 @@ def test_trigger_restarts_and_the_forward_keeps_answering(running: tuple[Project
     assert httpx.get(forward, timeout=5).json()["connections"] >= 0  # a new sink task answers on the same port
 
 
+def test_logs_from_another_terminal(running: tuple[Project, Daemon]) -> None:
+    project, _ = running
+    result = project.devstack("logs", "relay", "--tail", "50")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"relay\s+│ POST /api/inject/v1 200 ok=2 failed=0", result.stdout)  # the smoke test's request
+    unknown = project.devstack("logs", "nope")
+    assert unknown.returncode == 2 and "no deployed resource named 'nope'" in unknown.stderr
+
+
 def test_ctrl_c_stops_watching_and_leaves_the_stack_running(running: tuple[Project, Daemon]) -> None:
     project, daemon = running
     pid = daemon.process.pid
@@ -154,6 +164,28 @@ def test_ctrl_c_stops_watching_and_leaves_the_stack_running(running: tuple[Proje
     assert not (project.root / ".devstack" / "daemon.json").exists()
     assert not _children_of(pid)
     assert project.status()["relay"]["ready"]  # answered by the engine: no daemon is left to ask
+    # --record: an asciicast v2 file of the whole session, playable with `asciinema play`
+    header, *events = (project.root / "session.cast").read_text().splitlines()
+    assert json.loads(header)["version"] == 2
+    output = "".join(json.loads(event)[2] for event in events)
+    assert "watching for changes" in output and "\r\n" in output
+
+
+def test_detach_runs_in_the_background_until_down(tmp_path: Path, engine: docker.DockerClient) -> None:
+    project = copy_demo(tmp_path)
+    result = project.devstack("up", "--detach", timeout=60)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert "devstack is running in the background" in result.stdout
+        deadline = time.monotonic() + WAIT_S
+        while project.status().get("relay", {}).get("smoke") != "ok" and time.monotonic() < deadline:
+            time.sleep(1)
+        assert project.status()["relay"]["smoke"] == "ok"
+        assert "watching for changes" in (project.root / ".devstack" / "daemon.log").read_text()
+    finally:
+        down = project.devstack("down", "--images")
+    assert down.returncode == 0 and "stopped devstack up" in down.stdout
+    assert not (project.root / ".devstack" / "daemon.json").exists()
 
 
 def test_an_edit_is_rebuilt_redeployed_and_smoke_tested(tmp_path: Path, engine: docker.DockerClient) -> None:
