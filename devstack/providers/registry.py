@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from devstack.config.model import Config
 from devstack.errors import UsageError
 from devstack.providers.base import Provider
-from devstack.providers.kubernetes.provider import KubernetesProvider
-from devstack.providers.swarm.provider import SwarmProvider
 
 
 @dataclass(frozen=True)
@@ -19,12 +17,24 @@ class Options:
     allow_context: str | None = None  # lift the Kubernetes context guard for this context
 
 
+# Providers are imported when chosen: the kubernetes client alone takes a third of a second to import, which
+# every command of a swarm project would pay.
+
+
+def _swarm(config: Config, _options: Options) -> Provider:
+    from devstack.providers.swarm.provider import SwarmProvider
+
+    return SwarmProvider(config)
+
+
 def _kubernetes(config: Config, options: Options) -> Provider:
+    from devstack.providers.kubernetes.provider import KubernetesProvider
+
     return KubernetesProvider(config, allow_context=options.allow_context)
 
 
 _FACTORIES: dict[str, Callable[[Config, Options], Provider]] = {
-    "swarm": lambda config, _options: SwarmProvider(config),
+    "swarm": _swarm,
     "kind": _kubernetes,
     "k3d": _kubernetes,
     "minikube": _kubernetes,

@@ -74,6 +74,9 @@ class Project:
         return str(json.loads(store.read_text())[name])
 
 
+CREATED: list[str] = []  # every project name the tests made, for the leak check at the end
+
+
 def copy_demo(tmp: Path) -> Project:
     root = tmp / "demo"
     root.mkdir()
@@ -82,6 +85,7 @@ def copy_demo(tmp: Path) -> Project:
                     ignore=shutil.ignore_patterns("k8s", "__pycache__"))
     shutil.copytree(REPO / "sink", root / "sink", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     name = f"it{uuid.uuid4().hex[:8]}"
+    CREATED.append(name)
     text = (root / "devstack.toml").read_text().replace('name = "demo"', f'name = "{name}"', 1)
     (root / "devstack.toml").write_text(text)
     env = {**os.environ, "RELAY_PORT": str(free_port()), "SINK_SMTP_PORT": str(free_port()),
@@ -108,4 +112,31 @@ def labelled(engine: docker.DockerClient, project: str) -> dict[str, list[str]]:
 def demo(tmp_path: Path, engine: docker.DockerClient) -> Iterator[Project]:
     project = copy_demo(tmp_path)
     yield project
-    project.devstack("down", "--images")
+    tear_down(project)
+
+
+def tear_down(project: Project) -> None:
+    result = project.devstack("down", "--images")
+    assert result.returncode == 0, f"down of {project.name} failed: {result.stdout}{result.stderr}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_left_behind(engine: docker.DockerClient) -> Iterator[None]:
+    """The suite ends by tearing down everything it created; anything still labelled with one of its projects is
+    a leak: removed here, and reported as an error."""
+    yield
+    leaks = {name: found for name in CREATED if any((found := labelled(engine, name)).values())}
+    for name in leaks:
+        _remove_labelled(engine, name)
+    assert not leaks, f"left behind by the tests: {leaks}"
+
+
+def _remove_labelled(engine: docker.DockerClient, project: str) -> None:
+    selector = {"label": f"{LABEL}={project}"}
+    for kind in ("services", "containers", "networks", "configs", "secrets"):
+        try:
+            objects = getattr(engine, kind).list(**({"all": True} if kind == "containers" else {}), filters=selector)
+            for obj in objects:
+                obj.remove(**({"force": True} if kind == "containers" else {}))
+        except docker.errors.APIError:
+            continue

@@ -17,7 +17,7 @@ import docker
 import httpx
 import pytest
 
-from tests.integration.conftest import Project, copy_demo, free_port
+from tests.integration.conftest import Project, copy_demo, free_port, tear_down
 
 WAIT_S = 180
 
@@ -91,7 +91,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, engine: docker.DockerClien
     daemon.wait_for("watching for changes")
     yield project, daemon
     daemon.stop()
-    project.devstack("down", "--images")
+    tear_down(project)
 
 
 def test_first_pass_deploys_and_smoke_tests(running: tuple[Project, Daemon]) -> None:
@@ -205,7 +205,7 @@ def test_an_edit_is_rebuilt_redeployed_and_smoke_tested(tmp_path: Path, engine: 
         assert project.status()["relay"]["image"] != before
     finally:
         daemon.stop()
-        project.devstack("down", "--images")
+        tear_down(project)
 
 
 def _children_of(pid: int) -> list[int]:

@@ -9,7 +9,7 @@ import docker
 import httpx
 import pytest
 
-from tests.integration.conftest import Project, copy_demo, labelled
+from tests.integration.conftest import Project, copy_demo, labelled, tear_down
 
 
 def engine_listing(engine: docker.DockerClient) -> dict[str, set[str]]:
@@ -39,7 +39,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory, engine: docker.DockerClie
     result = project.devstack("ci", "--timeout", "240")
     project.first_run = result  # type: ignore[attr-defined]
     yield project
-    project.devstack("down", "--images")
+    tear_down(project)
 
 
 def test_ci_builds_deploys_and_proves_mail_flows(deployed: Project) -> None:

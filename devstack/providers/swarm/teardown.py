@@ -48,9 +48,10 @@ def _remove_all(report: DownReport, kind: str, objects: list[Any], remove: Calla
 
 
 def _remove_containers(client: docker.DockerClient, selector: dict[str, str], report: DownReport) -> None:
-    """Swarm stops a removed service's containers itself; wait for that, then force what is left."""
+    """Swarm stops a removed service's containers itself, so each gets its stop signal and grace period; wait
+    for that, then remove them. Swarm's own clean-up of stopped containers comes seconds later."""
     deadline = time.monotonic() + _WAIT_S / 2
-    while client.containers.list(all=True, filters=selector) and time.monotonic() < deadline:
+    while client.containers.list(filters=selector) and time.monotonic() < deadline:  # running ones only
         time.sleep(readiness.POLL_S)
     leftovers = client.containers.list(all=True, filters=selector)
     _remove_all(report, "containers", leftovers, lambda c: c.remove(force=True, v=False))
