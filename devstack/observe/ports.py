@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import socket
 from pathlib import Path
+
+
+def in_use(port: int) -> bool:
+    """Whether something on this machine already holds the TCP port (a bind test: nothing is sent)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as err:
+            return err.errno == errno.EADDRINUSE
+    return False
 
 
 def holder(port: int) -> str:

@@ -3,6 +3,9 @@ a smoke test fails. Each is one clear message and exit code 1, never a traceback
 
 from __future__ import annotations
 
+import os
+import socket
+
 import docker
 
 from tests.integration.conftest import Project, labelled
@@ -53,3 +56,15 @@ def test_sink_fault_rule_makes_ci_fail_and_report(demo: Project) -> None:
     assert "550" in result.stdout  # the sink's answer, relayed back through the inject API
     assert "1 of 2 smoke tests failed: inject" in result.stderr
     assert "sink-smtp (smtp):" in result.stdout  # the other test still ran
+
+
+def test_a_published_port_in_use_names_the_process_before_building(demo: Project, engine: docker.DockerClient) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", demo.port("RELAY_PORT")))
+        taken.listen(1)
+        result = demo.devstack("ci", "--timeout", "60")
+    assert result.returncode == 1
+    assert (f"stacks/demo/stack.yml: relay:8000 is published at port {demo.port('RELAY_PORT')}, which is already "
+            f"in use by pid {os.getpid()} ") in result.stderr
+    assert " built " not in result.stdout  # found before any build
+    assert labelled(engine, demo.name)["services"] == []

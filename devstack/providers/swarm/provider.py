@@ -14,6 +14,7 @@ from devstack import secrets as dev_secrets
 from devstack.config.model import Config
 from devstack.errors import DeployError
 from devstack.images import engine
+from devstack.observe import ports
 from devstack.providers.base import Closable, DeployPlan, DownOptions, DownReport, ResourceStatus
 from devstack.providers.swarm import cluster, deploy, live, readiness, secrets, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
@@ -57,6 +58,8 @@ class SwarmProvider:
         self._rendered[rendered.digest] = rendered
         with engine.translated("list the project's services"):
             current = deploy.is_current(self.client, self.project, rendered.services, rendered.digest)
+            if not current:
+                self._check_ports_free(rendered)
         runs = {name: str(spec.get("image", "")) for name, spec in rendered.document["services"].items()}
         return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images,
                           resource_images=runs, endpoints=stackfile.endpoints(rendered.document))
@@ -135,6 +138,16 @@ class SwarmProvider:
     def down(self, options: DownOptions) -> DownReport:
         with engine.translated("remove the project's objects"):
             return teardown.down(self.client, self.project, options)
+
+    def _check_ports_free(self, rendered: Rendered) -> None:
+        """Before any build: a port the stack publishes that something else holds would leave the task pending
+        ("host-mode port already in use"); say which port and which process instead."""
+        ours = {p["PublishedPort"] for s in self.client.services.list(filters={"label": labels.selector(self.project)})
+                for p in s.attrs.get("Endpoint", {}).get("Ports", []) or []}
+        for endpoint, port in sorted(stackfile.endpoints(rendered.document).items()):
+            if port not in ours and ports.in_use(port):
+                raise DeployError(f"{self.config.display(self.stack_file)}: {endpoint} is published at port {port}, "
+                                  f"which is already in use{ports.holder(port)}: free it, or publish another port")
 
     def _dev_secrets(self) -> dict[str, str]:
         if self._secrets is None:
