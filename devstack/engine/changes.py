@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.config.model import Config, ImageSpec
+from devstack.errors import DevstackError
 from devstack.images import ignore
 
 
@@ -44,13 +45,14 @@ class Changes:
 def classify(config: Config, paths: Iterable[Path]) -> Changes:
     changes = Changes()
     stack_files = {config.swarm.stack_file} if config.swarm else set()
+    patterns = {name: _patterns(image) for name, image in config.images.items()}  # read once per batch
     for path in paths:
         if path in (config.file, config.root / ".env"):
             changes.config = True
         elif path in stack_files:
             changes.deploy = True
         for image in config.images.values():
-            if _counts_for(image, path):
+            if _counts_for(image, path, patterns[image.name]):
                 kind = changes.live if _synced(image, path) else changes.rebuild
                 kind.setdefault(image.name, []).append(path)
     for name in list(changes.live):
@@ -59,14 +61,22 @@ def classify(config: Config, paths: Iterable[Path]) -> Changes:
     return changes
 
 
-def _counts_for(image: ImageSpec, path: Path) -> bool:
+def _patterns(image: ImageSpec) -> list[ignore.Pattern] | None:
+    """The image's ignore rules; None when its .dockerignore was just broken by an edit: then every file of the
+    context counts, and the rebuild it triggers reports the error."""
+    try:
+        return ignore.read(image.context) + ignore.parse(image.ignore)
+    except (DevstackError, ignore.PatternError):
+        return None
+
+
+def _counts_for(image: ImageSpec, path: Path, patterns: list[ignore.Pattern] | None) -> bool:
     # The Dockerfile, and the .dockerignore that decides what is sent, count even when they exclude themselves.
     if path in (image.dockerfile, image.context / ".dockerignore"):
         return True
     if not path.is_relative_to(image.context):
         return False
-    patterns = ignore.read(image.context) + ignore.parse(image.ignore)
-    return not ignore.excluded(path.relative_to(image.context).as_posix(), patterns)
+    return patterns is None or not ignore.excluded(path.relative_to(image.context).as_posix(), patterns)
 
 
 def _synced(image: ImageSpec, path: Path) -> bool:

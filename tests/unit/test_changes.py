@@ -99,3 +99,9 @@ def test_a_rebuild_supersedes_a_pending_sync_of_the_same_image(config: Config) -
     later = Changes(rebuild={"relay": paths(config, "relay/setup.cfg")})
     later.merge(classify(config, paths(config, "relay/app/main.py")))
     assert later.live == {} and config.root / "relay/app/main.py" in later.rebuild["relay"]
+
+
+def test_a_broken_dockerignore_counts_every_file_and_does_not_raise(config: Config) -> None:
+    (config.root / "relay/.dockerignore").write_text("a[b\n")  # a pattern Docker refuses
+    changes = classify(config, paths(config, "relay/debug.log"))
+    assert changes.rebuild == {"relay": paths(config, "relay/debug.log")}  # the rebuild will report the pattern
