@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -29,6 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+import demo  # noqa: E402  (bench/demo.py, beside this script)
 
 from devstack.config import loader  # noqa: E402
 from devstack.smoke import runner  # noqa: E402
@@ -76,18 +77,7 @@ class Daemon:
 
 
 def copy_demo(tmp: Path, name: str, live: bool) -> tuple[Path, dict[str, str]]:
-    root = tmp / name
-    shutil.copytree(REPO / "stacks" / "demo", root / "stacks" / "demo", ignore=shutil.ignore_patterns("k8s"))
-    shutil.copytree(REPO / "sink", root / "sink", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    text = (REPO / "devstack.toml").read_text().replace('name = "demo"', f'name = "{name}"', 1)
-    if not live:
-        text = re.sub(r"\[images\.relay\.live_update\].*?(?=\n\[)", "", text, flags=re.S)
-    (root / "devstack.toml").write_text(text)
-    env = {**os.environ, "NO_COLOR": "1", "RELAY_PORT": "18300", "SINK_SMTP_PORT": "18325", "SINK_HTTP_PORT": "18380"}
-    record = REPO / ".devstack" / "base-image"
-    if "DEVSTACK_BASE_IMAGE" not in env and record.is_file():
-        env["DEVSTACK_BASE_IMAGE"] = record.read_text().strip()
-    return root, env
+    return demo.copy(tmp, name, live_update=live), demo.environment(18300)
 
 
 def edit(root: Path, n: int) -> None:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -28,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import demo  # bench/demo.py: a script's own folder is on sys.path
 import yaml
 
 from devstack import secrets
@@ -42,8 +41,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, choices=range(1, 11), metavar="N")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="devstack-bench-") as tmp:
-        root = _copy_demo(Path(tmp))
-        env = _env()
+        root = demo.copy(Path(tmp), PROJECT, smoke=False)
+        env = demo.environment(18100)
         _ensure_swarm()  # a swarm devstack did not create: neither side pays for init or leave
         rows = {k: [] for k in ("cold up", "warm up", "down")}
         floors = {k: [] for k in rows}
@@ -52,23 +51,6 @@ def main() -> int:
             _measure_floor(root, env, floors)
     _report(rows, floors, args.rounds)
     return 0
-
-
-def _copy_demo(tmp: Path) -> Path:
-    root = tmp / "demo"
-    shutil.copytree(REPO / "stacks" / "demo", root / "stacks" / "demo", ignore=shutil.ignore_patterns("k8s"))
-    shutil.copytree(REPO / "sink", root / "sink", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    text = (REPO / "devstack.toml").read_text().replace('name = "demo"', f'name = "{PROJECT}"', 1)
-    (root / "devstack.toml").write_text(text.split("\n[[smoke]]", 1)[0])
-    return root
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "NO_COLOR": "1", "RELAY_PORT": "18100", "SINK_SMTP_PORT": "18125", "SINK_HTTP_PORT": "18180"}
-    record = REPO / ".devstack" / "base-image"
-    if "DEVSTACK_BASE_IMAGE" not in env and record.is_file():
-        env["DEVSTACK_BASE_IMAGE"] = record.read_text().strip()
-    return env
 
 
 def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:

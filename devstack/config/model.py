@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.config.reader import relative
+
 SWARM = "swarm"
 KUBERNETES_PROVIDERS = ("kind", "k3d", "minikube", "context")
 PROVIDERS = (SWARM, *KUBERNETES_PROVIDERS)
@@ -121,7 +123,4 @@ class Config:
 
     def display(self, path: Path) -> str:
         """A path as the user would write it: relative to the project root when inside it."""
-        try:
-            return str(path.relative_to(self.root))
-        except ValueError:
-            return str(path)
+        return relative(path, self.root)
