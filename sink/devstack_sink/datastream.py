@@ -1,14 +1,14 @@
-"""Read one message's DATA from the stream and throw it away, counting as we go.
+"""Read one message's DATA and throw it away, counting as we go.
 
 aiosmtpd's own smtp_DATA keeps every line of the message in a list until the final dot (up to
 data_size_limit per connection: 32 MiB by default, times the number of connections). A null sink
-needs none of it, so this reader consumes the stream in pieces, keeps only the first few bytes when
-capture wants the headers, and never holds more than one piece.
+needs none of it: Discarder takes the bytes in whatever pieces they arrive, keeps only the first few
+when capture wants the headers, and never holds more than one piece.
 
-It reads with StreamReader.readuntil(b".\\r\\n") and decides whether the dot starts a line by looking
-at the two bytes before it. On stretches longer than the reader's limit (64 KiB, see SinkSMTP),
-readuntil raises LimitOverrunError and we consume what it says is safe. That keeps to the public
-StreamReader API and leaves the scanning to C code.
+Two callers feed it. The fast path (smtp.SinkSMTP.data_received) hands it each read as it comes. The
+task path reads with StreamReader.readuntil(b".\\r\\n"), which leaves the scanning to C code and
+never takes bytes past the message from the stream; on stretches longer than the reader's limit
+(64 KiB, see SinkSMTP) readuntil raises LimitOverrunError and we take what it says is safe.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 
 DOT_LINE = b".\r\n"
+END = b"\r\n.\r\n"  # the CRLF that ends the last line, and the lone dot
 CRLF = b"\r\n"
 
 
@@ -51,32 +52,52 @@ class _LineMeter:
         self.too_long = self.too_long or self.current > self.limit
 
 
+class Discarder:
+    """Consumes one message's DATA, piece by piece, up to and including <CRLF>.<CRLF>."""
+
+    def __init__(self, keep: int, line_limit: int) -> None:
+        self.message = Message()
+        self._keep = keep
+        self._meter = _LineMeter(line_limit)
+        # The last bytes seen, so that an end split across pieces is found. The DATA command line
+        # ended with CRLF: a dot right away ends an empty message.
+        self._tail = CRLF
+
+    def feed(self, piece: bytes) -> int | None:
+        """How many bytes of `piece` the message took, if it ended in it; None if it took them all."""
+        window = self._tail + piece
+        found = window.find(END)
+        if found < 0:
+            self._take(piece)
+            self._tail = window[-4:]
+            return None
+        used = found + len(END) - len(self._tail)  # through the final dot line, counted in `piece`
+        # The end may begin in an earlier piece, whose bytes (a CRLF, the dot) were counted as content.
+        content = used - len(DOT_LINE)
+        self._take(piece[: max(content, 0)])
+        self.message.size += min(content, 0)
+        self.message.long_line = self._meter.too_long
+        return used
+
+    def _take(self, content: bytes) -> None:
+        message = self.message
+        message.size += len(content)
+        self._meter.feed(content)
+        if len(message.head) < self._keep:
+            message.head += content[: self._keep - len(message.head)]
+
+
 async def discard_message(reader: asyncio.StreamReader, keep: int, line_limit: int) -> Message:
-    """Consume DATA up to and including the terminating <CRLF>.<CRLF>."""
-    message = Message()
-    meter = _LineMeter(line_limit)
-    previous = CRLF  # the DATA command line ended with CRLF, so a dot right away ends an empty message
+    """Consume DATA from a stream, up to and including the terminating <CRLF>.<CRLF>."""
+    discarder = Discarder(keep, line_limit)
     while True:
         try:
             piece = await reader.readuntil(DOT_LINE)
-            ended = _ends_message(previous, piece)
         except asyncio.LimitOverrunError as overrun:
-            piece, ended = await reader.read(overrun.consumed), False
+            piece = await reader.read(overrun.consumed)
         except asyncio.IncompleteReadError as eof:
             # The peer closed mid-message; aiosmtpd cancels us on EOF, this is the belt to its braces.
             raise ConnectionResetError("connection closed during DATA") from eof
-        content = piece[: -len(DOT_LINE)] if ended else piece
-        message.size += len(content)
-        meter.feed(content)
-        if len(message.head) < keep:
-            message.head += content[: keep - len(message.head)]
-        if ended:
-            message.long_line = meter.too_long
-            return message
-        previous = piece[-2:] if len(piece) >= 2 else (previous + piece)[-2:]
-
-
-def _ends_message(previous: bytes, piece: bytes) -> bool:
-    """True when the ".\\r\\n" that ends `piece` stands on a line of its own."""
-    before_dot = piece[-5:-3] if len(piece) >= 5 else (previous + piece)[-5:-3]
-    return before_dot == CRLF
+        # readuntil stops at the first ".\r\n", so a message never ends before the piece does.
+        if discarder.feed(piece) is not None:
+            return discarder.message

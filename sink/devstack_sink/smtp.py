@@ -3,10 +3,15 @@
 aiosmtpd (1.4.3 in Debian bookworm, 1.4.x on the host) still implements every command (HELO, EHLO,
 MAIL, RCPT, RSET, NOOP, VRFY, HELP, AUTH, QUIT), parses the addresses and calls the hooks of
 handler.SinkHandler. What is replaced, and why:
+- Who runs the commands. aiosmtpd runs each session in a task that awaits every line from a
+  StreamReader: a Task per connection, a Future and a trip through the event loop per command. Here
+  data_received() splits the lines and runs aiosmtpd's command coroutines by hand (coroutines.py);
+  they nearly always finish without waiting. The first one that has to wait (a fault's delay, AUTH's
+  challenge, a client too slow to read its replies), and any line that is not a plain command
+  (garbage, too long), hands the connection to the task loop for good: _handle_client, aiosmtpd's
+  loop minus its per-line logging and regexes, which answers bad input as aiosmtpd does and counts it.
 - smtp_DATA streams the message away instead of buffering all of it (datastream.py).
-- The command loop (_handle_client), push() and the idle timer: aiosmtpd's versions log every line
-  through a regex, drain after every reply and re-arm a timer per command, which cost more CPU than
-  the commands themselves. Ours keep its replies to bad input, and count them.
+- push() and the idle timer: aiosmtpd drains after every reply and re-arms a timer per command.
 - Per-connection setup: see __dir__ and handler._EhloHook.
 """
 
@@ -14,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, AnyStr, ClassVar, Final
 
 from aiosmtpd.smtp import BOGUS_LIMIT, SMTP, _AuthMechAttr, syntax
 
-from devstack_sink import datastream, handler
+from devstack_sink import coroutines, datastream, handler
 
 # Where aiosmtpd's replies to hostile input are counted (those it sends from smtp_* methods too).
 HOSTILE_REPLIES: Final = (
@@ -33,6 +38,21 @@ LINE_LIMIT = 1001
 ADDRESS_CACHE_SIZE = 4096
 IDLE_TIMEOUT = 300.0  # seconds without a command before the sink hangs up (aiosmtpd's default)
 WRITE_BUFFER_LIMIT = 64 * 1024  # wait for the client to read replies beyond this (pipelined floods)
+# An unfinished line longer than this goes to the task loop, which answers "line too long" (>512).
+PENDING_LIMIT = 4096
+
+
+class _NoTask:
+    """Stands in for aiosmtpd's session task while data_received runs the commands.
+
+    aiosmtpd's QUIT, EOF and connection_lost cancel that task; with none running there is nothing to stop.
+    """
+
+    def cancel(self, msg: object = None) -> bool:
+        return False
+
+
+_NO_TASK: Final = _NoTask()
 
 
 class SinkSMTP(SMTP):
@@ -70,6 +90,9 @@ class SinkSMTP(SMTP):
         self.finished = False  # QUIT seen, or we closed: not an early disconnect
         self.in_data = False
         self._deadline = 0.0
+        self._by_hand = True  # data_received runs the commands, until one has to wait
+        self._pending = b""  # the start of a command line not yet complete (by hand)
+        self._discarder: datastream.Discarder | None = None  # between DATA's 354 and the dot (by hand)
 
     def __dir__(self) -> list[str]:
         # aiosmtpd's constructor builds its command and AUTH tables from dir(self) with bound
@@ -82,7 +105,16 @@ class SinkSMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.stats.connections += 1
         self.stats.connections_active += 1
-        super().connection_made(transport)
+        # aiosmtpd's connection_made without its STARTTLS branch (the sink offers no TLS) and without
+        # starting the session task: commands run from data_received until one has to wait.
+        self._set_rset_state()  # type: ignore[no-untyped-call]  # not annotated in aiosmtpd
+        self.session = self._create_session()
+        self.session.peer = transport.get_extra_info("peername")
+        self._reset_timeout()
+        asyncio.StreamReaderProtocol.connection_made(self, transport)
+        self.transport = transport
+        self._handler_coroutine = _NO_TASK  # type: ignore[assignment]
+        self._write_reply(f"220 {self.hostname} {self.__ident__}")
 
     def connection_lost(self, error: Exception | None) -> None:
         self.stats.connections_active -= 1
@@ -90,12 +122,20 @@ class SinkSMTP(SMTP):
             self.stats.early_disconnects += 1
         super().connection_lost(error)
 
+    def eof_received(self) -> bool | None:
+        if self._by_hand:
+            return False  # the client sends no more: close (aiosmtpd's version ends its task)
+        return super().eof_received()
+
     def data_received(self, data: bytes) -> None:
         if not self.in_data:
             lines = data.count(b"\n")
             if lines > 1:  # several commands in one read: sent without waiting for our replies
                 self.stats.pipelined_commands += lines - 1
-        super().data_received(data)
+        if self._by_hand:
+            self._serve(data)
+        else:
+            super().data_received(data)  # into the StreamReader, for _handle_client
 
     def close_by_sink(self) -> None:
         self.finished = True
@@ -105,17 +145,22 @@ class SinkSMTP(SMTP):
     # -- replies and the idle timer -------------------------------------------------------------
 
     async def push(self, status: AnyStr) -> None:
-        if self.transport is None:
-            return  # the connection is gone (uvloop raises on writes to a lost transport)
+        if self._write_reply(status):
+            await self._writer.drain()
+
+    def _write_reply(self, status: AnyStr) -> bool:
+        """Send one reply line; True when the client lags in reading them (time to wait for it)."""
+        transport = self.transport
+        if transport is None:
+            return False  # the connection is gone (uvloop raises on writes to a lost transport)
         if isinstance(status, str):
             if status[:1] in ("4", "5"):
                 self._count_rejection(status)
             data = status.encode()
         else:
             data = status
-        self._writer.write(data + b"\r\n")
-        if self._writer.transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT:
-            await self._writer.drain()
+        transport.write(data + b"\r\n")  # type: ignore[attr-defined]  # a BaseTransport to aiosmtpd
+        return bool(transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT)  # type: ignore[attr-defined]
 
     def _count_rejection(self, status: str) -> None:
         self.stats.rejected += 1
@@ -137,15 +182,69 @@ class SinkSMTP(SMTP):
             self.finished = True  # idle too long: we hang up, the client did not run away
             self._timeout_cb()  # type: ignore[no-untyped-call]  # not annotated in aiosmtpd
 
-    # -- commands ------------------------------------------------------------------------------
+    # -- commands, by hand ---------------------------------------------------------------------
 
-    async def _handle_client(self) -> None:
+    def _serve(self, data: bytes) -> None:
+        """Run the complete command lines in `data` (and the DATA they start) as they arrive."""
+        buffer = self._pending + data if self._pending else data
+        self._pending, start = b"", 0
+        while self.transport is not None and not self.transport.is_closing():
+            if self._discarder is not None:
+                used = self._discarder.feed(buffer[start:] if start else buffer)
+                if used is None:
+                    return
+                start += used
+                waiting = self._run(self._finish_data(self._discarder.message))
+                rest = start
+            else:
+                end = buffer.find(b"\n", start)
+                if end < 0:
+                    break
+                line, rest = buffer[start:end], end + 1
+                command = self._parse(line)
+                if isinstance(command, str) or command[0] not in _COMMANDS:  # the task loop answers and counts
+                    self._to_task(buffer[start:], None)
+                    return
+                self._reset_timeout()
+                waiting = self._run(_COMMANDS[command[0]](self, command[1]))
+            if waiting is not None:
+                self._to_task(buffer[rest:], waiting)
+                return
+            start = rest
+        self._pending = buffer[start:]
+        if len(self._pending) > PENDING_LIMIT:
+            self._to_task(self._pending, None)
+
+    def _run(self, command: Coroutine[Any, Any, None]) -> coroutines.Suspended | None:
+        """Run a command until it ends or has to wait, with _handle_client's error handling."""
+        try:
+            return coroutines.start(command)
+        except (asyncio.CancelledError, ConnectionError):  # a fault rule hung up, or the client did
+            self._writer.close()
+        except Exception as error:
+            return coroutines.start(self._answer_bug(error))
+        return None
+
+    def _to_task(self, unread: bytes, waiting: coroutines.Suspended | None) -> None:
+        """From here on this connection runs in a task, as in aiosmtpd, which reads `unread` first."""
+        self._by_hand, self._pending = False, b""
+        if unread:
+            super().data_received(unread)
+        self._handler_coroutine = self.loop.create_task(self._handle_client(waiting))
+
+    # -- commands, in a task ---------------------------------------------------------------------
+
+    async def _handle_client(self, waiting: coroutines.Suspended | None = None) -> None:
         # aiosmtpd's loop without what this server never uses (PROXY protocol, STARTTLS checks,
-        # per-command call limits, two log calls per line): same replies to the same input.
-        await self.push(f"220 {self.hostname} {self.__ident__}")
+        # per-command call limits, two log calls per line): same replies to the same input. It
+        # starts with the command that data_received began and that had to wait, if any.
         bogus_budget = BOGUS_LIMIT
         while self.transport is not None:
             try:
+                if waiting is not None:
+                    command_left, waiting = waiting, None
+                    await command_left
+                    continue
                 command = await self._read_command()
                 if command is None:
                     continue
@@ -163,26 +262,39 @@ class SinkSMTP(SMTP):
                 self._writer.close()
                 return
             except Exception as error:  # a bug in a command: aiosmtpd logs it, replies 500, goes on
-                await self.push(await self.handle_exception(error))
+                await self._answer_bug(error)
+
+    async def _answer_bug(self, error: Exception) -> None:
+        await self.push(await self.handle_exception(error))
 
     async def _read_command(self) -> tuple[str, str | None] | None:
         """The next command and its argument, or None when the line was bad and already answered."""
-        assert self.session is not None
         try:
-            line = (await self._reader.readuntil()).rstrip(b"\r\n")
+            line = await self._reader.readuntil()
         except asyncio.LimitOverrunError as overrun:
             await self._skip_line(overrun.consumed)
             await self.push("500 Command line too long")
             return None
+        command = self._parse(line[:-1])
+        if isinstance(command, str):
+            await self.push(command)
+            return None
+        return command
+
+    def _parse(self, line: bytes) -> tuple[str, str | None] | str:
+        """(VERB, argument) of a command line without its LF, or the reply to a line that is not one.
+
+        A verb this server does not know is returned as such: _handle_client answers and counts those.
+        """
+        assert self.session is not None
+        line = line.rstrip(b"\r")
         verb, _, arg = line.partition(b" ")
         if not verb.isascii() or not line:
-            await self.push("500 Error: bad syntax")
-            return None
+            return "500 Error: bad syntax"
         command = verb.upper().decode("ascii")
         limit = self.command_size_limits[command] if self.session.extended_smtp else self.command_size_limit
         if len(line) > limit:
-            await self.push("500 Command line too long")
-            return None
+            return "500 Command line too long"
         return command, (str(arg.strip(), "utf-8", "surrogateescape") if arg else None)
 
     async def _skip_line(self, consumed: int) -> None:
@@ -228,8 +340,13 @@ class SinkSMTP(SMTP):
         self.in_data = True
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         keep = self.sink.worker.capture.header_budget
-        message = await datastream.discard_message(self._reader, keep, LINE_LIMIT)
-        self.in_data = False
+        if self._by_hand:  # data_received feeds the body to the discarder, then calls _finish_data
+            self._discarder = datastream.Discarder(keep, LINE_LIMIT)
+            return
+        await self._finish_data(await datastream.discard_message(self._reader, keep, LINE_LIMIT))
+
+    async def _finish_data(self, message: datastream.Message) -> None:
+        self.in_data, self._discarder = False, None
         reply = await self.sink.finish_message(self, message)
         self._set_post_data_state()  # type: ignore[no-untyped-call]  # not annotated in aiosmtpd
         await self.push(reply)

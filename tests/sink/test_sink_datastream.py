@@ -31,6 +31,25 @@ async def discard(chunks: list[bytes], *, limit: int, keep: int = 0) -> tuple[da
     return message, await reader.read()
 
 
+def feed_all(pieces: list[bytes], *, keep: int = 0) -> tuple[datastream.Message, bytes]:
+    """What the fast path does: hand each read to a Discarder until the message ends."""
+    discarder = datastream.Discarder(keep, line_limit=1001)
+    for index, piece in enumerate(pieces):
+        used = discarder.feed(piece)
+        if used is not None:
+            return discarder.message, piece[used:] + b"".join(pieces[index + 1 :])
+    raise AssertionError("the message never ended")
+
+
+@pytest.mark.parametrize(("wire", "size"), MESSAGES)
+def test_pieces_fed_as_they_come_end_where_the_message_does(wire: bytes, size: int) -> None:
+    stream = wire + NEXT_COMMAND
+    for cut in range(len(stream) + 1):
+        for second in range(cut, len(stream) + 1):
+            message, rest = feed_all([stream[:cut], stream[cut:second], stream[second:]])
+            assert (message.size, rest) == (size, NEXT_COMMAND), f"cuts at {cut}, {second}"
+
+
 @pytest.mark.parametrize(("wire", "size"), MESSAGES)
 @pytest.mark.parametrize("limit", [4, 64 * 1024])
 async def test_every_split_point_finds_the_end_and_leaves_the_next_command(wire: bytes, size: int, limit: int) -> None:

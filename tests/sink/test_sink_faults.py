@@ -166,3 +166,19 @@ def test_a_fault_does_not_disturb_other_connections(make_sink: SinkFactory) -> N
     with smtplib.SMTP("127.0.0.1", sink.smtp_port, timeout=10) as client:
         assert client.sendmail("a@example.test", ["b@example.test"], MESSAGE) == {}
     slow.close()
+
+
+def test_commands_pipelined_behind_a_delayed_one_are_answered_in_order(make_sink: SinkFactory) -> None:
+    # The delayed RCPT is the first command that has to wait: the rest of the read goes with it.
+    sink = make_sink("*@slow.test:delay=0.3")
+    said = raw_session(
+        sink,
+        b"EHLO c\r\n",
+        b"MAIL FROM:<a@b.test>\r\nRCPT TO:<x@slow.test>\r\nRCPT TO:<y@fast.test>\r\nDATA\r\n",
+        b"Subject: late\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+    )
+    codes = [line[:3] for line in said.splitlines() if line[3:4] == b" "]
+    assert codes == [b"250", b"250", b"250", b"250", b"354", b"250", b"221"]
+    stats = sink.stats()
+    assert (stats["recipients"], stats["messages"]) == (2, 1)
+    assert stats["pipelined_commands"] >= 3
