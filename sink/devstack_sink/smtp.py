@@ -12,7 +12,7 @@ handler.SinkHandler. What is replaced, and why:
   loop minus its per-line logging and regexes, which answers bad input as aiosmtpd does and counts it.
 - smtp_DATA streams the message away instead of buffering all of it (datastream.py).
 - push() and the idle timer: aiosmtpd drains after every reply and re-arms a timer per command.
-- Per-connection setup: see __dir__ and handler._EhloHook.
+- Per-connection setup: aiosmtpd's constructor runs once per server, not per connection (factory()).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class SinkSMTP(SMTP):
             authenticator=handler.accept_any_login,
             loop=loop,
         )
-        # See __dir__: the command and AUTH tables are built once per class, not per connection.
+        # Tables of unbound functions, shared by every connection (see factory); aiosmtpd's are bound.
         self._smtp_methods = _COMMANDS
         self._auth_methods = _AUTH_MECHANISMS
         self.sink = events
@@ -94,11 +94,36 @@ class SinkSMTP(SMTP):
         self._pending = b""  # the start of a command line not yet complete (by hand)
         self._discarder: datastream.Discarder | None = None  # between DATA's 354 and the dot (by hand)
 
-    def __dir__(self) -> list[str]:
-        # aiosmtpd's constructor builds its command and AUTH tables from dir(self) with bound
-        # methods, for every connection (~150 attributes, the largest part of accepting one).
-        # Given nothing to scan, it builds empty tables; __init__ then installs shared ones.
-        return []
+    @classmethod
+    def factory(
+        cls,
+        events: handler.SinkHandler,
+        *,
+        hostname: str,
+        max_size: int,
+        loop: asyncio.AbstractEventLoop,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> Callable[[], SinkSMTP]:
+        """The protocol factory for loop.create_server.
+
+        aiosmtpd's constructor derives the same settings and tables from the same arguments for
+        every connection (AUTH mechanisms and hooks by introspection, the EHLO hook's signature):
+        a fifth of the Python work of a one-message session. It runs once here; each connection
+        starts from a copy of its attributes, which are immutable or shared read-only tables, and
+        gets its own streams (StreamReaderProtocol.__init__ sets every stream attribute anew).
+        """
+        template = vars(cls(events, hostname=hostname, max_size=max_size, loop=loop, idle_timeout=idle_timeout))
+
+        def connection() -> SinkSMTP:
+            protocol = cls.__new__(cls)
+            vars(protocol).update(template)
+            reader = asyncio.StreamReader(limit=cls.line_length_limit, loop=loop)
+            asyncio.StreamReaderProtocol.__init__(
+                protocol, reader, client_connected_cb=protocol._cb_client_connected, loop=loop
+            )
+            return protocol
+
+        return connection
 
     # -- connection events ---------------------------------------------------------------------
 
@@ -172,7 +197,7 @@ class SinkSMTP(SMTP):
         # Called for every command. Move a deadline instead of re-arming a timer; the one timer
         # checks the deadline when it fires. connection_lost() cancels _timeout_handle as before.
         self._deadline = self.loop.time() + (duration or self._timeout_duration)
-        if self._timeout_handle is None or self._timeout_handle.cancelled():
+        if self._timeout_handle is None:  # set at the first command; connection_lost cancels it
             self._timeout_handle = self.loop.call_at(self._deadline, self._check_deadline)
 
     def _check_deadline(self) -> None:

@@ -55,10 +55,7 @@ class WorkerConfig:
 async def serve_smtp(sock: socket.socket, worker: state.WorkerState, config: WorkerConfig) -> asyncio.Server:
     loop = asyncio.get_running_loop()
     events = handler.SinkHandler(worker)
-
-    def protocol() -> smtp.SinkSMTP:
-        return smtp.SinkSMTP(events, hostname=config.hostname, max_size=config.max_size, loop=loop)
-
+    protocol = smtp.SinkSMTP.factory(events, hostname=config.hostname, max_size=config.max_size, loop=loop)
     return await loop.create_server(protocol, sock=sock)
 
 

@@ -28,10 +28,7 @@ async def serve() -> AsyncIterator[Serve]:
     ) -> tuple[int, Stats]:
         loop = asyncio.get_running_loop()
         events = events_class(state.WorkerState.new(0, (), 0))
-
-        def protocol() -> smtp.SinkSMTP:
-            return smtp.SinkSMTP(events, hostname="sink.test", max_size=0, loop=loop, idle_timeout=idle_timeout)
-
+        protocol = smtp.SinkSMTP.factory(events, hostname="sink.test", max_size=0, loop=loop, idle_timeout=idle_timeout)
         servers.append(await loop.create_server(protocol, "127.0.0.1", 0))
         port: int = servers[-1].sockets[0].getsockname()[1]
         return port, events.stats
@@ -70,3 +67,21 @@ async def test_a_bug_in_a_hook_gets_500_and_the_session_goes_on(serve: Serve) ->
     assert (await command(writer, reader, b"RCPT TO:<b@example.test>\r\n")).startswith(b"500 Error: (ValueError)")
     assert (await command(writer, reader, b"NOOP\r\n")).startswith(b"250")
     writer.close()
+
+
+async def test_connections_from_the_factory_share_nothing_a_session_changes() -> None:
+    # The factory copies one constructed protocol's attributes: only the loop, the handler and
+    # read-only tables may be shared, or one session would leak into the next (say, after an
+    # aiosmtpd upgrade adds per-connection state to its constructor).
+    loop = asyncio.get_running_loop()
+    events = handler.SinkHandler(state.WorkerState.new(0, (), 0))
+    make = smtp.SinkSMTP.factory(events, hostname="sink.test", max_size=0, loop=loop)
+    first, second = make(), make()
+    constructed = smtp.SinkSMTP(events, hostname="sink.test", max_size=0, loop=loop)
+    assert vars(first).keys() == vars(constructed).keys()
+    immutable = (str, bytes, int, float, bool, type(None), tuple, frozenset)
+    shared = {
+        name for name, value in vars(first).items() if not isinstance(value, immutable) and value is vars(second)[name]
+    }
+    read_only = {"_auth_methods", "_handle_hooks", "_smtp_methods", "_authenticator"}
+    assert shared == {"loop", "_loop", "event_handler", "sink", "stats"} | read_only
