@@ -4,7 +4,9 @@
 
 Two modes: one connection per message, and connection reuse (smtp-source -d). Every run checks
 that the server received exactly what was sent (smtp-sink: its -c counters; devstack: /stats),
-prints msg/s, the CPU each server used per message, and writes JSON to bench/results/.
+prints msg/s, the CPU each server and smtp-source used per message and how busy the machine's CPUs were
+(all of them busy means no server could go faster here without using less CPU per message), and writes
+JSON to bench/results/.
 Bounded: a fixed number of messages per run and a time limit on every process.
 Needs the postfix package (smtp-sink, smtp-source); as root, smtp-sink runs with -u nobody.
 """
@@ -17,6 +19,8 @@ import dataclasses
 import json
 import os
 import re
+import resource
+import signal
 import socket
 import statistics
 import subprocess
@@ -43,6 +47,8 @@ class Run:
     received: int
     seconds: float
     cpu_seconds: float
+    source_cpu_seconds: float  # smtp-source's, the load generator sharing the CPUs
+    machine_busy: float  # share of all CPUs' time not idle during the run, 0..1
 
     @property
     def rate(self) -> float:
@@ -52,12 +58,28 @@ class Run:
     def cpu_us_per_message(self) -> float:
         return self.cpu_seconds / self.sent * 1e6
 
+    @property
+    def source_cpu_us_per_message(self) -> float:
+        return self.source_cpu_seconds / self.sent * 1e6
+
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pid: int) -> float:
@@ -142,14 +164,17 @@ def wait_for_port(port: int) -> None:
 
 def run_once(server: Server, mode: str, args: argparse.Namespace) -> Run:
     source = [SMTP_SOURCE, "-s", str(args.sessions), "-m", str(args.messages), "-l", str(args.size)]
-    cpu_before, started = cpu_seconds(server.process.pid), time.perf_counter()
+    cpu_before, source_before, ticks_before = cpu_seconds(server.process.pid), children_cpu(), cpu_times()
+    started = time.perf_counter()
     done = subprocess.run([*source, *MODES[mode], f"127.0.0.1:{server.port}"], timeout=RUN_TIMEOUT, check=False)
     seconds = time.perf_counter() - started
     cpu = cpu_seconds(server.process.pid) - cpu_before
+    source_cpu = children_cpu() - source_before  # smtp-source was waited for; the servers are still running
+    ticks = [after - before for after, before in zip(cpu_times(), ticks_before, strict=True)]
     received = server.received()
     if done.returncode != 0:
         print(f"  smtp-source exited with {done.returncode}", file=sys.stderr)
-    return Run(server.name, mode, args.messages, received, seconds, cpu)
+    return Run(server.name, mode, args.messages, received, seconds, cpu, source_cpu, ticks[0] / ticks[1])
 
 
 @contextlib.contextmanager
@@ -189,6 +214,11 @@ def summarize(runs: list[Run]) -> list[dict[str, Any]]:
                 "ratio_devstack_to_postfix": round(d_rate / p_rate, 3),
                 "postfix_cpu_us_per_msg": round(statistics.median(r.cpu_us_per_message for r in postfix)),
                 "devstack_cpu_us_per_msg": round(statistics.median(r.cpu_us_per_message for r in devstack)),
+                "source_cpu_us_per_msg": round(
+                    statistics.median(r.source_cpu_us_per_message for r in runs if r.mode == mode)
+                ),
+                "postfix_machine_busy": round(statistics.median(r.machine_busy for r in postfix), 2),
+                "devstack_machine_busy": round(statistics.median(r.machine_busy for r in devstack), 2),
                 "received_equals_sent": all(r.received == r.sent for r in postfix + devstack),
             }
         )
@@ -197,13 +227,16 @@ def summarize(runs: list[Run]) -> list[dict[str, Any]]:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
-        f"\n{'mode':15} {'smtp-sink msg/s':>16} {'devstack msg/s':>15} {'ratio':>6} {'CPU µs/msg':>15}  received==sent"
+        f"\n{'mode':15} {'smtp-sink msg/s':>16} {'devstack msg/s':>15} {'ratio':>6} {'CPU µs/msg':>11} "
+        f"{'source µs/msg':>14} {'CPUs busy':>10}  received==sent"
     )
     for row in rows:
         cpu = f"{row['postfix_cpu_us_per_msg']}/{row['devstack_cpu_us_per_msg']}"
+        busy = f"{row['postfix_machine_busy']:.0%}/{row['devstack_machine_busy']:.0%}"
         print(
             f"{row['mode']:15} {row['postfix_msg_per_s']:16,} {row['devstack_msg_per_s']:15,} "
-            f"{row['ratio_devstack_to_postfix']:6.2f} {cpu:>15}  {row['received_equals_sent']}"
+            f"{row['ratio_devstack_to_postfix']:6.2f} {cpu:>11} {row['source_cpu_us_per_msg']:14} {busy:>10}  "
+            f"{row['received_equals_sent']}"
         )
 
 
@@ -218,6 +251,8 @@ def main() -> int:
     if not (Path(SMTP_SINK).exists() and Path(SMTP_SOURCE).exists()):
         print("needs smtp-sink and smtp-source: apt-get install postfix", file=sys.stderr)
         return 2
+    # A stopped benchmark stops its servers and smtp-source too (the finally blocks and subprocess.run's cleanup).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     print(f"{args.repeat} round(s) of {args.messages} messages, {args.sessions} sessions, {args.size} bytes each")
     runs = benchmark(args)
     rows = summarize(runs)
