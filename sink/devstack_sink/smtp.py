@@ -117,10 +117,13 @@ class SinkSMTP(SMTP):
         def connection() -> SinkSMTP:
             protocol = cls.__new__(cls)
             vars(protocol).update(template)
+
+            def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                # What aiosmtpd's own callback does; its name differs between 1.4.3 (Debian) and 1.4.6.
+                protocol._reader, protocol._writer = reader, writer
+
             reader = asyncio.StreamReader(limit=cls.line_length_limit, loop=loop)
-            asyncio.StreamReaderProtocol.__init__(
-                protocol, reader, client_connected_cb=protocol._cb_client_connected, loop=loop
-            )
+            asyncio.StreamReaderProtocol.__init__(protocol, reader, client_connected_cb=connected, loop=loop)
             return protocol
 
         return connection
