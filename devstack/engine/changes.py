@@ -1,13 +1,15 @@
 """Which work a batch of changed files calls for. Pure: paths and config in, a Changes value out.
 
     devstack.toml (or .env)          → reload the config
-    the stack file                   → redeploy, no build
+    what the deploy is made of       → redeploy, no build: the stack file; Kubernetes manifests (a file their
+                                       globs match), kustomize folders, helm charts and their values files
     under an image's context         → that image: live update when every file lies under its sync rules,
                                        else a rebuild; files .dockerignore or `ignore` excludes don't count
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,12 +46,11 @@ class Changes:
 
 def classify(config: Config, paths: Iterable[Path]) -> Changes:
     changes = Changes()
-    stack_files = {config.swarm.stack_file} if config.swarm else set()
     patterns = {name: _patterns(image) for name, image in config.images.items()}  # read once per batch
     for path in paths:
         if path in (config.file, config.root / ".env"):
             changes.config = True
-        elif path in stack_files:
+        elif _deploys(config, path):
             changes.deploy = True
         for image in config.images.values():
             if _counts_for(image, path, patterns[image.name]):
@@ -59,6 +60,19 @@ def classify(config: Config, paths: Iterable[Path]) -> Changes:
         if name in changes.rebuild:  # one file needs a rebuild: the whole image is rebuilt
             changes.rebuild[name] += changes.live.pop(name)
     return changes
+
+
+def _deploys(config: Config, path: Path) -> bool:
+    """Whether `path` is part of what the provider deploys (rendering it again may give other objects)."""
+    if config.swarm is not None and path == config.swarm.stack_file:
+        return True
+    spec = config.kubernetes
+    if spec is None:
+        return False
+    # fnmatch lets `*` cross folders: a file beside the matched ones at worst costs a plan that finds no change.
+    return (any(fnmatch.fnmatchcase(str(path), pattern) for pattern in spec.manifests)
+            or any(path.is_relative_to(folder) for folder in spec.kustomize)
+            or any(path.is_relative_to(chart.chart) or path in chart.values for chart in spec.helm))
 
 
 def _patterns(image: ImageSpec) -> list[ignore.Pattern] | None:

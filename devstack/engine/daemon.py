@@ -131,7 +131,7 @@ class Daemon:
             for image, files in changes.rebuild.items():
                 cycle.add(image, _files_changed(files))
             if changes.deploy:
-                cycle.add(self.config.project, "stack file changed")
+                cycle.add(self.config.project, "stack file changed" if self.config.swarm else "manifests changed")
             await self._converge(cycle, trigger=trigger)
         if cycle.ok:
             await self._smoke(cycle)

@@ -105,3 +105,31 @@ def test_a_broken_dockerignore_counts_every_file_and_does_not_raise(config: Conf
     (config.root / "relay/.dockerignore").write_text("a[b\n")  # a pattern Docker refuses
     changes = classify(config, paths(config, "relay/debug.log"))
     assert changes.rebuild == {"relay": paths(config, "relay/debug.log")}  # the rebuild will report the pattern
+
+
+K8S_TOML = """
+[project]
+name = "loop"
+provider = "kind"
+[images.relay]
+context = "relay"
+[kubernetes]
+manifests = ["k8s/*.yaml"]
+kustomize = ["overlays/dev"]
+[[kubernetes.helm]]
+chart = "charts/web"
+values = ["values-dev.yaml"]
+"""
+
+
+def test_kubernetes_manifests_kustomize_and_helm_inputs_redeploy(project: Project) -> None:
+    for rel in ("relay/Dockerfile", "k8s/relay.yaml", "k8s/README.md", "overlays/dev/kustomization.yaml",
+                "charts/web/Chart.yaml", "charts/web/templates/web.yaml", "values-dev.yaml", "notes.txt"):
+        project.write(rel, "x\n")
+    config = project.load(K8S_TOML)
+    for rel in ("k8s/relay.yaml", "k8s/new.yaml", "overlays/dev/kustomization.yaml",
+                "charts/web/templates/web.yaml", "values-dev.yaml"):
+        changes = classify(config, paths(config, rel))
+        assert changes.deploy and not changes.rebuild, rel
+    for rel in ("k8s/README.md", "notes.txt", "relay/Dockerfile"):
+        assert not classify(config, paths(config, rel)).deploy, rel
