@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import docker
 import pytest
 
 
@@ -19,3 +20,14 @@ def _dev_secrets_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory)
         os.environ.pop("XDG_STATE_HOME", None)
     else:
         os.environ["XDG_STATE_HOME"] = before
+
+
+@pytest.fixture(scope="session")
+def engine() -> docker.DockerClient:
+    """The real Docker engine: required, never optional (`make test` installs and starts it)."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as err:
+        pytest.fail(f"these tests need a running Docker engine (`make test` starts one): {err}")
+    return client

@@ -24,16 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 LABEL = "dev.devstack.project"
 
 
-@pytest.fixture(scope="session")
-def engine() -> docker.DockerClient:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as err:
-        pytest.fail(f"these tests need a running Docker engine (`make test` starts one): {err}")
-    return client
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

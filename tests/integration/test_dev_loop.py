@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,51 +13,8 @@ import docker
 import httpx
 import pytest
 
+from tests.daemon import WAIT_S, Daemon
 from tests.integration.conftest import Project, copy_demo, free_port, tear_down
-
-WAIT_S = 180
-
-
-class Daemon:
-    """`devstack up` in the background, its output collected line by line."""
-
-    def __init__(self, project: Project, *args: str) -> None:
-        self.project = project
-        self.lines: list[str] = []
-        self.process = subprocess.Popen([sys.executable, "-m", "devstack", "up", *args], cwd=project.root,
-                                        env=project.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str, after: int = 0, timeout: float = WAIT_S) -> str:
-        """The first line from index `after` on that matches `pattern`."""
-        deadline = time.monotonic() + timeout
-        regex = re.compile(pattern)
-        while time.monotonic() < deadline:
-            for line in self.lines[after:]:
-                if regex.search(line):
-                    return line
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.lines[-40:]))
-
-    def mark(self) -> int:
-        return len(self.lines)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                return self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
 
 
 def greeting(project: Project) -> str:
@@ -87,7 +40,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, engine: docker.DockerClien
     project.env["FORWARD_PORT"] = str(free_port())
     with (project.root / "devstack.toml").open("a") as config:
         config.write('\n[[forwards]]\nresource = "sink"\nlocal = "${FORWARD_PORT}"\nremote = 8025\n')
-    daemon = Daemon(project, "--record", "session.cast")
+    daemon = Daemon(project.root, project.env, "--record", "session.cast")
     daemon.wait_for("watching for changes")
     yield project, daemon
     daemon.stop()
@@ -193,7 +146,7 @@ def test_an_edit_is_rebuilt_redeployed_and_smoke_tested(tmp_path: Path, engine: 
     config = project.root / "devstack.toml"
     # Without live update, an edit of relay.py takes the rebuild path.
     config.write_text(re.sub(r"\[images\.relay\.live_update\].*?(?=\n\[)", "", config.read_text(), flags=re.S))
-    daemon = Daemon(project)
+    daemon = Daemon(project.root, project.env)
     try:
         daemon.wait_for("watching for changes")
         before = project.status()["relay"]["image"]
