@@ -76,6 +76,8 @@ class Discarder:
         content = used - len(DOT_LINE)
         self._take(piece[: max(content, 0)])
         self.message.size += min(content, 0)
+        # Likewise the head, when the message was shorter than `keep`.
+        self.message.head = self.message.head[: self.message.size]
         self.message.long_line = self._meter.too_long
         return used
 

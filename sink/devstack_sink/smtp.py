@@ -18,6 +18,7 @@ handler.SinkHandler. What is replaced, and why:
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, AnyStr, ClassVar, Final
@@ -136,6 +137,10 @@ class SinkSMTP(SMTP):
         # aiosmtpd's connection_made without its STARTTLS branch (the sink offers no TLS) and without
         # starting the session task: commands run from data_received until one has to wait.
         self._set_rset_state()  # type: ignore[no-untyped-call]  # not annotated in aiosmtpd
+        # aiosmtpd keeps the line limits that EHLO raises (MAIL +10 for 8BITMIME, +26 for SIZE) in one dict
+        # of the class, cleared by each constructor; ours runs once per server (factory), so each connection
+        # gets its own. (Shared, the limits would grow with every EHLO of every connection.)
+        self.command_size_limits = collections.defaultdict(lambda: self.command_size_limit)
         self.session = self._create_session()
         self.session.peer = transport.get_extra_info("peername")
         self._reset_timeout()
@@ -239,6 +244,8 @@ class SinkSMTP(SMTP):
                 self._to_task(buffer[rest:], waiting)
                 return
             start = rest
+        if self.transport is None or self.transport.is_closing():
+            return  # after QUIT, or a fault rule that hung up: what the client sent next goes unanswered
         self._pending = buffer[start:]
         if len(self._pending) > PENDING_LIMIT:
             self._to_task(self._pending, None)
@@ -320,8 +327,8 @@ class SinkSMTP(SMTP):
         if not verb.isascii() or not line:
             return "500 Error: bad syntax"
         command = verb.upper().decode("ascii")
-        limit = self.command_size_limits[command] if self.session.extended_smtp else self.command_size_limit
-        if len(line) > limit:
+        limits = self.command_size_limits if self.session.extended_smtp else {}
+        if len(line) > limits.get(command, self.command_size_limit):  # .get: no garbage verb becomes a key
             return "500 Command line too long"
         return command, (str(arg.strip(), "utf-8", "surrogateescape") if arg else None)
 

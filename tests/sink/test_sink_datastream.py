@@ -46,8 +46,9 @@ def test_pieces_fed_as_they_come_end_where_the_message_does(wire: bytes, size: i
     stream = wire + NEXT_COMMAND
     for cut in range(len(stream) + 1):
         for second in range(cut, len(stream) + 1):
-            message, rest = feed_all([stream[:cut], stream[cut:second], stream[second:]])
+            message, rest = feed_all([stream[:cut], stream[cut:second], stream[second:]], keep=64)
             assert (message.size, rest) == (size, NEXT_COMMAND), f"cuts at {cut}, {second}"
+            assert message.head == wire[:size], f"cuts at {cut}, {second}: the head holds some of the end"
 
 
 @pytest.mark.parametrize(("wire", "size"), MESSAGES)

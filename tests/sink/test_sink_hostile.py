@@ -146,3 +146,17 @@ def test_a_client_that_never_reads_its_replies_is_held_back(sink: ThreadSink) ->
         assert still_serves(sink)  # other clients are not affected
     stats = eventually(sink, lambda s: s["connections_active"] == 0)
     assert stats["pipelined_commands"] > 1000
+
+
+def test_the_line_limit_that_ehlo_raises_is_per_connection(sink: ThreadSink) -> None:
+    # EHLO lets MAIL lines grow by the length of its parameters (SIZE, BODY=8BITMIME): for that session only.
+    for _ in range(60):
+        with sink.connect() as sock:
+            exchange(sock, b"EHLO client\r\n")
+            exchange(sock, b"QUIT\r\n")
+    with sink.connect() as sock:
+        exchange(sock, b"EHLO client\r\n")
+        too_long = b"MAIL FROM:<" + b"a" * 1000 + b"@example.test>\r\n"
+        assert exchange(sock, too_long).startswith(b"500 Command line too long")
+        assert exchange(sock, b"MAIL FROM:<a@example.test> SIZE=100 BODY=8BITMIME\r\n").startswith(b"250")
+

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from devstack_sink import handler, smtp, state
+from devstack_sink import faults, handler, smtp, state
 from devstack_sink.stats import Stats
 
 
@@ -85,3 +85,44 @@ async def test_connections_from_the_factory_share_nothing_a_session_changes() ->
     }
     read_only = {"_auth_methods", "_handle_hooks", "_smtp_methods", "_authenticator"}
     assert shared == {"loop", "_loop", "event_handler", "sink", "stats"} | read_only
+
+
+class UnreadRepliesTransport(asyncio.Transport):
+    """A client that has not read its last replies: close() waits for them to be sent, so
+    connection_lost comes later (after this test)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def get_write_buffer_size(self) -> int:
+        return 1000  # some, not enough to stop and wait for the client
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+
+@pytest.mark.parametrize(("last", "code"), [(b"QUIT\r\n", b"221"), (b"RCPT TO:<x@gone.test>\r\n", b"421")])
+async def test_nothing_sent_behind_the_end_of_a_session_is_run(last: bytes, code: bytes) -> None:
+    # QUIT, or a fault rule that answers 421 and hangs up, pipelined with more commands than the sink
+    # keeps of an unfinished line: the rest must not be handed to the task loop and answered.
+    loop = asyncio.get_running_loop()
+    events = handler.SinkHandler(state.WorkerState.new(0, faults.parse_rules("*@gone.test:421"), 0))
+    protocol = smtp.SinkSMTP.factory(events, hostname="sink.test", max_size=0, loop=loop)()
+    transport = UnreadRepliesTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(b"HELO c\r\nMAIL FROM:<a@b.test>\r\n" + last + b"NOOP\r\n" * 1000)
+    await asyncio.sleep(0.05)  # a task, had one been started, would have answered by now
+    codes = [reply[:3] for reply in transport.written]
+    assert codes == [b"220", b"250", b"250", code]
+    protocol.connection_lost(None)
