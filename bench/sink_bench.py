@@ -72,8 +72,10 @@ def free_port() -> int:
 
 def cpu_times() -> tuple[int, int]:
     """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
+    # user nice system idle iowait irq softirq steal (guest time is already in user, so left out). Steal counts
+    # as busy: CPU time this machine could not have.
+    fields = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = fields[3] + fields[4]
     return sum(fields) - idle, sum(fields)
 
 
@@ -174,7 +176,7 @@ def run_once(server: Server, mode: str, args: argparse.Namespace) -> Run:
     received = server.received()
     if done.returncode != 0:
         print(f"  smtp-source exited with {done.returncode}", file=sys.stderr)
-    return Run(server.name, mode, args.messages, received, seconds, cpu, source_cpu, ticks[0] / ticks[1])
+    return Run(server.name, mode, args.messages, received, seconds, cpu, source_cpu, ticks[0] / max(ticks[1], 1))
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
     devstack.toml (or .env)          → reload the config
     what the deploy is made of       → redeploy, no build: the stack file; Kubernetes manifests (a file their
-                                       globs match), kustomize folders, helm charts and their values files
+                                       globs match), kustomize folders and what their kustomizations name,
+                                       helm charts and their values files
     under an image's context         → that image: live update when every file lies under its sync rules,
                                        else a rebuild; files .dockerignore or `ignore` excludes don't count
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from devstack.config.model import Config, ImageSpec
 from devstack.errors import DevstackError
 from devstack.images import ignore
+from devstack.providers.kubernetes import manifests
 
 
 @dataclass
@@ -47,10 +49,11 @@ class Changes:
 def classify(config: Config, paths: Iterable[Path]) -> Changes:
     changes = Changes()
     patterns = {name: _patterns(image) for name, image in config.images.items()}  # read once per batch
+    deploy_inputs = _DeployInputs.of(config)
     for path in paths:
         if path in (config.file, config.root / ".env"):
             changes.config = True
-        elif _deploys(config, path):
+        elif path in deploy_inputs:
             changes.deploy = True
         for image in config.images.values():
             if _counts_for(image, path, patterns[image.name]):
@@ -62,17 +65,32 @@ def classify(config: Config, paths: Iterable[Path]) -> Changes:
     return changes
 
 
-def _deploys(config: Config, path: Path) -> bool:
-    """Whether `path` is part of what the provider deploys (rendering it again may give other objects)."""
-    if config.swarm is not None and path == config.swarm.stack_file:
-        return True
-    spec = config.kubernetes
-    if spec is None:
-        return False
-    # fnmatch lets `*` cross folders: a file beside the matched ones at worst costs a plan that finds no change.
-    return (any(fnmatch.fnmatchcase(str(path), pattern) for pattern in spec.manifests)
-            or any(path.is_relative_to(folder) for folder in spec.kustomize)
-            or any(path.is_relative_to(chart.chart) or path in chart.values for chart in spec.helm))
+@dataclass(frozen=True)
+class _DeployInputs:
+    """What the provider deploys is made of: rendering it again may give other objects."""
+
+    files: frozenset[Path] = frozenset()
+    folders: tuple[Path, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, config: Config) -> _DeployInputs:
+        if config.swarm is not None:
+            return cls(files=frozenset({config.swarm.stack_file}))
+        spec = config.kubernetes
+        if spec is None:
+            return cls()
+        kustomized = {p for folder in spec.kustomize for p in manifests.kustomize_inputs(folder)}
+        return cls(files=frozenset({*manifests.files(spec.manifests), *(v for c in spec.helm for v in c.values),
+                                    *kustomized}),
+                   folders=(*(p for p in kustomized if p.is_dir()), *(c.chart for c in spec.helm)),
+                   # fnmatch's `*` crosses folders, but "a/**/b" still needs one between a and b: glob's does not.
+                   patterns=(*spec.manifests, *(p.replace("/**/", "/") for p in spec.manifests if "/**/" in p)))
+
+    def __contains__(self, path: Path) -> bool:
+        # The globs as they match now (`**` included), and as fnmatch reads them for a file just deleted.
+        return (path in self.files or any(path.is_relative_to(folder) for folder in self.folders)
+                or any(fnmatch.fnmatchcase(str(path), pattern) for pattern in self.patterns))
 
 
 def _patterns(image: ImageSpec) -> list[ignore.Pattern] | None:

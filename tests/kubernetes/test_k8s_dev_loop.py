@@ -144,7 +144,7 @@ def test_up_deploys_forwards_live_updates_and_rolls_out_a_rebuild(project: Proje
         relay_image = project.image("relay")
         assert re.fullmatch(r"relay:[0-9a-f]{16}", relay_image) and project.image("sink").startswith("sink:")
         first = project.pod("relay")["metadata"]["name"]
-        assert exchange(project.port, b"ping") == f"{first}|ping".encode()
+        eventually(lambda: exchange(project.port, b"ping") == f"{first}|ping".encode(), "the forward to the pod")
 
         status = project.devstack("status", "--json")
         assert status.returncode == 0, status.stderr
@@ -178,7 +178,8 @@ def test_up_deploys_forwards_live_updates_and_rolls_out_a_rebuild(project: Proje
         assert project.image("relay") != relay_image
         project.follows_rollout("relay", second)
     finally:
-        assert daemon.stop() == 0, "\n".join(daemon.lines[-30:])
+        stopped = daemon.stop()  # also when a step above failed: no daemon outlives its test
+    assert stopped == 0, "\n".join(daemon.lines[-30:])
     with pytest.raises(ConnectionRefusedError):  # Ctrl-C stopped the forward too
         socket.create_connection(("127.0.0.1", project.port), timeout=2).close()
     # Ctrl-C leaves the stack running; the fixture's `down` removes it.

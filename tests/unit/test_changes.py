@@ -114,22 +114,31 @@ provider = "kind"
 [images.relay]
 context = "relay"
 [kubernetes]
-manifests = ["k8s/*.yaml"]
-kustomize = ["overlays/dev"]
+manifests = ["k8s/**/*.yaml"]
+kustomize = ["deploy/overlays/dev"]
 [[kubernetes.helm]]
 chart = "charts/web"
 values = ["values-dev.yaml"]
 """
+OVERLAY = """
+resources: [../../base, https://example.test/remote.yaml]
+patches: [{path: ../../patches/replicas.yaml}]
+configMapGenerator: [{name: settings, files: [app.conf=../../config/app.conf]}]
+"""
 
 
 def test_kubernetes_manifests_kustomize_and_helm_inputs_redeploy(project: Project) -> None:
-    for rel in ("relay/Dockerfile", "k8s/relay.yaml", "k8s/README.md", "overlays/dev/kustomization.yaml",
-                "charts/web/Chart.yaml", "charts/web/templates/web.yaml", "values-dev.yaml", "notes.txt"):
-        project.write(rel, "x\n")
+    for rel in ("relay/Dockerfile", "k8s/relay.yaml", "k8s/extra/sink.yaml", "k8s/README.md",
+                "deploy/base/kustomization.yaml", "deploy/base/web.yaml", "deploy/patches/replicas.yaml",
+                "deploy/config/app.conf", "deploy/other/unused.yaml", "charts/web/Chart.yaml",
+                "charts/web/templates/web.yaml", "values-dev.yaml", "notes.txt"):
+        project.write(rel, "resources: [web.yaml]\n" if rel.endswith("kustomization.yaml") else "x\n")
+    project.write("deploy/overlays/dev/kustomization.yaml", OVERLAY)
     config = project.load(K8S_TOML)
-    for rel in ("k8s/relay.yaml", "k8s/new.yaml", "overlays/dev/kustomization.yaml",
+    for rel in ("k8s/relay.yaml", "k8s/extra/sink.yaml", "k8s/new.yaml", "deploy/overlays/dev/kustomization.yaml",
+                "deploy/base/web.yaml", "deploy/patches/replicas.yaml", "deploy/config/app.conf",
                 "charts/web/templates/web.yaml", "values-dev.yaml"):
         changes = classify(config, paths(config, rel))
         assert changes.deploy and not changes.rebuild, rel
-    for rel in ("k8s/README.md", "notes.txt", "relay/Dockerfile"):
+    for rel in ("k8s/README.md", "notes.txt", "relay/Dockerfile", "deploy/other/unused.yaml"):
         assert not classify(config, paths(config, rel)).deploy, rel

@@ -52,6 +52,50 @@ def files(patterns: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_KUSTOMIZE_LISTS = ("resources", "bases", "components", "patchesStrategicMerge", "crds", "configurations")
+_KUSTOMIZE_GENERATORS = ("configMapGenerator", "secretGenerator")
+
+
+def kustomize_inputs(folder: Path, found: set[Path] | None = None) -> set[Path]:
+    """The local folders and files a kustomization reads: its folder, and what its resources, bases, components,
+    patches and generators name, followed into other kustomizations (an overlay's `../../base`). Remote ones
+    (URLs, git) are left out; so is anything unreadable, which `kubectl kustomize` will report."""
+    found = set() if found is None else found
+    folder = folder.resolve()
+    if folder in found:
+        return found
+    found.add(folder)
+    text = next((f.read_text(encoding="utf-8") for name in KUSTOMIZATION_FILES if (f := folder / name).is_file()), "")
+    try:
+        kustomization = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return found
+    for reference in _kustomize_references(kustomization if isinstance(kustomization, dict) else {}):
+        if "://" in reference or reference.startswith(("github.com/", "git@")):
+            continue
+        path = (folder / reference).resolve()
+        if path.is_dir():
+            kustomize_inputs(path, found)
+        else:
+            found.add(path)
+    return found
+
+
+def _kustomize_references(kustomization: dict[str, Any]) -> Iterator[str]:
+    for key in _KUSTOMIZE_LISTS:
+        yield from (r for r in kustomization.get(key) or [] if isinstance(r, str))
+    for patch in kustomization.get("patches") or []:
+        if isinstance(patch, dict) and isinstance(patch.get("path"), str):
+            yield patch["path"]
+    for key in _KUSTOMIZE_GENERATORS:
+        for generator in kustomization.get(key) or []:
+            if isinstance(generator, dict):
+                for entry in [*(generator.get("files") or []), *(generator.get("envs") or [])]:
+                    if isinstance(entry, str):
+                        yield entry.rpartition("=")[2]  # files may be "key=path"
+
+
 def kustomize_argv(folder: Path) -> list[str]:
     return [tools.find("kubectl", "to render kustomize folders (`kubectl kustomize`)"), "kustomize", str(folder)]
 
