@@ -202,10 +202,10 @@ class SinkSMTP(SMTP):
                 setattr(self.stats, counter, getattr(self.stats, counter) + 1)
 
     def _reset_timeout(self, duration: float | None = None) -> None:
-        # Called for every command. Move a deadline instead of re-arming a timer; the one timer
-        # checks the deadline when it fires. connection_lost() cancels _timeout_handle as before.
+        # Called for every command. Move a deadline instead of re-arming a timer; the one timer, made
+        # in connection_made, checks the deadline when it fires. connection_lost() cancels it as before.
         self._deadline = self.loop.time() + (duration or self._timeout_duration)
-        if self._timeout_handle is None:  # set at the first command; connection_lost cancels it
+        if self._timeout_handle is None:
             self._timeout_handle = self.loop.call_at(self._deadline, self._check_deadline)
 
     def _check_deadline(self) -> None:
