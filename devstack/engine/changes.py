@@ -81,14 +81,13 @@ class _DeployInputs:
         if spec is None:
             return cls()
         kustomized = {p for folder in spec.kustomize for p in manifests.kustomize_inputs(folder)}
-        return cls(files=frozenset({*manifests.files(spec.manifests), *(v for c in spec.helm for v in c.values),
-                                    *kustomized}),
+        return cls(files=frozenset({*(v for c in spec.helm for v in c.values), *kustomized}),
                    folders=(*(p for p in kustomized if p.is_dir()), *(c.chart for c in spec.helm)),
-                   # fnmatch's `*` crosses folders, but "a/**/b" still needs one between a and b: glob's does not.
+                   # fnmatch's `*` crosses folders, so it matches every file glob would (and deleted ones), but
+                   # "a/**/b" still needs a folder between a and b, where glob's `**` may stand for none.
                    patterns=(*spec.manifests, *(p.replace("/**/", "/") for p in spec.manifests if "/**/" in p)))
 
     def __contains__(self, path: Path) -> bool:
-        # The globs as they match now (`**` included), and as fnmatch reads them for a file just deleted.
         return (path in self.files or any(path.is_relative_to(folder) for folder in self.folders)
                 or any(fnmatch.fnmatchcase(str(path), pattern) for pattern in self.patterns))
 
