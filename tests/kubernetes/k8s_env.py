@@ -5,6 +5,7 @@ never be called, a kubeconfig, and a throwaway project."""
 from __future__ import annotations
 
 import shutil
+import socket
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,3 +94,10 @@ def kubeconfig_text(url: str, prod_url: str) -> str:
             context: {{cluster: production, user: dev}}
         current-context: prod
         """)
+
+
+def exchange(port: int, data: bytes) -> bytes:
+    """Through a port forward: the fake pod answers with its own name and what it was sent."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(data)
+        return conn.recv(4096)

@@ -23,7 +23,7 @@ from pathlib import Path
 import docker
 import pytest
 from fakekube_store import Json
-from k8s_env import Env
+from k8s_env import Env, exchange
 
 from tests.daemon import Daemon
 from tests.integration.conftest import base_image, free_port
@@ -107,13 +107,6 @@ class Project:
         return [f"{kind.kind}/{obj['metadata']['name']}" for kind in list(self.store.kinds.values())
                 for obj in self.store.list(kind, None)
                 if (obj["metadata"].get("labels") or {}).get("dev.devstack.project") == self.name]
-
-
-def exchange(port: int, data: bytes) -> bytes:
-    """The fake pod answers every forwarded connection with its own name and what it was sent."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(data)
-        return conn.recv(4096)
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = 30) -> None:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from k8s_env import Env
+from k8s_env import Env, exchange
 
 from devstack.errors import DeployError
 from devstack.providers.kubernetes import livesync
@@ -48,12 +48,6 @@ def up(env: Env, extra: str = "") -> KubernetesProvider:
 def pod_of(env: Env, workload: str) -> str:
     return next(p["metadata"]["name"] for p in env.kube.store.list(env.kube.store.kind_of("Pod"), "demo")
                 if p["metadata"]["name"].startswith(workload + "-"))
-
-
-def exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(data)
-        return conn.recv(4096)
 
 
 def test_forward_reaches_the_pod_behind_a_service_and_follows_a_rollout(env: Env) -> None:
