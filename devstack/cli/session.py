@@ -16,7 +16,7 @@ from devstack.providers.base import Provider
 
 @dataclass
 class Session:
-    file: str | None
+    file: str | None = None  # -f/--file (devstack/cli/globals.py declares the global options)
     console: Console = field(default_factory=Console)
     _config: Config | None = None
     allow_context: str | None = None  # --allow-context: lift the Kubernetes context guard for this context

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from devstack.cli import options
+from devstack.cli import global_options, options
 from devstack.cli.session import Session, pass_session
 from devstack.config import loader
 from devstack.config.model import Config
@@ -77,9 +77,8 @@ def _detach(session: Session, config: Config, timeout: float) -> int:
         raise DevstackError(f"devstack up is already running for project '{config.project}' (pid {running.pid})")
     config.state_dir.mkdir(parents=True, exist_ok=True)
     log = config.state_dir / "daemon.log"
-    command = [sys.executable, "-m", "devstack", "-f", str(config.file), "up", "--timeout", str(timeout)]
-    if session.allow_context:
-        command[3:3] = ["--allow-context", session.allow_context]
+    command = [sys.executable, "-m", "devstack", *global_options.argv(session, file=str(config.file)), "up",
+               "--timeout", str(timeout)]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env={**os.environ, "NO_COLOR": "1"})

@@ -226,6 +226,8 @@ def test_allow_context_on_the_command_line(env: Env, capsys: pytest.CaptureFixtu
     assert "refusing to use kubeconfig context 'staging-lab'" in capsys.readouterr().err
     assert boundary.run(main.cli, ["-f", str(path), "--allow-context", "staging-lab", "status"]) == 0
     assert boundary.run(main.cli, ["-f", str(path), "--allow-context", "prod", "status"]) == 2
+    assert boundary.run(main.cli, ["status", "--allow-context", "staging-lab", "-f", str(path)]) == 0
+    assert boundary.run(main.cli, ["status", "-f", str(path), "--allow-context", "prod"]) == 2
 
 
 def test_clients_use_the_configured_context_not_the_current_one(env: Env) -> None:

@@ -51,6 +51,32 @@ def test_config_error_is_one_line_and_exit_2(project: Project, capsys: pytest.Ca
     assert list(no_engine.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [["ci"], ["up", "--timeout", "5"], ["down"], ["status"], ["smoke"],
+                                     ["trigger", "relay"]])
+@pytest.mark.parametrize("flag", ["-f", "--file"])
+def test_global_options_after_the_subcommand(project: Project, capsys: pytest.CaptureFixture[str],
+                                             command: list[str], flag: str) -> None:
+    """`devstack ci -f other.toml`, as Tilt and Skaffold users type it: the same file is read as with `-f` first."""
+    path = project.write("other.toml", BAD_CONTEXT)
+    expected = (2, "", f"error: {MESSAGE.replace('devstack.toml', 'other.toml')}\n")
+    assert run([*command, flag, str(path)], capsys) == expected
+    assert run([*command, flag, str(path), "--allow-context", "kind-x"], capsys) == expected
+
+
+def test_a_subcommand_keeps_its_own_short_flag(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    """`devstack logs -f` follows, as in Tilt and docker; the file is `--file` there (or `-f` before `logs`)."""
+    path = project.write("other.toml", BAD_CONTEXT)
+    expected = (2, "", f"error: {MESSAGE.replace('devstack.toml', 'other.toml')}\n")
+    assert run(["logs", "--file", str(path), "-f"], capsys) == expected
+    assert run(["-f", str(path), "logs", "-f"], capsys) == expected
+
+
+def test_the_later_global_option_wins(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    first = project.write("first.toml", BAD_CONTEXT)
+    second = project.write("second.toml", BAD_CONTEXT)
+    assert run(["-f", str(first), "status", "-f", str(second)], capsys)[2].startswith("error: second.toml:")
+
+
 def test_the_file_is_found_from_a_subfolder(project: Project, capsys: pytest.CaptureFixture[str],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     project.write("devstack.toml", BAD_CONTEXT)
