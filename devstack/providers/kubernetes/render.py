@@ -1,6 +1,7 @@
 """Turn the loaded manifests into exactly what devstack applies: images injected, the namespace filled in, dev
-secrets added as Secrets, ownership labels on every object and pod template, a stable order, and a digest of
-it all (on every object as a label, so an unchanged redeploy is recognised and skipped).
+secrets added as Secrets, ownership labels on every object and pod template, a config hash on every pod template
+that uses a ConfigMap or Secret (see confighash), a stable order, and a digest of it all (on every object as a
+label, so an unchanged redeploy is recognised and skipped).
 
 A pure function of its inputs: the cluster is only asked, through `namespaced`, which kinds are namespaced.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from devstack import labels
 from devstack.errors import ConfigError
-from devstack.providers.kubernetes import inject
+from devstack.providers.kubernetes import confighash, inject
 from devstack.providers.kubernetes.manifests import Document
 from devstack.secrets import Secret
 
@@ -75,6 +76,7 @@ def render(documents: Sequence[Document], inputs: Inputs, namespaced: Namespaced
         inject.pod_labels(obj, {**own, RESOURCE: obj["metadata"]["name"]})
         inject.claim_labels(obj, own)
     _unique(items)
+    confighash.annotate([obj for obj, _ in items])  # before the digest: an edited config changes both
     items.sort(key=lambda item: _ORDER.get(item[0]["kind"], _LAST))
     objects = tuple(obj for obj, _ in items)
     digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()[:40]
