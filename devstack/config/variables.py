@@ -1,11 +1,15 @@
-"""`${VAR}` interpolation with docker-compose's grammar, which `docker stack deploy` lacks.
+"""`${VAR}` interpolation with compose's grammar (compose-spec/compose-go), which `docker stack deploy` lacks.
 
     $VAR / ${VAR}        the value; an unset variable is an error (compose would silently use "")
     ${VAR:-default}      default when VAR is unset or empty      ${VAR-default}   default when VAR is unset
+    ${VAR:+alt}          alt when VAR is set and not empty       ${VAR+alt}       alt when VAR is set
     ${VAR:?message}      error when VAR is unset or empty        ${VAR?message}   error when VAR is unset
-    ${VAR:-${OTHER}}     a default may itself be a variable (one level deep)
     $$                   a literal $
     ${secret:NAME}       the value of the dev secret [secrets.NAME] (generated once, kept outside the repo)
+
+A default, alt or message may hold variables, nested to any depth, and braces that balance
+(`${JSON:-{"a":{}}}`); only the branch taken is evaluated, as in compose. The README lists every difference
+from compose, each with its reason.
 
 Values come from, lowest to highest precedence: devstack.toml [variables], the project's .env, the environment.
 """
@@ -14,17 +18,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from devstack.errors import ConfigError
 
-_PATTERN = re.compile(
-    r"\$(?:(?P<escaped>\$)|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*|secret:[a-z0-9][-a-z0-9.]*)"
-    r"(?:(?P<op>:?[-?])(?P<arg>(?:\$\{[^}]*\}|[^}])*))?\}|(?P<invalid>))"
-)
-
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BRACED_NAME = re.compile(r"secret:[a-z0-9][-a-z0-9.]*|[A-Za-z_][A-Za-z0-9_]*")
+_OPERATOR = re.compile(r":?[-+?]")
 
 SECRET_PREFIX = "secret:"  # `${secret:NAME}`: looked up as "secret:NAME" among the values
 
@@ -34,35 +36,98 @@ class InterpolationError(ValueError):
 
 
 def interpolate(text: str, values: Mapping[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        if match.group("escaped"):
-            return "$"
-        if match.group("invalid") is not None:
-            near = text[match.start() : match.start() + 12].split("\n", 1)[0]
-            raise InterpolationError(f"invalid '$' at {near!r} (write $$ for a literal $)")
-        name = match.group("plain") or match.group("braced")
-        return _resolve(name, match.group("op"), match.group("arg") or "", values)
-
-    return _PATTERN.sub(replace, text)
+    result, _ = _Scanner(text, values).expand(0, evaluate=True, inside=False)
+    return result
 
 
-def _resolve(name: str, op: str | None, arg: str, values: Mapping[str, str]) -> str:
-    value = values.get(name)
-    empty = value is None or (op is not None and op.startswith(":") and value == "")
-    if value is None and name.startswith(SECRET_PREFIX):
-        secret = name.removeprefix(SECRET_PREFIX)
-        raise InterpolationError(f"no dev secret {secret!r}: declare it as [secrets.{secret}] in devstack.toml")
-    if op is None:
-        if value is None:
+@dataclass
+class _Scanner:
+    """One pass over the text. `expand` returns the expansion and the index where it stopped: the end of the
+    text or, inside an operand, its closing brace (the end of the line or text when there is none).
+    `evaluate=False` reads a branch not taken without resolving it: its syntax is checked, its variables
+    need not exist."""
+
+    text: str
+    values: Mapping[str, str]
+
+    def expand(self, pos: int, *, evaluate: bool, inside: bool) -> tuple[str, int]:
+        out: list[str] = []
+        depth = 0  # literal braces opened inside an operand, which must close before the operand does
+        while pos < len(self.text):
+            char = self.text[pos]
+            if char == "$":
+                piece, pos = self.dollar(pos, evaluate)
+                out.append(piece)
+                continue
+            if inside and char == "}":
+                if depth == 0:
+                    return "".join(out), pos
+                depth -= 1
+            elif inside and char == "{":
+                depth += 1
+            elif inside and char == "\n":
+                break  # as in compose, a `${...}` ends on its own line
+            out.append(char)
+            pos += 1
+        return "".join(out), pos
+
+    def dollar(self, pos: int, evaluate: bool) -> tuple[str, int]:
+        """`$$`, `$NAME` or `${...}` at pos; returns its expansion and the index after it."""
+        after = pos + 1
+        if self.text.startswith("$", after):
+            return "$", after + 1
+        if self.text.startswith("{", after):
+            return self.braced(pos, evaluate)
+        name = _NAME.match(self.text, after)
+        if name is None:
+            raise self.invalid(pos)
+        return self.resolve(name.group(), None, "", evaluate), name.end()
+
+    def braced(self, start: int, evaluate: bool) -> tuple[str, int]:
+        name = _BRACED_NAME.match(self.text, start + 2)
+        if name is None:
+            raise self.invalid(start)
+        pos = name.end()
+        if self.text.startswith("}", pos):
+            return self.resolve(name.group(), None, "", evaluate), pos + 1
+        operator = _OPERATOR.match(self.text, pos)
+        if operator is None:
+            raise self.invalid(start)
+        op = operator.group()
+        take = evaluate and self.takes_operand(name.group(), op)
+        operand, end = self.expand(operator.end(), evaluate=take, inside=True)
+        if not self.text.startswith("}", end):
+            raise self.invalid(start)  # unclosed: the braces of the operand do not balance
+        return self.resolve(name.group(), op, operand, evaluate and not take, taken=take), end + 1
+
+    def takes_operand(self, name: str, op: str) -> bool:
+        value = self.values.get(name)
+        present = value is not None and (value != "" or not op.startswith(":"))
+        return present if op.endswith("+") else not present
+
+    def resolve(self, name: str, op: str | None, operand: str, evaluate: bool, *, taken: bool = False) -> str:
+        if taken:
+            if op is not None and op.endswith("?"):
+                message = f": {operand}" if operand else ""
+                raise InterpolationError(f"required variable {name} is missing a value{message}")
+            return operand
+        if not evaluate:
+            return ""
+        value = self.values.get(name)
+        if value is None and name.startswith(SECRET_PREFIX):
+            secret = name.removeprefix(SECRET_PREFIX)
+            raise InterpolationError(f"no dev secret {secret!r}: declare it as [secrets.{secret}] in devstack.toml")
+        if value is None and op is None:
             raise InterpolationError(
                 f"variable '{name}' is not set (set it in the environment, .env or [variables], "
                 f"or give a default: ${{{name}:-default}})")
-        return value
-    if not empty:
         return value or ""
-    if op.endswith("-"):
-        return interpolate(arg, values)
-    raise InterpolationError(f"variable '{name}' is required: {arg or 'not set'}")
+
+    def near(self, pos: int) -> str:
+        return self.text[pos : pos + 12].split("\n", 1)[0]
+
+    def invalid(self, pos: int) -> InterpolationError:
+        return InterpolationError(f"invalid '$' at {self.near(pos)!r} (write $$ for a literal $)")
 
 
 def read_env_file(path: Path) -> dict[str, str]:

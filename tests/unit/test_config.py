@@ -314,8 +314,8 @@ CASES = {
     "unset variable": (toml(image='context = "${NOPE}"'), "devstack.toml: images.relay.context: variable 'NOPE' is "
                        "not set (set it in the environment, .env or [variables], or give a default: ${NOPE:-default})"),
     "unset variable in a list": (toml(image='context = "relay"\nignore = ["${NOPE:?name the log folder}"]'),
-                                 "devstack.toml: images.relay.ignore[0]: variable 'NOPE' is required: "
-                                 "name the log folder"),
+                                 "devstack.toml: images.relay.ignore[0]: required variable NOPE is "
+                                 "missing a value: name the log folder"),
     "unset variable in a smoke test": (smoke('type = "http"\nurl = "http://127.0.0.1:${PORT}/"'),
                                        "devstack.toml: smoke[0].url: variable 'PORT' is not set (set it in the "
                                        "environment, .env or [variables], or give a default: ${PORT:-default})"),
