@@ -4,6 +4,7 @@
     ├── ConfigError              exit 2: devstack.toml (or a file it names) is wrong; names the file and key path
     ├── UsageError               exit 2: a command-line argument is wrong
     ├── EngineUnavailable        the Docker engine (or cluster API) cannot be reached
+    ├── ContextError             a file or folder of a build context cannot be read; names it
     ├── BuildError               an image failed to build; names the image, the step and the last output
     ├── DeployError              a stack or manifest could not be applied
     ├── ReadinessError           a resource did not become ready; names it, the reason and its last log lines
@@ -36,6 +37,12 @@ class UsageError(DevstackError):
 
 class EngineUnavailable(DevstackError):
     pass
+
+
+class ContextError(DevstackError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: cannot read it for the build context: {reason} (Docker would stop here too; "
+                         "fix its permissions or exclude it in .dockerignore)")
 
 
 class BuildError(DevstackError):

@@ -130,7 +130,7 @@ def _ignore(table: Table, context: Path) -> tuple[str, ...]:
     try:
         ignore.parse(patterns)
     except ignore.PatternError as err:
-        raise table.error("ignore", str(err)) from None
+        raise table.error(f"ignore[{err.line - 1}]", str(err)) from None
     return patterns
 
 

@@ -92,22 +92,22 @@ class _DeployInputs:
                 or any(fnmatch.fnmatchcase(str(path), pattern) for pattern in self.patterns))
 
 
-def _patterns(image: ImageSpec) -> list[ignore.Pattern] | None:
+def _patterns(image: ImageSpec) -> ignore.Matcher | None:
     """The image's ignore rules; None when its .dockerignore was just broken by an edit: then every file of the
     context counts, and the rebuild it triggers reports the error."""
     try:
-        return ignore.read(image.context) + ignore.parse(image.ignore)
+        return ignore.Matcher(ignore.read(image.context) + ignore.parse(image.ignore))
     except (DevstackError, ignore.PatternError):
         return None
 
 
-def _counts_for(image: ImageSpec, path: Path, patterns: list[ignore.Pattern] | None) -> bool:
+def _counts_for(image: ImageSpec, path: Path, patterns: ignore.Matcher | None) -> bool:
     # The Dockerfile, and the .dockerignore that decides what is sent, count even when they exclude themselves.
     if path in (image.dockerfile, image.context / ".dockerignore"):
         return True
     if not path.is_relative_to(image.context):
         return False
-    return patterns is None or not ignore.excluded(path.relative_to(image.context).as_posix(), patterns)
+    return patterns is None or not patterns.excluded(path.relative_to(image.context).as_posix())
 
 
 def _synced(image: ImageSpec, path: Path) -> bool:

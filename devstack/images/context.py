@@ -15,10 +15,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.errors import ContextError
 from devstack.images import ignore
 
 # Bump when the hashing scheme changes, so old tags are not taken for new ones.
-_SCHEME = b"devstack-context-v2\0"
+_SCHEME = b"devstack-context-v3\0"
 # Where a Dockerfile that lies outside its context goes in the tar stream.
 OUTSIDE_DOCKERFILE = ".devstack.Dockerfile"
 
@@ -54,8 +55,8 @@ class Context:
 
 
 def scan(root: Path, dockerfile: Path, args: Mapping[str, str], extra_ignore: tuple[str, ...] = ()) -> Context:
-    patterns = ignore.read(root) + ignore.parse(extra_ignore)
-    files = tuple(sorted(_walk(root, patterns)))
+    matcher = ignore.Matcher(ignore.read(root) + ignore.parse(extra_ignore))
+    files = tuple(sorted(_walk(root, matcher)))
     digest = hashlib.sha256(_SCHEME)
     digest.update(b"dockerfile\0" + dockerfile.read_bytes() + b"\0")
     for key in sorted(args):
@@ -65,25 +66,43 @@ def scan(root: Path, dockerfile: Path, args: Mapping[str, str], extra_ignore: tu
     return Context(root=root, files=files, dockerfile=dockerfile, digest=digest.hexdigest())
 
 
-def _walk(root: Path, patterns: list[ignore.Pattern]) -> Iterator[str]:
-    for folder, dirs, names in os.walk(root):
-        base = Path(folder).relative_to(root).as_posix()
-        prefix = "" if base == "." else base + "/"
-        for name in names + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
-            if not ignore.excluded(prefix + name, patterns):
-                yield prefix + name
-        kept = []
-        for name in dirs:
-            rel = prefix + name
-            if os.path.islink(os.path.join(folder, name)):
+def _walk(root: Path, matcher: ignore.Matcher) -> Iterator[str]:
+    """The context's entries as BuildKit walks them (tonistiigi/fsutil): an excluded folder is walked only
+    when an exception may re-include something inside; a re-included entry brings its folders along; a
+    folder that cannot be read is an error, unless it is excluded."""
+    unsent: list[str] = []  # excluded folders walked into, sent only if something inside them is
+
+    def walk(folder: str, parent: ignore.Match | None) -> Iterator[str]:
+        for entry in _entries(root, folder, excluded=parent is not None and parent.excluded):
+            rel = f"{folder}/{entry.name}" if folder else entry.name
+            state = matcher.match(rel, parent)
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if state.excluded:
+                if is_dir and matcher.walks_into(rel):
+                    unsent.append(rel)
+                    yield from walk(rel, state)
+                    if unsent and unsent[-1] == rel:
+                        unsent.pop()
                 continue
-            # An excluded folder is still walked when a `!` pattern might re-include something inside it.
-            if not ignore.excluded(rel, patterns):
-                yield rel
-                kept.append(name)
-            elif any(not p.exclude for p in patterns):
-                kept.append(name)
-        dirs[:] = kept
+            yield from unsent
+            unsent.clear()
+            yield rel
+            if is_dir:
+                yield from walk(rel, state)
+
+    return walk("", None)
+
+
+def _entries(root: Path, folder: str, excluded: bool) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(root / folder) as found:
+            return list(found)
+    except PermissionError as err:
+        if excluded:  # as BuildKit: an excluded folder it cannot read holds nothing to send
+            return []
+        raise ContextError(str(root / folder), err.strerror or str(err)) from None
+    except OSError as err:
+        raise ContextError(str(root / folder), err.strerror or str(err)) from None
 
 
 def _entry_digest(path: Path, rel: str) -> bytes:
@@ -94,10 +113,15 @@ def _entry_digest(path: Path, rel: str) -> bytes:
         return header + b"link\0" + os.readlink(path).encode() + b"\0"
     if stat.S_ISDIR(info.st_mode):
         return header + b"dir\0"
+    if not stat.S_ISREG(info.st_mode):  # a fifo, socket or device: its kind is all that is sent
+        return header + f"special\0{stat.S_IFMT(info.st_mode):o}\0".encode()
     content = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            content.update(block)
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                content.update(block)
+    except OSError as err:
+        raise ContextError(str(path), err.strerror or str(err)) from None
     return header + b"file\0" + content.digest()
 
 

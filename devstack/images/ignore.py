@@ -1,60 +1,73 @@
-"""`.dockerignore` semantics (the moby patternmatcher rules), so devstack hashes exactly what Docker would send.
+"""`.dockerignore` as Docker reads and applies it, so devstack hashes exactly what Docker would send.
 
-- Patterns use Go's filepath.Match syntax plus `**`; they are cleaned and a leading `/` is dropped.
-- A pattern matches a path or any of its parent folders (`node_modules` excludes everything below it).
-- `!pattern` re-includes; the last pattern that matches decides.
-- A pattern Docker refuses (`syntax error in pattern`) is refused here too, when devstack.toml is loaded.
+Reading follows moby/patternmatcher's ignorefile.ReadAll:
+- lines end at `\\n` (a `\\r` before it is dropped; a lone `\\r` is part of the line); a leading BOM is dropped;
+- a `#` in the first column starts a comment; blanks around a pattern are trimmed;
+- a pattern is cleaned (Go's filepath.Clean) and a leading `/` dropped; `!pattern` re-includes.
+Every pattern Docker refuses (a lone `!`, the bad patterns of patterns.py, a line over 64 KiB) is refused here,
+naming the file and line, when devstack.toml is loaded.
+
+Applying follows BuildKit's context walk (tonistiigi/fsutil): each pattern remembers whether a parent folder
+matched it, the last pattern that matches decides, and the folders of a re-included file are sent too.
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 from devstack.errors import ConfigError
+from devstack.images.patterns import Pattern, PatternError
 
+__all__ = ["Matcher", "Pattern", "PatternError", "parse", "read"]
 
-class PatternError(ValueError):
-    """A malformed pattern, such as an unclosed `[`."""
-
-
-@dataclass(frozen=True)
-class Pattern:
-    text: str
-    exclude: bool  # False for a `!` exception
-
-    @cached_property
-    def regex(self) -> re.Pattern[str]:
-        try:
-            return re.compile(_translate(self.text))
-        except re.error as err:
-            raise PatternError(f"syntax error in pattern {self.text!r} ({err.msg})") from None
-
-    def matches(self, path: str) -> bool:
-        """True when `path` or one of its parent folders matches."""
-        if self.regex.fullmatch(path):
-            return True
-        parts = path.split("/")
-        return any(self.regex.fullmatch("/".join(parts[:i])) for i in range(1, len(parts)))
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+            "\u2028\u2029\u202f\u205f\u3000"  # Go's unicode.IsSpace, which strings.TrimSpace uses
+_MAX_LINE = 64 * 1024  # bufio.Scanner's limit: Docker fails on a longer line ("token too long")
 
 
 def parse(lines: Iterable[str]) -> list[Pattern]:
+    """Patterns from lines; a PatternError carries the 1-based number of the line at fault."""
     patterns = []
-    for raw in lines:
-        line = raw.strip()
-        if not line or raw.startswith("#"):  # as in Docker, only a `#` in the first column starts a comment
-            continue
-        exclude = not line.startswith("!")
-        text = line if exclude else line[1:].strip()
-        text = posixpath.normpath(text).lstrip("/")
-        if text and text != ".":
-            patterns.append(Pattern(text, exclude))
-            _ = patterns[-1].regex  # compiled now, so a malformed pattern is reported before any scan
+    for number, raw in enumerate(lines, 1):
+        try:
+            pattern = _pattern(raw)
+            if pattern is not None:
+                pattern.check()
+                patterns.append(pattern)
+        except PatternError as err:
+            raise PatternError(str(err), number) from None
     return patterns
+
+
+def _pattern(raw: str) -> Pattern | None:
+    if raw.startswith("#"):  # as in Docker, only a `#` in the first column starts a comment
+        return None
+    line = raw.strip(_GO_SPACE)
+    if not line:
+        return None
+    exclude = not line.startswith("!")
+    text = line if exclude else line[1:].strip(_GO_SPACE)
+    if not text:
+        raise PatternError('illegal exclusion pattern: "!"')
+    # Go's Clean leaves at most one leading `/` (normpath may leave two), and Docker then drops it.
+    text = posixpath.normpath(text).lstrip("/") or "/"
+    # `.` and `/` never match a path inside the context: Docker keeps them, to no effect.
+    return None if text in (".", "/") else Pattern(text, exclude)
+
+
+def lines(data: bytes) -> list[str]:
+    """The lines of a .dockerignore as Go's bufio.Scanner splits them."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    rows = data.split(b"\n")
+    if rows and rows[-1] == b"":
+        rows.pop()
+    for number, row in enumerate(rows, 1):
+        if len(row) >= _MAX_LINE:
+            raise PatternError(f"line longer than {_MAX_LINE} bytes (Docker stops there: token too long)", number)
+    return [row.removesuffix(b"\r").decode("utf-8") for row in rows]
 
 
 def read(context: Path) -> list[Pattern]:
@@ -62,56 +75,65 @@ def read(context: Path) -> list[Pattern]:
     if not path.is_file():
         return []
     try:
-        # utf-8-sig: a leading BOM is dropped, as Docker does.
-        return parse(path.read_text(encoding="utf-8-sig").splitlines())
-    except (PatternError, UnicodeDecodeError) as err:
+        return parse(lines(path.read_bytes()))
+    except PatternError as err:
+        raise ConfigError(f"{path}:{err.line}", "", str(err)) from None
+    except UnicodeDecodeError as err:
         raise ConfigError(str(path), "", str(err)) from None
+    except OSError as err:
+        raise ConfigError(str(path), "", f"cannot read: {err.strerror}") from None
 
 
-def excluded(path: str, patterns: list[Pattern]) -> bool:
-    result = False
-    for pattern in patterns:
-        if pattern.exclude != result and pattern.matches(path):
-            result = pattern.exclude
-    return result
+@dataclass(frozen=True)
+class Match:
+    """Whether a path is excluded, and which patterns it (or a parent folder) matched, for its children."""
+    excluded: bool
+    matched: tuple[bool, ...] = ()
 
 
-def _translate(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if pattern.startswith("**", i):
-            i += 2
-            i += pattern.startswith("/", i)  # `**/` is the same as `**`: zero or more whole folders
-            rest = pattern[i:]
-            # moby matches any text instead for a trailing `**` (a prefix match) and for a leading `**x` with no
-            # wildcard after it (a suffix match): `**.txt` matches `a.txt`, but `a**b` does not match `axb`.
-            suffix = i == 2 and not any(c in rest for c in "*?[]\\")
-            out.append(".*" if not rest or suffix else "(?:.*/)?")
-            continue
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif char == "[":
-            end = _class_end(pattern, i + 1)
-            body = pattern[i + 1 : end]
-            out.append("[" + ("^" + body[1:] if body.startswith("^") else body) + "]")
-            i = end
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return "".join(out)
+class Matcher:
+    """The patterns of one context, applied as BuildKit's walk applies them (patternmatcher's
+    MatchesUsingParentResults, and fsutil's rule for which excluded folders are still walked)."""
+
+    def __init__(self, patterns: Sequence[Pattern]) -> None:
+        self.patterns = tuple(patterns)
+        exceptions = [p for p in self.patterns if not p.exclude]
+        self._exception_prefixes = tuple(p.without_trailing_glob() + "/" for p in exceptions)
+        # Only exceptions without wildcards (before a trailing /** or /*) let an excluded folder be skipped.
+        self._prefix_only = not any(c in p for p in self._exception_prefixes for c in "*[]?^\\")
+
+    def match(self, path: str, parent: Match | None = None) -> Match:
+        """`path` relative to the context; `parent` is the Match of its folder (None at the top)."""
+        excluded = False
+        matched = []
+        for i, pattern in enumerate(self.patterns):
+            hit = bool(parent and parent.matched and parent.matched[i])  # a parent folder matched it
+            if not hit:
+                if pattern.exclude == excluded:  # it could not change the outcome: not even tried
+                    matched.append(False)
+                    continue
+                hit = pattern.matches(path) or (parent is None and _a_parent_matches(pattern, path))
+            matched.append(hit)
+            excluded = pattern.exclude if hit else excluded
+        return Match(excluded, tuple(matched))
+
+    def walks_into(self, folder: str) -> bool:
+        """Whether an excluded folder is still walked, because an exception may re-include something inside."""
+        if not self._prefix_only:
+            return True
+        return any(prefix.startswith(folder + "/") for prefix in self._exception_prefixes)
+
+    def excluded(self, path: str) -> bool:
+        """Whether Docker leaves `path` out of the context (the dev loop asks this of a changed file)."""
+        parts = path.split("/")
+        state: Match | None = None
+        for depth in range(1, len(parts) + 1):
+            state = self.match("/".join(parts[:depth]), state)
+            if state.excluded and depth < len(parts) and not self.walks_into("/".join(parts[:depth])):
+                return True
+        return bool(state and state.excluded)
 
 
-def _class_end(pattern: str, start: int) -> int:
-    """The index of the `]` that closes a character class; an escaped `\\]` does not close it."""
-    i = start
-    while i < len(pattern) and pattern[i] != "]":
-        i += 2 if pattern[i] == "\\" else 1
-    if i >= len(pattern):
-        raise PatternError(f"syntax error in pattern {pattern!r} (no ']' closes the '[')")
-    return i
+def _a_parent_matches(pattern: Pattern, path: str) -> bool:
+    parts = path.split("/")
+    return any(pattern.matches("/".join(parts[:i])) for i in range(1, len(parts)))

@@ -195,8 +195,8 @@ CASES = {
                           "devstack.toml: images.relay.ignore: expected a list, got str '*.pyc'"),
     "ignore item": (toml(image='context = "relay"\nignore = ["*.pyc", 3]'),
                     "devstack.toml: images.relay.ignore[1]: expected a string, got 3"),
-    "ignore syntax": (toml(image='context = "relay"\nignore = ["a[b"]'), "devstack.toml: images.relay.ignore: "
-                      "syntax error in pattern 'a[b' (no ']' closes the '[')"),
+    "ignore syntax": (toml(image='context = "relay"\nignore = ["*.pyc", "a[b"]'), "devstack.toml: "
+                      "images.relay.ignore[1]: syntax error in pattern 'a[b' (no ']' closes the '[')"),
     "image unknown key": (toml(image='context = "relay"\ndockerfle = "Dockerfile"'),
                           "devstack.toml: images.relay.dockerfle: unknown key (did you mean 'dockerfile'?)"),
     "live_update typo": (toml(image='context = "relay"\nlive_updates = {}'),
@@ -330,9 +330,10 @@ def test_error(project: Project, text: str, message: str) -> None:
     assert project.error(text) == message
 
 
-def test_dockerignore_syntax_error_names_the_file(project: Project) -> None:
+def test_dockerignore_syntax_error_names_the_file_and_line(project: Project) -> None:
     ignore_file = project.write("relay/.dockerignore", "*.pyc\n[]\n")
-    assert project.error(MINIMAL) == f"{ignore_file}: syntax error in pattern '[]' (unterminated character set)"
+    assert project.error(MINIMAL) == (f"{ignore_file}:2: syntax error in pattern '[]' "
+                                      "(']' cannot stand there in a [class])")
 
 
 def test_invalid_json_payload_file(project: Project) -> None:

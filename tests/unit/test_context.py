@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -72,7 +74,8 @@ def test_extra_ignore_patterns_add_to_the_dockerignore(ctx: Path) -> None:
 def test_an_exception_reaches_into_an_excluded_folder(tmp_path: Path) -> None:
     root = make(tmp_path, {"Dockerfile": "", ".dockerignore": "docs\n!docs/README.md\n",
                            "docs/README.md": "", "docs/other.md": "", "docs/sub/x.md": ""})
-    assert scan(root).files == (".dockerignore", "Dockerfile", "docs/README.md")
+    # The folder comes along, with its own mode, as BuildKit sends it.
+    assert scan(root).files == (".dockerignore", "Dockerfile", "docs", "docs/README.md")
 
 
 def test_a_glob_exception_reaches_into_an_excluded_folder(tmp_path: Path) -> None:
@@ -80,7 +83,88 @@ def test_a_glob_exception_reaches_into_an_excluded_folder(tmp_path: Path) -> Non
     # client skips `node_modules` here; devstack builds from its own tar, so this is what the build gets.
     root = make(tmp_path, {"Dockerfile": "", ".dockerignore": "node_modules\n!**/keep.txt\n",
                            "node_modules/pkg/keep.txt": "", "node_modules/pkg/index.js": ""})
-    assert scan(root).files == (".dockerignore", "Dockerfile", "node_modules/pkg/keep.txt")
+    assert scan(root).files == (".dockerignore", "Dockerfile", "node_modules", "node_modules/pkg",
+                                "node_modules/pkg/keep.txt")
+
+
+def test_a_literal_exception_elsewhere_does_not_open_an_excluded_folder(tmp_path: Path) -> None:
+    # BuildKit skips an excluded folder when every exception is a plain path and none lies inside it.
+    root = make(tmp_path, {"Dockerfile": "", ".dockerignore": "*\n!src/keep.txt\n", "src/keep.txt": "",
+                           "docs/keep.txt": "", "docs/other": ""})
+    assert scan(root).files == ("src", "src/keep.txt")
+
+
+# tonistiigi/fsutil's walk tests, transcribed: (entries to create, exclude patterns, what the walk sends).
+FSUTIL_WALKS = {
+    "TestWalkerExclude": (["file bar", "dir foo", "file foo2", "file foo/bar2"], ["foo*", "!foo/bar2"],
+                          ["bar", "foo", "foo/bar2"]),
+    "TestFSWalkNested": (["dir foo", "file foo/bar"], ["foo", "!foo/bar"], ["foo", "foo/bar"]),
+    "TestFilteredOpen": (["file foo", "file bar"], ["bar"], ["foo"]),
+    "TestFilteredOpenInvert": (["dir foo", "dir foo/bar", "dir foo/bar/baz", "file foo/bar/baz/x",
+                                "file foo/bar/baz/y"], ["foo", "!foo/bar", "foo/bar/baz", "!foo/bar/baz/x"],
+                               ["foo", "foo/bar", "foo/bar/baz", "foo/bar/baz/x"]),
+    "TestWalkerPermissionDenied/**/bar": (["dir foo", "dir foo/bar"], ["**/bar"], ["foo"]),
+    "TestWalkerPermissionDenied/!foo/bar/baz": (["dir foo", "dir foo/bar"], ["**/bar", "!foo/bar/baz"], ["foo"]),
+}
+
+
+def create(root: Path, entries: list[str]) -> Path:
+    root.mkdir()
+    for entry in entries:
+        kind, rel = entry.split()
+        (root / rel).mkdir() if kind == "dir" else (root / rel).write_text("")
+    return root
+
+
+@pytest.mark.parametrize(("entries", "patterns", "expected"), FSUTIL_WALKS.values(), ids=FSUTIL_WALKS.keys())
+def test_fsutil_walks(tmp_path: Path, entries: list[str], patterns: list[str], expected: list[str]) -> None:
+    root = create(tmp_path / "ctx", entries)
+    dockerfile = make(tmp_path, {"Dockerfile": "FROM scratch\n"}) / "Dockerfile"
+    assert list(context.scan(root, dockerfile, {}, tuple(patterns)).files) == expected
+
+
+# --- folders that cannot be read --------------------------------------------------------------------------------------
+# Root reads any folder: the scan runs in a child without the capabilities that let it (setpriv, util-linux).
+
+SCAN = ("import sys; from pathlib import Path; from devstack.images import context; from devstack.errors import "
+        "DevstackError\ntry: print(context.scan(Path(sys.argv[1]), Path(sys.argv[2]), {}, tuple(sys.argv[3:])).files)"
+        "\nexcept DevstackError as err: print(err)")
+
+
+def scan_unprivileged(root: Path, dockerfile: Path, patterns: list[str]) -> str:
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    command = [*drop, sys.executable, "-c", SCAN, str(root), str(dockerfile), *patterns]
+    return subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO, timeout=60).stdout.strip()
+
+
+@pytest.mark.parametrize(("patterns", "expected"), [
+    ([], "error"),  # fsutil: "permission denied"
+    (["**/bar"], "('foo',)"),
+    (["**/bar", "!foo/bar/baz"], "('foo',)"),  # walked into, but excluded: what it cannot read holds nothing
+    (["**/bar", "!foo/bar"], "error"),
+])
+def test_an_unreadable_folder_is_an_error_unless_excluded(tmp_path: Path, patterns: list[str],
+                                                          expected: str) -> None:
+    root = create(tmp_path / "ctx", ["dir foo", "dir foo/bar"])
+    dockerfile = make(tmp_path, {"Dockerfile": "FROM scratch\n"}) / "Dockerfile"
+    (root / "foo/bar").chmod(0)
+    try:
+        output = scan_unprivileged(root, dockerfile, patterns)
+    finally:
+        (root / "foo/bar").chmod(0o755)
+    if expected == "error":
+        assert output == (f"{root}/foo/bar: cannot read it for the build context: Permission denied (Docker would "
+                          "stop here too; fix its permissions or exclude it in .dockerignore)")
+    else:
+        assert output == expected
+
+
+def test_an_unreadable_file_is_an_error(tmp_path: Path) -> None:
+    root = create(tmp_path / "ctx", ["file key.pem"])
+    dockerfile = make(tmp_path, {"Dockerfile": "FROM scratch\n"}) / "Dockerfile"
+    (root / "key.pem").chmod(0)
+    assert scan_unprivileged(root, dockerfile, []).startswith(f"{root}/key.pem: cannot read it for the build context")
+    assert scan_unprivileged(root, dockerfile, ["*.pem"]) == "()"
 
 
 def test_empty_folders_are_kept(ctx: Path) -> None:
@@ -142,7 +226,10 @@ def mkdir(rel: str) -> Callable[[Path], object]:
     chmod("app.py", 0o600),  # a key file made private must not reuse an image where it is readable
     rename("app.py", "main.py"),
     mkdir("empty"),
-], ids=["content", "new file", "Dockerfile", "dockerignore", "exec bit", "mode 0600", "rename", "empty folder"])
+    write(".dockerignore", "*.log\n**/__pycache__\n!lib/__pycache__/util.cpython-311.pyc\n"),
+    write(".dockerignore", "*.log\r**/__pycache__\n"),  # one pattern: a lone \r does not end a line
+], ids=["content", "new file", "Dockerfile", "dockerignore", "exec bit", "mode 0600", "rename", "empty folder",
+        "re-included file", "lone carriage return"])
 def test_a_change_that_reaches_the_build_changes_the_digest(ctx: Path, change: Callable[[Path], object]) -> None:
     (ctx / "app.py").chmod(0o644)
     before = scan(ctx).digest
@@ -176,6 +263,15 @@ def test_build_args_count_by_value_not_order(ctx: Path) -> None:
     assert scan(ctx, {"BASE": "python:3.12", "X": "1"}).digest != base
     assert scan(ctx, {"BASE": "python:3.11"}).digest != base
     assert scan(ctx, {}).digest != base
+
+
+def test_the_mode_of_a_re_included_files_folder_counts(tmp_path: Path) -> None:
+    root = make(tmp_path, {"Dockerfile": "", ".dockerignore": "docs\n!docs/README.md\n", "docs/README.md": ""})
+    (root / "docs").chmod(0o755)
+    before = scan(root).digest
+    (root / "docs").chmod(0o700)
+    assert scan(root).digest != before
+    assert tar_members(scan(root))["docs"].mode == 0o700
 
 
 def test_symlink_target_counts(ctx: Path) -> None:

@@ -13,8 +13,104 @@ from devstack.images import ignore
 
 
 def excluded(patterns: list[str], path: str) -> bool:
-    return ignore.excluded(path, ignore.parse(patterns))
+    return ignore.Matcher(ignore.parse(patterns)).excluded(path)
 
+
+# --- moby/patternmatcher's tables, transcribed ------------------------------------------------------------------------
+# TestMatches (patterns and paths as patternmatcher's walkers see them) and the single cases beside it.
+
+PATTERNMATCHER_MATCHES = [
+    ("**", "file", True), ("**", "file/", True), ("**/", "file", True), ("**/", "file/", True),
+    ("**", "/", True), ("**/", "/", True), ("**", "dir/file", True), ("**/", "dir/file", True),
+    ("**", "dir/file/", True), ("**/", "dir/file/", True), ("**/**", "dir/file", True),
+    ("**/**", "dir/file/", True), ("dir/**", "dir/file", True), ("dir/**", "dir/file/", True),
+    ("dir/**", "dir/dir2/file", True), ("dir/**", "dir/dir2/file/", True), ("**/dir", "dir", True),
+    ("**/dir", "dir/file", True), ("**/dir2/*", "dir/dir2/file", True), ("**/dir2/*", "dir/dir2/file/", True),
+    ("**/dir2/**", "dir/dir2/dir3/file", True), ("**/dir2/**", "dir/dir2/dir3/file/", True),
+    ("**file", "file", True), ("**file", "dir/file", True), ("**/file", "dir/file", True),
+    ("**file", "dir/dir/file", True), ("**/file", "dir/dir/file", True), ("**/file*", "dir/dir/file", True),
+    ("**/file*", "dir/dir/file.txt", True), ("**/file*txt", "dir/dir/file.txt", True),
+    ("**/file*.txt", "dir/dir/file.txt", True), ("**/file*.txt*", "dir/dir/file.txt", True),
+    ("**/**/*.txt", "dir/dir/file.txt", True), ("**/**/*.txt2", "dir/dir/file.txt", False),
+    ("**/*.txt", "file.txt", True), ("**/**/*.txt", "file.txt", True), ("a**/*.txt", "a/file.txt", True),
+    ("a**/*.txt", "a/dir/file.txt", True), ("a**/*.txt", "a/dir/dir/file.txt", True),
+    ("a/*.txt", "a/dir/file.txt", False), ("a/*.txt", "a/file.txt", True), ("a/*.txt**", "a/file.txt", True),
+    ("a[b-d]e", "ae", False), ("a[b-d]e", "ace", True), ("a[b-d]e", "aae", False), ("a[^b-d]e", "aze", True),
+    (".*", ".foo", True), (".*", "foo", False), ("abc.def", "abcdef", False), ("abc.def", "abc.def", True),
+    ("abc.def", "abcZdef", False), ("abc?def", "abcZdef", True), ("abc?def", "abcdef", False),
+    ("a\\\\", "a\\", True), ("**/foo/bar", "foo/bar", True), ("**/foo/bar", "dir/foo/bar", True),
+    ("**/foo/bar", "dir/dir2/foo/bar", True), ("abc/**", "abc", False), ("abc/**", "abc/def", True),
+    ("abc/**", "abc/def/ghi", True), ("**/.foo", ".foo", True), ("**/.foo", "bar.foo", False),
+    ("a(b)c/def", "a(b)c/def", True), ("a(b)c/def", "a(b)c/xyz", False), ("a.|)$(}+{bc", "a.|)$(}+{bc", True),
+    ("dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+     "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", True),
+    ("dist/*.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", True),
+    ("a\\*b", "a*b", True),
+    ("*", "fileutils.go", True), ("*.go", "fileutils.go", True),  # TestWildcardMatches, TestPatternMatches
+]
+
+PATTERNMATCHER_MULTI = [
+    (["**", "!util/docker/web"], "util/docker/web/foo", False),
+    (["**", "!util/docker/web", "util/docker/web/foo"], "util/docker/web/foo", True),
+    (["**", "!dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl"],
+     "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", False),
+    (["**", "!dist/*.whl"], "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", False),
+    (["!fileutils.go", "*.go"], "fileutils.go", True),  # TestExclusionPatternMatchesPatternBefore
+    (["docs", "!docs/README.md"], "docs/README.md", False),  # TestPatternMatchesFolderExclusions
+    (["docs/", "!docs/README.md"], "docs/README.md", False),  # …WithSlashExclusions
+    (["docs/*", "!docs/README.md"], "docs/README.md", False),  # …WildcardExclusions
+    (["*.go", "!fileutils.go"], "fileutils.go", False),  # TestExclusionPatternMatchesPatternAfter
+]
+
+# matchTests ("stolen from go's filepath Match tests"): (pattern, path, matches); None where it is an error.
+PATTERNMATCHER_MATCH = [
+    ("abc", "abc", True), ("*", "abc", True), ("*c", "abc", True), ("a*", "a", True), ("a*", "abc", True),
+    ("a*", "ab/c", True), ("a*/b", "abc/b", True), ("a*/b", "a/c/b", False),
+    ("a*b*c*d*e*/f", "axbxcxdxe/f", True), ("a*b*c*d*e*/f", "axbxcxdxexxx/f", True),
+    ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", False), ("a*b*c*d*e*/f", "axbxcxdxexxx/fff", False),
+    ("a*b?c*x", "abxbbxdbxebxczzx", True), ("a*b?c*x", "abxbbxdbxebxczzy", False),
+    ("ab[c]", "abc", True), ("ab[b-d]", "abc", True), ("ab[e-g]", "abc", False), ("ab[^c]", "abc", False),
+    ("ab[^b-d]", "abc", False), ("ab[^e-g]", "abc", True), ("a\\*b", "a*b", True), ("a\\*b", "ab", False),
+    ("a?b", "a☺b", True), ("a[^a]b", "a☺b", True), ("a???b", "a☺b", False), ("a[^a][^a][^a]b", "a☺b", False),
+    ("[a-ζ]*", "α", True), ("*[a-ζ]", "A", False), ("a?b", "a/b", False), ("a*b", "a/b", False),
+    ("[\\]a]", "]", True), ("[\\-]", "-", True), ("[x\\-]", "x", True), ("[x\\-]", "-", True),
+    ("[x\\-]", "z", False), ("[\\-x]", "x", True), ("[\\-x]", "-", True), ("[\\-x]", "a", False),
+    ("[]a]", "]", None), ("[-]", "-", None), ("[x-]", "x", None), ("[x-]", "-", None), ("[x-]", "z", None),
+    ("[-x]", "x", None), ("[-x]", "-", None), ("[-x]", "a", None), ("\\", "a", None), ("[a-b-c]", "a", None),
+    ("[", "a", None), ("[^", "a", None), ("[^bc", "a", None), ("a[", "a", None), ("a[", "ab", None),
+    ("*x", "xxx", True),
+    ("[Local-Only]/", "x", None),  # passes Go's syntax check, fails at the first path: a reversed range
+]
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), PATTERNMATCHER_MATCHES)
+def test_patternmatcher_matches(pattern: str, path: str, expected: bool) -> None:
+    assert excluded([pattern], path.rstrip("/") or "/") is expected
+
+
+@pytest.mark.parametrize(("patterns", "path", "expected"), PATTERNMATCHER_MULTI)
+def test_patternmatcher_multi(patterns: list[str], path: str, expected: bool) -> None:
+    assert excluded(patterns, path) is expected
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), PATTERNMATCHER_MATCH)
+def test_patternmatcher_match(pattern: str, path: str, expected: bool | None) -> None:
+    if expected is None:
+        with pytest.raises(ignore.PatternError, match=r"^syntax error in pattern "):
+            ignore.parse([pattern])
+    else:
+        assert excluded([pattern], path) is expected
+
+
+def test_ignorefile_read_all(tmp_path: Path) -> None:
+    """ignorefile's TestReadAll, less its two lone `!` lines, which Docker refuses when it builds."""
+    content = "test1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n"
+    patterns = ignore.parse(ignore.lines(content.encode()))
+    assert [(p.text, p.exclude) for p in patterns] == [
+        ("test1", True), ("test2", True), ("a/file/here", True), ("lastfile", True), ("inverted/abs/path", False)]
+
+
+# --- tonistiigi/fsutil's walk tables, transcribed (as contexts: tests/unit/test_context.py runs them) --------------
 
 @pytest.mark.parametrize(("pattern", "path", "expected"), [
     # plain names, `*`, `?`
@@ -105,7 +201,7 @@ def test_patterns(patterns: list[str], path: str, expected: bool) -> None:
 
 
 def test_comments_and_blank_lines() -> None:
-    patterns = ignore.parse(["# a comment", "", "   ", "*.log", "#*.txt", "!", "."])
+    patterns = ignore.parse(["# a comment", "", "   ", "*.log", "#*.txt", ".", "/", "!/"])
     assert [(p.text, p.exclude) for p in patterns] == [("*.log", True)]
 
 
@@ -116,25 +212,66 @@ def test_only_a_hash_in_the_first_column_starts_a_comment() -> None:
 
 def test_read_drops_a_byte_order_mark(tmp_path: Path) -> None:
     (tmp_path / ".dockerignore").write_bytes(b"\xef\xbb\xbfsecret.txt\n")
-    assert ignore.excluded("secret.txt", ignore.read(tmp_path))
+    assert ignore.Matcher(ignore.read(tmp_path)).excluded("secret.txt")
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b"a\nb\n", ["a", "b"]),
+    (b"a\r\nb\r\n", ["a", "b"]),  # Windows line ends
+    (b"a\rb\n", ["a\rb"]),  # a lone \r does not end a line (Python's splitlines would split here)
+    ("a\x0bb\x0cc\x1cd\x85e\u2028f".encode(), ["a\x0bb\x0cc\x1cd\x85e\u2028f"]),  # nor do these
+    (b"a\r\r\n", ["a\r"]),  # only one \r before the \n is dropped
+    (b"last", ["last"]),
+    (b"", []),
+    (b"\xef\xbb\xbf#comment\n", ["#comment"]),
+])
+def test_lines_split_as_docker_reads_them(data: bytes, expected: list[str]) -> None:
+    assert ignore.lines(data) == expected
+
+
+def test_a_lone_carriage_return_keeps_one_pattern(tmp_path: Path) -> None:
+    # `a.txt\rb.txt` is one pattern, which neither file matches; Docker sends both.
+    (tmp_path / ".dockerignore").write_bytes(b"a.txt\rb.txt\n")
+    matcher = ignore.Matcher(ignore.read(tmp_path))
+    assert not matcher.excluded("a.txt") and not matcher.excluded("b.txt")
 
 
 def test_read_without_a_file(tmp_path: Path) -> None:
     assert ignore.read(tmp_path) == []
 
 
-@pytest.mark.parametrize("pattern", ["a[b", "[]", "x[\\]", "[z-a]"])
-def test_malformed_patterns_are_refused(pattern: str) -> None:
-    # `docker build` refuses them too ("syntax error in pattern").
-    with pytest.raises(ignore.PatternError, match=r"^syntax error in pattern "):
+@pytest.mark.parametrize(("pattern", "message"), [
+    ("a[b", "syntax error in pattern 'a[b' (no ']' closes the '[')"),
+    ("[]", "syntax error in pattern '[]' (']' cannot stand there in a [class])"),
+    ("x[\\]", "syntax error in pattern 'x[\\\\]' (no ']' closes the '[')"),
+    ("[z-a]", "syntax error in pattern '[z-a]' (bad character range z-a)"),
+    ("[-]", "syntax error in pattern '[-]' ('-' cannot stand there in a [class])"),
+    ("[x-]", "syntax error in pattern '[x-]' (']' cannot stand there in a [class])"),
+    ("[-x]", "syntax error in pattern '[-x]' ('-' cannot stand there in a [class])"),
+    ("[a-b-c]", "syntax error in pattern '[a-b-c]' ('-' cannot stand there in a [class])"),
+    ("trailing\\", "syntax error in pattern 'trailing\\\\' (a trailing '\\' escapes nothing)"),
+    ("!", 'illegal exclusion pattern: "!"'),
+    ("  !  ", 'illegal exclusion pattern: "!"'),
+])
+def test_malformed_patterns_are_refused(pattern: str, message: str) -> None:
+    # `docker build` refuses them too.
+    with pytest.raises(ignore.PatternError) as caught:
         ignore.parse(["ok", pattern])
+    assert (str(caught.value), caught.value.line) == (message, 2)
 
 
-def test_malformed_pattern_in_the_file_names_the_file(tmp_path: Path) -> None:
-    (tmp_path / ".dockerignore").write_text("*.pyc\na[b\n")
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("*.pyc\na[b\n", 2, "syntax error in pattern 'a[b' (no ']' closes the '[')"),
+    ("# header\r\n\n!\n", 3, 'illegal exclusion pattern: "!"'),
+    ("ok\rstill line one\n[-]\n", 2, "syntax error in pattern '[-]' ('-' cannot stand there in a [class])"),
+    ("a\n" + "x" * 65536 + "\n", 2, "line longer than 65536 bytes (Docker stops there: token too long)"),
+])
+def test_malformed_pattern_in_the_file_names_the_file_and_line(tmp_path: Path, text: str, line: int,
+                                                               message: str) -> None:
+    (tmp_path / ".dockerignore").write_text(text, newline="")
     with pytest.raises(ConfigError) as caught:
         ignore.read(tmp_path)
-    assert str(caught.value) == f"{tmp_path}/.dockerignore: syntax error in pattern 'a[b' (no ']' closes the '[')"
+    assert str(caught.value) == f"{tmp_path}/.dockerignore:{line}: {message}"
 
 
 def test_a_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
