@@ -18,13 +18,11 @@ from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, 
 from devstack.config.reader import Table, relative
 from devstack.config.variables import SECRET_PREFIX, InterpolationError, interpolate_tree, read_env_file
 from devstack.errors import ConfigError, UsageError
-from devstack.images import ignore
+from devstack.images import ignore, reference
 
 FILENAME = "devstack.toml"
 _PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}")
 # A Docker repository name, optionally behind a registry host[:port].
-_IMAGE_REF = re.compile(r"(?:[a-zA-Z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
-
 
 def find(explicit: str | None, cwd: Path) -> Path:
     """The -f/--file argument, or devstack.toml in `cwd` or the nearest parent."""
@@ -113,14 +111,25 @@ def _image(table: Table, key: str, root: Path) -> ImageSpec:
     dockerfile = (context / dockerfile_name).resolve()
     if not dockerfile.is_file():
         raise table.error("dockerfile", f"file '{relative(dockerfile, root)}' does not exist")
-    ref = table.string("ref", key)
-    if not _IMAGE_REF.fullmatch(ref):
-        raise table.error("ref", f"expected a repository name such as 'relay' or 'demo/relay', got {ref!r}")
+    ref = _ref(table, key)
     spec = ImageSpec(name=key, ref=ref, context=context, dockerfile=dockerfile, args=table.str_map("args"),
                      ignore=_ignore(table, context),
                      live_update=_live_update(table, context, root) if table.has("live_update") else None)
     table.done()
     return spec
+
+
+def _ref(table: Table, key: str) -> str:
+    """A repository name by Docker's grammar (distribution/reference); devstack adds the tag."""
+    ref: str = table.string("ref", key)
+    expected = f"expected a repository name such as 'relay' or 'demo/relay', got {ref!r}"
+    try:
+        parsed = reference.parse(ref)
+    except reference.InvalidReference as err:
+        raise table.error("ref", f"{err}; {expected}") from None
+    if parsed.tag or parsed.digest:
+        raise table.error("ref", f"a tag or digest has no place here (devstack tags by content); {expected}")
+    return ref
 
 
 def _ignore(table: Table, context: Path) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from devstack.cli import boundary, main
 from devstack.config import loader
 from devstack.config.model import Config, HelmChart
 from devstack.errors import EngineUnavailable, UsageError
+from devstack.images import reference
 from devstack.providers.base import DownOptions
 from devstack.providers.kubernetes import clusters, delivery, guard, manifests, tools
 from devstack.providers.kubernetes.clusters import K3d, Kind, Minikube, Registry
@@ -179,10 +180,10 @@ def test_local_registry_hosting_is_read_and_written(env: Env) -> None:
 
 
 def test_node_image_names_are_normalised() -> None:
-    assert delivery.normalize("relay:1") == "docker.io/library/relay:1"
-    assert delivery.normalize("demo/relay:1") == "docker.io/demo/relay:1"
-    assert delivery.normalize("localhost:5001/relay:1") == "localhost:5001/relay:1"
-    assert delivery.normalize("ghcr.io/x/relay:1") == "ghcr.io/x/relay:1"
+    assert reference.full("relay:1") == "docker.io/library/relay:1"
+    assert reference.full("demo/relay:1") == "docker.io/demo/relay:1"
+    assert reference.full("localhost:5001/relay:1") == "localhost:5001/relay:1"
+    assert reference.full("ghcr.io/x/relay:1") == "ghcr.io/x/relay:1"
 
 
 # --- the context guard ---------------------------------------------------------------------------------------------

@@ -54,14 +54,16 @@ def test_images_are_injected_into_every_pod_template(kind: str) -> None:
     assert pod_labels == {"app": "w", labels.PROJECT: "demo", render.RESOURCE: "w"}
 
 
-def test_matching_is_by_repository_as_tilt_does() -> None:
+def test_matching_is_by_normalised_repository_as_tilt_does() -> None:
     refs = {"relay": "R", "demo/sink": "S", "localhost:5001/web": "W"}
     obj = workload("Pod")
     obj["spec"]["containers"] = [{"name": n, "image": i} for n, i in [
-        ("a", "relay:1.0"), ("b", "relay@sha256:abcd"), ("c", "demo/sink:dev"), ("d", "localhost:5001/web:x"),
-        ("e", "relayx"), ("f", "other/relay")]]
+        ("a", "relay:1.0"), ("b", "relay@sha256:" + "a" * 64), ("c", "demo/sink:dev"), ("d", "localhost:5001/web:x"),
+        ("e", "relayx"), ("f", "other/relay"), ("g", "docker.io/library/relay"), ("h", "index.docker.io/demo/sink"),
+        ("i", "library/relay:3"), ("j", "Demo/sink")]]
     (out,) = rendered(obj, refs=refs).objects
-    assert [c["image"] for c in out["spec"]["containers"]] == ["R", "R", "S", "W", "relayx", "other/relay"]
+    assert [c["image"] for c in out["spec"]["containers"]] == [
+        "R", "R", "S", "W", "relayx", "other/relay", "R", "S", "R", "Demo/sink"]  # `Demo` is a registry
 
 
 def test_labels_namespace_order_and_digest() -> None:

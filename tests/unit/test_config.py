@@ -63,7 +63,7 @@ def test_every_image_setting_is_read(project: Project) -> None:
 
 
 @pytest.mark.parametrize("ref", ["relay", "demo/relay", "registry.example.com/relay", "localhost:5000/a/b-c",
-                                 "my_team/relay.v2"])
+                                 "my_team/relay.v2", "dock__er/re--lay", "[::1]:5000/relay", "Foo/bar"])
 def test_repository_refs_are_accepted(project: Project, ref: str) -> None:
     assert project.load(toml(image=f'context = "relay"\nref = "{ref}"')).images["relay"].ref == ref
 
@@ -183,10 +183,18 @@ CASES = {
                       "devstack.toml: images.relay.dockerfile: file 'relay/Dockerfile.dev' does not exist"),
     "Dockerfile is a folder": (toml(image='context = "."\ndockerfile = "relay"'),
                                "devstack.toml: images.relay.dockerfile: file 'relay' does not exist"),
-    "ref with a tag": (toml(image='context = "relay"\nref = "relay:1.0"'), "devstack.toml: images.relay.ref: expected "
-                       "a repository name such as 'relay' or 'demo/relay', got 'relay:1.0'"),
-    "ref upper case": (toml(image='context = "relay"\nref = "Relay"'), "devstack.toml: images.relay.ref: expected "
-                       "a repository name such as 'relay' or 'demo/relay', got 'Relay'"),
+    "ref with a tag": (toml(image='context = "relay"\nref = "relay:1.0"'), "devstack.toml: images.relay.ref: a tag "
+                       "or digest has no place here (devstack tags by content); expected a repository name such as "
+                       "'relay' or 'demo/relay', got 'relay:1.0'"),
+    "ref upper case": (toml(image='context = "relay"\nref = "Relay"'), "devstack.toml: images.relay.ref: invalid "
+                       "reference format: repository name (library/Relay) must be lowercase; expected a repository "
+                       "name such as 'relay' or 'demo/relay', got 'Relay'"),
+    "ref leading dash": (toml(image='context = "relay"\nref = "-docker/docker"'), "devstack.toml: images.relay.ref: "
+                         "invalid reference format; expected a repository name such as 'relay' or 'demo/relay', "
+                         "got '-docker/docker'"),
+    "ref too long": (toml(image=f'context = "relay"\nref = "example.com/{"a" * 256}"'), "devstack.toml: "
+                     "images.relay.ref: repository name must not be more than 255 characters; expected a repository "
+                     f"name such as 'relay' or 'demo/relay', got 'example.com/{'a' * 256}'"),
     "args not a table": (toml(image='context = "relay"\nargs = "BASE=x"'),
                          "devstack.toml: images.relay.args: expected a table, got str 'BASE=x'"),
     "arg not a scalar": (toml(image='context = "relay"\nargs = { BASE = ["x"] }'),

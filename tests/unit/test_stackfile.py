@@ -37,26 +37,15 @@ def error(tmp_path: Path, text: str, **kwargs: Any) -> str:
 # --- image injection --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("image", "repo"), [
-    ("relay", "relay"),
-    ("relay:1.0", "relay"),
-    ("relay@sha256:0123abcd", "relay"),
-    ("relay:1.0@sha256:0123abcd", "relay"),
-    ("demo/relay:dev", "demo/relay"),
-    ("localhost:5000/relay", "localhost:5000/relay"),
-    ("localhost:5000/relay:1.0", "localhost:5000/relay"),
-    ("registry.example.com:443/team/relay:2@sha256:ff", "registry.example.com:443/team/relay"),
-])
-def test_repository(image: str, repo: str) -> None:
-    assert stackfile.repository(image) == repo
-
-
 def test_devstack_images_are_rewritten_and_others_left_alone(tmp_path: Path) -> None:
     text = """
 services:
   plain: {image: relay}
   tagged: {image: "relay:1.0"}
-  digested: {image: "relay@sha256:0123abcd"}
+  digested: {image: "relay@sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"}
+  official: {image: "docker.io/library/relay:2"}
+  legacy: {image: "index.docker.io/library/relay"}
+  library: {image: "library/relay"}
   registry: {image: "localhost:5000/sink:dev"}
   postgres: {image: "postgres:16"}
   lookalike: {image: relay-extra}
@@ -68,6 +57,7 @@ services:
     services = render(tmp_path, text, images=images).document["services"]
     assert {name: s.get("image") for name, s in services.items()} == {
         "plain": "relay:0123456789abcdef", "tagged": "relay:0123456789abcdef", "digested": "relay:0123456789abcdef",
+        "official": "relay:0123456789abcdef", "legacy": "relay:0123456789abcdef", "library": "relay:0123456789abcdef",
         "registry": "localhost:5000/sink:fedcba9876543210", "postgres": "postgres:16", "lookalike": "relay-extra",
         "namespaced": "other/relay", "registry_elsewhere": "localhost:5001/sink", "built_elsewhere": None}
 

@@ -15,7 +15,7 @@ import docker.errors
 import yaml
 
 from devstack.errors import DeployError
-from devstack.images import engine
+from devstack.images import engine, reference
 from devstack.providers.kubernetes.api import APPLY_PATCH, Api
 from devstack.providers.kubernetes.clusters import Registry
 
@@ -76,14 +76,7 @@ def missing(api: Api, image_refs: Sequence[str]) -> list[str]:
     nodes = api.call("GET", "/api/v1/nodes").get("items", [])
     if not nodes:
         return list(image_refs)
-    held = [{normalize(name) for image in (n.get("status") or {}).get("images") or [] for name in image["names"]}
+    held = [{reference.full(name) for image in (n.get("status") or {}).get("images") or [] for name in image["names"]}
             for n in nodes]
-    return [ref for ref in image_refs if any(normalize(ref) not in names for names in held)]
+    return [ref for ref in image_refs if any(reference.full(ref) not in names for names in held)]
 
-
-def normalize(ref: str) -> str:
-    """`relay:1` → `docker.io/library/relay:1`, as container runtimes name it; refs with a registry stay."""
-    first, _, rest = ref.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return ref
-    return f"docker.io/{ref}" if rest else f"docker.io/library/{ref}"

@@ -1,6 +1,6 @@
 """Rewrite pod templates: devstack's image refs into every container and init container (matched by repository
-name, as Tilt does: `image: relay` and `image: relay:latest` both become the built `relay:<digest>`), and the
-labels that let devstack find the pods again.
+name normalised as Docker does, as Tilt does: `image: relay`, `relay:latest` and `docker.io/library/relay` all
+become the built `relay:<digest>`), and the labels that let devstack find the pods again.
 
 Works in place on one object of any workload kind; objects without a pod template are left alone.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from devstack.providers.swarm.stackfile import repository
+from devstack.images import reference
 
 Json = dict[str, Any]
 
@@ -55,11 +55,12 @@ def images(obj: Json, refs: Mapping[str, str]) -> list[str]:
     rewritten = []
     for container in containers(obj):
         image = container.get("image")
-        if isinstance(image, str) and repository(image) in refs:
-            container["image"] = refs[repository(image)]
+        built = reference.lookup(image, refs) if isinstance(image, str) else None
+        if isinstance(image, str) and built is not None:
+            container["image"] = built
             # The image exists on the nodes (loaded) or in the local registry; never ask a public registry.
             container["imagePullPolicy"] = "IfNotPresent"
-            rewritten.append(repository(image))
+            rewritten.append(reference.repository(image))
     return rewritten
 
 

@@ -21,6 +21,7 @@ from devstack import labels
 from devstack import secrets as dev_secrets
 from devstack.config.model import Config, KubernetesSpec
 from devstack.errors import DeployError
+from devstack.images import reference
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
 from devstack.providers.kubernetes import (
     apply,
@@ -39,7 +40,6 @@ from devstack.providers.kubernetes import (
 from devstack.providers.kubernetes import logs as pod_logs
 from devstack.providers.kubernetes.api import Api, Json, connect
 from devstack.providers.kubernetes.discovery import Discovery
-from devstack.providers.swarm.stackfile import repository
 
 _LOG_TAIL = 20
 _PLANS_KEPT = 4  # rendered plans kept for apply/wait_ready; a long dev session makes one per change
@@ -203,8 +203,9 @@ class KubernetesProvider:
             if (pod.get("status") or {}).get("phase") != "Running" or pod["metadata"].get("deletionTimestamp"):
                 continue
             for container in (pod.get("spec") or {}).get("containers") or []:
-                running = repository(str(container.get("image", "")))
-                if running == ref or running.endswith("/" + ref):
+                # The image runs as built (`relay:<tag>`), or pulled from the registry (`localhost:5001/relay:<tag>`).
+                running = reference.repository(str(container.get("image", "")))
+                if running == reference.repository(ref) or running.endswith("/" + ref):
                     self.sync_files(pod["metadata"]["name"], container["name"], files, restart,
                                     pod["metadata"]["namespace"])
                     updated.append(f"{pod['metadata']['name']}/{container['name']}")

@@ -13,14 +13,14 @@ import docker
 
 from devstack import labels
 from devstack.errors import DeployError
-from devstack.providers.swarm.stackfile import repository
+from devstack.images import reference
 
 
 def sync(client: docker.DockerClient, project: str, ref: str, files: Sequence[tuple[Path, str]],
          restart: Sequence[str]) -> list[str]:
     """Update every running container of `project` whose image is `ref`; the names of those updated."""
     containers = [c for c in client.containers.list(filters={"label": labels.selector(project)})
-                  if repository(c.attrs["Config"]["Image"]) == ref]
+                  if reference.repository(c.attrs["Config"]["Image"]) == reference.repository(ref)]
     archive = _tar(files)
     for container in containers:
         if not container.put_archive("/", archive):

@@ -19,6 +19,7 @@ from devstack import labels
 from devstack.config.model import Forward
 from devstack.config.variables import interpolate_tree
 from devstack.errors import ConfigError
+from devstack.images import reference
 
 _LABELLED_SECTIONS = ("networks", "volumes", "configs", "secrets")
 
@@ -125,17 +126,11 @@ def _referenced_files(document: dict[str, Any]) -> set[str]:
     return files
 
 
-def repository(image: str) -> str:
-    """`relay:1.0`, `relay@sha256:…` → `relay`; a registry port (`localhost:5000/relay`) is kept."""
-    name = image.split("@", 1)[0]
-    head, _, last = name.rpartition("/")
-    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
-
-
 def _rewrite_image(service: dict[str, Any], images: Mapping[str, str]) -> None:
     image = service.get("image")
-    if isinstance(image, str) and repository(image) in images:
-        service["image"] = images[repository(image)]
+    built = reference.lookup(image, images) if isinstance(image, str) else None
+    if built is not None:
+        service["image"] = built
 
 
 def _absolute(spec: dict[str, Any], key: str, base: Path) -> None:
