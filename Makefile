@@ -15,7 +15,7 @@ APT := DEBIAN_FRONTEND=noninteractive apt-get -y -q
 # The base image builds use: the public one when a registry serves it, else devstack/base:bookworm.
 BASE = $$(cat $(BASE_RECORD))
 
-.PHONY: help demo test down lint unit integration bench venv docker base-image clean
+.PHONY: help demo test down lint unit integration bench venv docker base-image lua clean
 
 help:
 	@echo "make demo   bring the demo stack up (devstack up)"
@@ -29,7 +29,7 @@ demo: venv docker base-image
 down: venv docker
 	$(BIN)/devstack down
 
-test: venv docker base-image lint
+test: venv docker base-image lua lint
 	@# pytest exits 5 when it collected no test: that is a broken suite, never a pass.
 	DEVSTACK_BASE_IMAGE=$(BASE) $(BIN)/pytest -ra tests; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$status
@@ -63,6 +63,13 @@ docker:
 	setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null & \
 	for i in $$(seq 60); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done; \
 	echo "dockerd did not answer within 60 s; see /var/log/dockerd.log" >&2; exit 1
+
+# luac5.4 syntax-checks the KumoMTA stack's Lua policy (tests/kubernetes/test_kumomta_stack.py).
+lua:
+	@if command -v luac5.4 >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make test needs luac5.4: on Debian, apt-get install lua5.4" >&2; exit 1; fi; \
+	echo "installing Debian's lua5.4"; apt-get update -q >/dev/null; $(APT) install lua5.4 >/dev/null
 
 # debootstrap is needed only when no registry serves the public base image.
 base-image: venv docker

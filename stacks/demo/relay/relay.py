@@ -37,7 +37,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 GREETING = "devstack demo relay\n"
 INJECT_PATH = "/api/inject/v1"
@@ -236,14 +236,31 @@ def relay_all(config: Config, injection: Injection, messages: list[bytes]) -> di
     }
 
 
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """(user, password) of an `Authorization: Basic ...` header; None when absent or malformed."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except ValueError:
+        return None
+    return user, password
+
+
 class RelayServer(ThreadingHTTPServer):
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, handler: type[RelayHandler] | None = None) -> None:
         self.config = config
-        super().__init__(config.listen, RelayHandler)
+        super().__init__(config.listen, handler or RelayHandler)
 
 
 class RelayHandler(BaseHTTPRequestHandler):
+    """The inject API over HTTP. Other servers (KumoMTA's stand-ins) subclass it: they change `routes`,
+    `answer` (every route but injection), `authorized` and `deliver`."""
+
     server_version = "devstack-relay"
+    routes: ClassVar[dict[str, str]] = ROUTES
+    quiet = "/healthz"  # a probe path: its successful calls are not logged
     outcome = ""  # recipients ok/failed, for the log line
 
     def do_GET(self) -> None:
@@ -254,14 +271,17 @@ class RelayHandler(BaseHTTPRequestHandler):
 
     def route(self, method: str) -> None:
         path = self.path.partition("?")[0]
-        if path not in ROUTES:
+        if path not in self.routes:
             self.send_json(404, {"error": f"no such path: {path}"})
-        elif ROUTES[path] != method:
-            self.send_json(405, {"error": f"use {ROUTES[path]} {path}"}, {"Allow": ROUTES[path]})
+        elif self.routes[path] != method:
+            self.send_json(405, {"error": f"use {self.routes[path]} {path}"}, {"Allow": self.routes[path]})
         elif path == INJECT_PATH:
             self.inject()
         else:
-            self.send_text(200, "ok\n" if path == "/healthz" else GREETING)
+            self.answer(path)
+
+    def answer(self, path: str) -> None:
+        self.send_text(200, "ok\n" if path == "/healthz" else GREETING)
 
     def inject(self) -> None:
         assert isinstance(self.server, RelayServer)
@@ -277,9 +297,14 @@ class RelayHandler(BaseHTTPRequestHandler):
         except BadRequest as e:
             self.send_json(400, {"error": str(e)})
             return
-        result = relay_all(self.server.config, injection, messages)
+        result = self.deliver(injection, messages)
         self.outcome = f" ok={result['success_count']} failed={result['fail_count']}"
         self.send_json(200, result)
+
+    def deliver(self, injection: Injection, messages: list[bytes]) -> dict[str, Any]:
+        """Hand the messages on; the inject API's answer: {success_count, fail_count, ...}."""
+        assert isinstance(self.server, RelayServer)
+        return relay_all(self.server.config, injection, messages)
 
     def read_body(self) -> bytes:
         length = self.headers.get("Content-Length", "0")
@@ -288,16 +313,13 @@ class RelayHandler(BaseHTTPRequestHandler):
         return self.rfile.read(int(length))
 
     def authorized(self, config: Config) -> bool:
-        scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
-        try:
-            user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-        except ValueError:
+        credentials = basic_credentials(self.headers.get("Authorization", ""))
+        if credentials is None:
             return False
+        user, password = credentials
         # compare_digest takes the same time however much matches: no hints for a guesser.
-        return (
-            scheme.lower() == "basic"
-            and hmac.compare_digest(user.encode(), config.user.encode())
-            and hmac.compare_digest(password.encode(), config.password.encode())
+        return hmac.compare_digest(user.encode(), config.user.encode()) and hmac.compare_digest(
+            password.encode(), config.password.encode()
         )
 
     def send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -314,7 +336,7 @@ class RelayHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if self.path == "/healthz" and code == 200:
+        if self.path == self.quiet and code == 200:
             return  # the HEALTHCHECK calls every 2 s: logging each would bury the demo's own lines
         print(f"{self.command} {self.path} {code}{self.outcome}", flush=True)
 

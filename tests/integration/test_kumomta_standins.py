@@ -1,0 +1,176 @@
+"""The KumoMTA stack's stand-ins (stacks/kumomta/standins/kumomta) honour kumod's and tsa-daemon's contract, run
+as plain containers on a network this test creates, beside the real sink: basic auth against the mounted key
+files, check-liveness, a spool that survives a restart, one SMTP delivery per recipient, and the TSA endpoints
+with their trust rule. (The same images run on the real cluster in tests/cluster/test_kumomta_cluster.py.)"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+from docker.models.containers import Container
+
+from tests.integration.conftest import REPO, base_image
+
+PAYLOAD = json.loads((REPO / "stacks" / "kumomta" / "smoke" / "inject.json").read_text())
+POLICY = REPO / "stacks" / "kumomta" / "k8s" / "policy"
+USER, KEYS = "devstack", ["first-key", "second-key"]
+
+
+@dataclass
+class Stack:
+    kumod: Container
+    kumod_url: str
+    sink: Container
+    sink_url: str
+    spool: Path
+    tsa_url: str
+    strict_tsa_url: str
+
+    def stats(self) -> int:
+        return int(httpx.get(f"{self.sink_url}/stats").json()["recipients"])
+
+    def spooled(self) -> list[Path]:
+        return list((self.spool / "standin").glob("*.json"))
+
+    def inject(self, auth: tuple[str, str] | None = (USER, KEYS[1])) -> httpx.Response:
+        return httpx.post(f"{self.kumod_url}/api/inject/v1", json=PAYLOAD, auth=auth, timeout=10)
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def build(engine: docker.DockerClient, context: Path, dockerfile: str, tag: str) -> str:
+    args = {"BASE": base_image() or "python:3.11-slim-bookworm"}
+    engine.images.build(path=str(context), dockerfile=dockerfile, tag=tag, buildargs=args, rm=True)
+    return tag
+
+
+@pytest.fixture(scope="module")
+def images(engine: docker.DockerClient) -> Iterator[dict[str, str]]:
+    suffix = uuid.uuid4().hex[:8]
+    built = {"standin": build(engine, REPO / "stacks", "kumomta/standins/kumomta/Dockerfile",
+                              f"devstack-test/kumomta-standin:{suffix}"),
+             "sink": build(engine, REPO / "sink", "Dockerfile", f"devstack-test/sink:{suffix}")}
+    yield built
+    for tag in built.values():
+        engine.images.remove(tag, force=True)
+
+
+def published(container: Container, port: int) -> str:
+    container.reload()
+    return f"http://127.0.0.1:{container.ports[f'{port}/tcp'][0]['HostPort']}"
+
+
+@pytest.fixture(scope="module")
+def stack(engine: docker.DockerClient, images: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
+          ) -> Iterator[Stack]:
+    """One set of containers for the module (starting them is most of its time); the restart test runs last."""
+    tmp_path = tmp_path_factory.mktemp("kumomta-standins")
+    keys, spool = tmp_path / "keys", tmp_path / "spool"
+    keys.mkdir()
+    spool.mkdir()
+    (keys / USER).write_text("\n".join(KEYS) + "\n")
+    network = engine.networks.create(f"kumo-standin-{uuid.uuid4().hex[:8]}")
+    started: list[Container] = []
+
+    def run(image: str, alias: str, port: int, **kwargs: Any) -> Container:
+        container = engine.containers.run(image, detach=True, network=network.name,
+                                          ports={f"{port}/tcp": ("127.0.0.1", None)}, **kwargs)
+        network.disconnect(container)
+        network.connect(container, aliases=[alias])
+        started.append(container)
+        return container
+
+    try:
+        policy = {str(POLICY): {"bind": "/opt/kumomta/etc/policy", "mode": "ro"}}
+        sink = run(images["sink"], "sink", 8025, environment={"SINK_LISTEN": "0.0.0.0:25"})
+        tsa_command = ["/opt/kumomta/sbin/tsa-daemon", "--policy", "/opt/kumomta/etc/policy/tsa_init.lua"]
+        tsa = run(images["standin"], "tsa", 8008, command=tsa_command, volumes=policy,
+                  environment={"KUMOMTA_TSA_TRUSTED_HOSTS": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"})
+        strict = run(images["standin"], "strict-tsa", 8008, command=tsa_command, volumes=policy,
+                     environment={"KUMOMTA_TSA_TRUSTED_HOSTS": "127.0.0.1"})
+        kumod = run(images["standin"], "kumod", 8000, volumes={
+            **policy, str(keys): {"bind": "/opt/kumomta/etc/http_listener_keys", "mode": "ro"},
+            str(spool): {"bind": "/var/spool/kumomta", "mode": "rw"}},
+            environment={"KUMOMTA_SINK_HOST": "sink", "KUMOMTA_TRUSTED_HOSTS": "",
+                         "KUMOMTA_TSA_PUBLISH_HOSTS": "http://tsa:8008,http://strict-tsa:8008"})
+        found = Stack(kumod, published(kumod, 8000), sink, published(sink, 8025), spool, published(tsa, 8008),
+                      published(strict, 8008))
+        wait_for(lambda: httpx.get(f"{found.kumod_url}/api/check-liveness/v1").status_code == 200, "kumod")
+        wait_for(lambda: httpx.get(f"{found.sink_url}/healthz").status_code == 200, "the sink")
+        yield found
+    finally:
+        for container in started:
+            container.remove(force=True)
+        network.remove()
+
+
+def test_an_injection_is_delivered_to_the_sink_once_per_recipient(stack: Stack) -> None:
+    before = stack.stats()
+    answer = stack.inject()
+    assert answer.status_code == 200
+    assert answer.json() == {"success_count": 2, "fail_count": 0, "failed_recipients": [], "errors": []}
+    wait_for(lambda: stack.stats() == before + 2, "2 recipients at the sink")
+    # The sink counts a message before kumod hears its 250 and removes the spooled copy.
+    wait_for(lambda: not stack.spooled(), "delivered messages to leave the spool")
+    # kumod published both deliveries to the TSA that trusts the network, by its name on that network.
+    config = wait_for(lambda: "received: 2\n" in (text := httpx.get(
+        f"{stack.tsa_url}/get_config_v1/shaping.toml").text) and text, "the TSA to count 2 logs")
+    assert config.startswith("#")
+
+
+@pytest.mark.parametrize("auth", [None, (USER, "wrong"), ("nobody", KEYS[0]), (USER, ""),
+                                  # a user name that is a path: a line of another mounted file must not pass
+                                  ("../policy/queues.toml", 'default_tenant = "devstack"')],
+                         ids=["no-auth", "wrong-key", "unknown-user", "empty-key", "path-as-user"])
+def test_injection_needs_a_listener_key(stack: Stack, auth: tuple[str, str] | None) -> None:
+    before = stack.stats()
+    answer = stack.inject(auth)
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["www-authenticate"].startswith("Basic")
+    time.sleep(0.3)
+    assert stack.stats() == before
+    assert not stack.spooled()
+
+
+def test_check_liveness_needs_no_auth_and_tsa_answers_only_trusted_hosts(stack: Stack) -> None:
+    assert httpx.get(f"{stack.kumod_url}/api/check-liveness/v1").status_code == 200
+    assert httpx.get(f"{stack.tsa_url}/get_config_v1/shaping.toml").status_code == 200
+    # This test reaches the containers from the bridge's gateway, which the strict TSA does not trust.
+    refused = httpx.get(f"{stack.strict_tsa_url}/get_config_v1/shaping.toml")
+    assert refused.status_code == 403
+    assert "KUMOMTA_TSA_TRUSTED_HOSTS" in refused.text
+
+
+def test_the_spool_keeps_messages_until_the_sink_takes_them_across_a_restart(stack: Stack) -> None:
+    stack.sink.stop(timeout=2)
+    answer = stack.inject((USER, KEYS[0]))
+    assert answer.json()["success_count"] == 2  # accepted into the spool, as kumod answers
+    assert len(stack.spooled()) == 2
+    stack.kumod.restart(timeout=2)
+    stack.sink.start()  # with new counters, on a new host port
+    stack.sink_url = published(stack.sink, 8025)
+    wait_for(lambda: httpx.get(f"{stack.sink_url}/healthz").status_code == 200, "the sink")
+    wait_for(lambda: stack.stats() == 2, "the spooled messages at the sink")
+    assert "2 message(s) left in the spool" in stack.kumod.logs().decode()
+    wait_for(lambda: not stack.spooled(), "delivered messages to leave the spool")
