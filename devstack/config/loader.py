@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack import secrets as dev_secrets
-from devstack.config import kubernetes, model, secrets, smoke
+from devstack.config import kubernetes, model, packages, secrets, smoke
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
 from devstack.config.reader import Table, relative
 from devstack.config.variables import SECRET_PREFIX, InterpolationError, interpolate_tree, read_env_file
@@ -112,8 +112,9 @@ def _image(table: Table, key: str, root: Path) -> ImageSpec:
     if not dockerfile.is_file():
         raise table.error("dockerfile", f"file '{relative(dockerfile, root)}' does not exist")
     ref = _ref(table, key)
+    patterns = _ignore(table, context)
     spec = ImageSpec(name=key, ref=ref, context=context, dockerfile=dockerfile, args=table.str_map("args"),
-                     ignore=_ignore(table, context),
+                     ignore=patterns, packages=packages.read(table, context, patterns),
                      live_update=_live_update(table, context, root) if table.has("live_update") else None)
     table.done()
     return spec

@@ -28,6 +28,15 @@ class LiveUpdate:
 
 
 @dataclass(frozen=True)
+class PackageList:
+    """[images.NAME] packages: the Debian packages the image is built from, as one normalised list."""
+
+    file: Path  # the list as written, inside the image's context
+    names: tuple[str, ...]  # sorted, without duplicates: the order and comments of the file do not matter
+    digest: str  # sha256 hex of the names, one per line: names the offline base that holds them
+
+
+@dataclass(frozen=True)
 class ImageSpec:
     name: str  # the key in [images.NAME]
     ref: str  # the repository that stack files and manifests use; devstack rewrites it to the built tag
@@ -36,6 +45,7 @@ class ImageSpec:
     args: Mapping[str, str] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()  # extra .dockerignore-style patterns
     live_update: LiveUpdate | None = None
+    packages: PackageList | None = None
 
 
 @dataclass(frozen=True)

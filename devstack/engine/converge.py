@@ -14,10 +14,10 @@ from typing import TypeVar
 
 import docker
 
-from devstack.config.model import Config
+from devstack.config.model import Config, ImageSpec
 from devstack.engine import plan as plans
 from devstack.errors import DevstackError
-from devstack.images import build, engine
+from devstack.images import build, engine, package_base
 from devstack.observe.console import Console
 from devstack.providers.base import DeployPlan, Provider
 
@@ -54,6 +54,7 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     # variable is reported at once rather than after minutes of building.
     deploy_plan = await asyncio.to_thread(provider.plan, image_plan.tags)
     outcome.deploy = deploy_plan
+    await _timed(outcome, "base", build_bases(client, image_plan.bases, console))
     await _timed(outcome, "build", build_all(client, image_plan.missing, config.project, console, outcome))
     outcome.built = [t.spec.name for t in image_plan.missing]
     await asyncio.to_thread(provider.deliver, [t.tag for t in image_plan.missing])
@@ -81,6 +82,13 @@ def run_once(config: Config, provider: Provider, console: Console, timeout_s: fl
             raise DevstackError(message) from None
 
     return asyncio.run(bounded())
+
+
+async def build_bases(client: docker.DockerClient, specs: tuple[ImageSpec, ...], console: Console) -> None:
+    """The offline bases that missing images need, one after the other (two debootstraps at once only compete)."""
+    for spec in specs:
+        with console.progress(f"building the offline base of {spec.name}"):
+            await asyncio.to_thread(package_base.ensure, client, spec, console.info)
 
 
 async def build_all(client: docker.DockerClient, targets: tuple[build.Target, ...], project: str,

@@ -43,6 +43,10 @@ _CHUNK_BYTES = 1 << 20  # the rootfs is ~300 MB: stream it to the engine, never 
 # Package files and indexes are of no use in a container without network, and weigh ~100 MB.
 _EXCLUDES = ("./var/cache/apt/archives/*.deb", "./var/cache/apt/*.bin", "./var/lib/apt/lists/*_*")
 
+# An imported tar has no config at all: what every base needs, as `docker import --change` instructions.
+IMPORTED_CONFIG = ("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "ENV LANG=C.UTF-8",
+                   'CMD ["/bin/bash"]')
+
 Log = Callable[[str], None]
 
 
@@ -101,10 +105,8 @@ class OfflineBase:
         return [
             f"LABEL {LABEL_BASE}=1",
             f'LABEL {LABEL_BASE}.suite="{self.suite}" {LABEL_BASE}.packages="{",".join(self.packages)}"',
-            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "ENV LANG=C.UTF-8",
             "ENV PYTHONUNBUFFERED=1",
-            'CMD ["/bin/bash"]',
+            *IMPORTED_CONFIG,
         ]
 
     def exists(self, client: docker.DockerClient) -> bool:
@@ -132,13 +134,17 @@ class OfflineBase:
         scratch = Path(tempfile.mkdtemp(prefix="devstack-base-", dir=self.workdir))
         try:
             rootfs = scratch / "rootfs"
-            log(f"debootstrap {self.suite} with {', '.join(self.packages)} into {rootfs} (about a minute)")
+            log(f"debootstrap {self.suite} into {rootfs} for {', '.join(self.packages)} (about a minute)")
             self._debootstrap(debootstrap, rootfs, scratch / "debootstrap.out")
+            self.provision(rootfs, scratch / "provision.out", log)
             log(f"importing {rootfs} as {self.image}")
             self._import(client, rootfs, scratch / "tar.err")
         finally:
             remove_scratch(scratch, log)
         log(f"built {self.image}")
+
+    def provision(self, rootfs: Path, output: Path, log: Log) -> None:
+        """Work on the bootstrapped rootfs before it is imported; this base needs none (see package_base)."""
 
     def _debootstrap(self, debootstrap: str, rootfs: Path, output: Path) -> None:
         args = self.debootstrap_args(debootstrap, rootfs)

@@ -42,7 +42,7 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 @pytest.mark.parametrize("command", [["ci"], ["ci", "--timeout", "5"], ["up"], ["down"], ["down", "--volumes"],
-                                     ["status"], ["status", "--json"], ["smoke"]])
+                                     ["status"], ["status", "--json"], ["smoke"], ["base-image"]])
 def test_config_error_is_one_line_and_exit_2(project: Project, capsys: pytest.CaptureFixture[str],
                                              command: list[str], no_engine: Path) -> None:
     path = project.write("devstack.toml", BAD_CONTEXT)

@@ -1,0 +1,198 @@
+"""Images built from a list of Debian packages, with or without a registry: the build arg BASE and its offline base.
+
+An image whose [images.NAME] names a `packages` file is built FROM ${BASE}, and its Dockerfile installs the list
+with apt unless the base already holds it. devstack sets BASE (unless the image's `args` do):
+
+    debian:bookworm-slim            when the engine has it or a registry serves it: apt installs the list (online)
+    devstack/debian:<hash12>        otherwise: an offline base that already holds the list, so the RUN does nothing
+
+The offline base is made once per list (its tag is the list's hash) and reused while the tag exists:
+
+    debootstrap --variant=minbase bookworm ROOT          (offline_base.OfflineBase: scratch folder, tar, import)
+    ROOT/etc/apt/sources.list                            bookworm, bookworm-updates, bookworm-security
+    ROOT/usr/sbin/policy-rc.d                            exit 101: no service starts while installing
+    chroot ROOT apt-get install --no-install-recommends LIST    (not debootstrap --include, which keeps only
+                                                          the first of `a | b` alternatives)
+    apt-get clean, rm -rf ROOT/var/lib/apt/lists/*       then imported with LABEL dev.devstack.base-packages=HASH
+
+    InstallFailed (offline_base.OfflineBaseError)        apt-get failed in the chroot; carries the output's tail
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from devstack.config.model import ImageSpec, PackageList
+from devstack.images import offline_base
+from devstack.images.offline_base import Log, OfflineBase, OfflineBaseError, last_lines
+
+PUBLIC = "debian:bookworm-slim"
+REPOSITORY = "devstack/debian"
+ARG = "BASE"
+OFFLINE_ENV = "DEVSTACK_OFFLINE"
+LABEL_PACKAGES = "dev.devstack.base-packages"
+_RETRY_PULL_S = 300.0  # a failed pull is not retried on every pass of the dev loop
+_pull_failed_at: dict[str, float] = {}
+_ENV = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+class InstallFailed(OfflineBaseError):
+    def __init__(self, step: str, reason: str, tail: list[str]) -> None:
+        self.step, self.reason, self.tail = step, reason, tail
+        super().__init__("\n".join([f"{step} failed in the offline base: {reason}", *(f"  | {t}" for t in tail)]))
+
+
+def offline_tag(packages: PackageList) -> str:
+    return f"{REPOSITORY}:{packages.digest[:12]}"
+
+
+@dataclass(frozen=True)
+class PackageBase(OfflineBase):
+    """The offline base of one package list: minbase Debian plus the list, installed by apt in a chroot."""
+
+    digest: str = ""
+    security_mirror: str = "http://deb.debian.org/debian-security"
+    install_timeout_s: float = 1800
+
+    @classmethod
+    def of(cls, packages: PackageList) -> PackageBase:
+        return cls(image=offline_tag(packages), packages=packages.names, digest=packages.digest)
+
+    def debootstrap_args(self, debootstrap: str, rootfs: Path) -> list[str]:
+        return [debootstrap, "--variant=minbase", self.suite, str(rootfs), self.mirror]
+
+    def changes(self) -> list[str]:
+        return [
+            f"LABEL {LABEL_PACKAGES}={self.digest}",
+            f'LABEL {LABEL_PACKAGES}.names="{" ".join(self.packages)}"',
+            *offline_base.IMPORTED_CONFIG,
+        ]
+
+    def sources(self) -> str:
+        return (f"deb {self.mirror} {self.suite} main\n"
+                f"deb {self.mirror} {self.suite}-updates main\n"
+                f"deb {self.security_mirror} {self.suite}-security main\n")
+
+    def provision(self, rootfs: Path, output: Path, log: Log) -> None:
+        (rootfs / "etc/apt/sources.list").write_text(self.sources())
+        policy = rootfs / "usr/sbin/policy-rc.d"
+        policy.write_text("#!/bin/sh\n# devstack: no service starts inside an image build\nexit 101\n")
+        policy.chmod(0o755)
+        with _proc_mounted(rootfs):
+            log(f"{self.image}: apt-get update, upgrade, install of {len(self.packages)} packages in the chroot")
+            self._apt(rootfs, output, "update")
+            self._apt(rootfs, output, "upgrade")
+            self._apt(rootfs, output, "install", "--no-install-recommends", *self.packages)
+            self._apt(rootfs, output, "clean")
+        for index in (rootfs / "var/lib/apt/lists").glob("*_*"):
+            index.unlink()
+        # The engine gives every container its own resolv.conf: the host's must not stay in the image.
+        (rootfs / "etc/resolv.conf").write_text("")
+
+    def _apt(self, rootfs: Path, output: Path, action: str, *args: str) -> None:
+        step = f"apt-get {action}"
+        command = ["apt-get", "-q", "-y", "-o", "Dpkg::Use-Pty=0", action, *args]
+        with output.open("ab") as out:
+            try:
+                done = subprocess.run(["chroot", str(rootfs), *command], stdin=subprocess.DEVNULL, stdout=out,
+                                      stderr=subprocess.STDOUT, env=_ENV, timeout=self.install_timeout_s,
+                                      check=False)
+            except subprocess.TimeoutExpired:
+                reason = f"no result after {self.install_timeout_s:.0f} s"
+                raise InstallFailed(step, reason, last_lines(output, 20)) from None
+        if done.returncode != 0:
+            raise InstallFailed(step, f"exit status {done.returncode}", last_lines(output, 20))
+
+    def ensure(self, client: docker.DockerClient, log: Log = offline_base._quiet, force: bool = False) -> bool:
+        """As OfflineBase.ensure, one build at a time per list: a second process waits, then finds the tag."""
+        if self.exists(client) and not force:
+            return False
+        with _locked(self.workdir / f"devstack-{self.image.replace('/', '-').replace(':', '-')}.lock", log):
+            return super().ensure(client, log=log, force=force)
+
+
+@contextmanager
+def _proc_mounted(rootfs: Path) -> Iterator[None]:
+    # Some maintainer scripts read /proc; remove_scratch unmounts it too should this process be killed.
+    proc = rootfs / "proc"
+    mounted = subprocess.run(["mount", "-t", "proc", "proc", str(proc)], capture_output=True, check=False)
+    try:
+        yield
+    finally:
+        if mounted.returncode == 0:
+            subprocess.run(["umount", str(proc)], capture_output=True, check=False)
+
+
+@contextmanager
+def _locked(path: Path, log: Log) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another build of the same offline base ({path})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # the lock goes with the file handle
+
+
+def public_wanted() -> bool:
+    """DEVSTACK_OFFLINE=1 takes the offline path even where a registry answers: to try what CI without one does."""
+    return os.environ.get(OFFLINE_ENV) != "1"
+
+
+def public_usable(client: docker.DockerClient, ref: str = PUBLIC) -> bool:
+    """The engine has `ref` or pulls it now. A failed pull is remembered for a few minutes."""
+    try:
+        client.images.get(ref)
+        return True
+    except docker.errors.ImageNotFound:
+        pass
+    if time.monotonic() - _pull_failed_at.get(ref, -_RETRY_PULL_S) < _RETRY_PULL_S:
+        return False
+    try:
+        client.images.pull(ref)
+        return True
+    except (docker.errors.APIError, OSError):
+        _pull_failed_at[ref] = time.monotonic()
+        return False
+
+
+def with_base(spec: ImageSpec, public: str | None) -> ImageSpec:
+    """`spec` with the build arg BASE set: `public` when usable (not None), else the list's offline base."""
+    if spec.packages is None or ARG in spec.args:
+        return spec
+    return dataclasses.replace(spec, args={**spec.args, ARG: public or offline_tag(spec.packages)})
+
+
+def needs_offline(spec: ImageSpec) -> bool:
+    return spec.packages is not None and spec.args.get(ARG) == offline_tag(spec.packages)
+
+
+def ensure(client: docker.DockerClient, spec: ImageSpec, log: Log, force: bool = False) -> bool:
+    """Build the offline base of `spec`'s list unless it exists; True when it was built."""
+    assert spec.packages is not None
+    base = PackageBase.of(spec.packages)
+    if not force and base.exists(client):
+        return False
+    started = time.monotonic()
+    log(f"{spec.name}: building the offline base {base.image} from {spec.packages.file.name} "
+        f"({len(base.packages)} packages; a minute or more, once per list)")
+    try:
+        base.ensure(client, log=log, force=force)
+    except OfflineBaseError as err:
+        raise OfflineBaseError(f"image {spec.name}: the offline base {base.image} of {spec.packages.file} "
+                               f"could not be built: {err}") from err
+    log(f"{spec.name}: offline base {base.image} ready in {time.monotonic() - started:.0f}s")
+    return True
+

@@ -1,0 +1,105 @@
+"""`[images.NAME] packages`: the list as devstack reads it, every way it can be wrong, and how it decides the build
+arg BASE and so the image's content tag. No engine needed: the real builds are in tests/integration."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstack.cli import boundary, main
+from devstack.config import packages
+from devstack.engine import plan
+from devstack.images import package_base
+from tests.unit.conftest import Project
+
+PACKAGES = "# tools\nhello\n\ncurl   # for checks\nhello\nlibc-bin\n"
+
+
+def toml(image: str = 'packages = "packages.txt"') -> str:
+    return (f'[project]\nname = "demo"\n\n[images.relay]\ncontext = "relay"\n{image}\n\n'
+            '[swarm]\nstack_file = "stack.yml"\n')
+
+
+@pytest.fixture
+def listed(project: Project) -> Project:
+    project.write("relay/packages.txt", PACKAGES)
+    return project
+
+
+def test_the_list_is_read_sorted_and_without_duplicates(listed: Project) -> None:
+    spec = listed.load(toml()).images["relay"]
+    assert spec.packages is not None
+    assert spec.packages.file == listed.root / "relay/packages.txt"
+    assert spec.packages.names == ("curl", "hello", "libc-bin")
+
+
+def test_order_comments_and_duplicates_do_not_change_the_hash(listed: Project) -> None:
+    first = listed.load(toml()).images["relay"].packages
+    listed.write("relay/packages.txt", "libc-bin\n# another comment\ncurl\nhello\n")
+    second = listed.load(toml()).images["relay"].packages
+    assert first is not None and second is not None
+    assert first.digest == second.digest
+    listed.write("relay/packages.txt", "libc-bin\ncurl\nhello\nbusybox\n")
+    third = listed.load(toml()).images["relay"].packages
+    assert third is not None and third.digest != first.digest
+    assert package_base.offline_tag(third) != package_base.offline_tag(first)
+    assert package_base.offline_tag(first) == f"devstack/debian:{first.digest[:12]}"
+
+
+def test_an_image_without_the_key_has_no_list(project: Project) -> None:
+    assert project.load(toml(image="")).images["relay"].packages is None
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("hello\nHello\n", "relay/packages.txt: line 2: 'Hello' is not a Debian package name"),
+    ("hello curl\n", "relay/packages.txt: line 1: one package per line, got 'hello curl'"),
+    ("hello=2.10-3\n", "relay/packages.txt: line 1: 'hello=2.10-3' is not a Debian package name (lower-case "
+                       "letters, digits, '+', '-' and '.', at least two characters; no versions or architectures)"),
+    ("x\n", "relay/packages.txt: line 1: 'x' is not a Debian package name"),
+    ("# nothing\n\n", "relay/packages.txt: names no package (only blank lines and comments)"),
+])
+def test_bad_lines_are_reported_with_file_and_line(project: Project, text: str, problem: str) -> None:
+    project.write("relay/packages.txt", text)
+    assert project.error(toml()).startswith(f"devstack.toml: images.relay.packages: {problem}")
+
+
+@pytest.mark.parametrize(("image", "problem"), [
+    ('packages = "missing.txt"', "file 'relay/missing.txt' does not exist (a path relative to the image's context)"),
+    ('packages = "../stack.yml"', "'../stack.yml' must lie inside the image's context 'relay'"),
+    ('packages = ["hello"]', "expected a string, got list ['hello']"),
+    ('packages = "packages.txt"\nignore = ["*.txt"]',
+     "'relay/packages.txt' is excluded from the build context (.dockerignore or `ignore`), "
+     "so the Dockerfile cannot COPY it"),
+])
+def test_a_bad_key_names_the_file_and_the_expectation(listed: Project, image: str, problem: str) -> None:
+    assert listed.error(toml(image)) == f"devstack.toml: images.relay.packages: {problem}"
+
+
+def test_the_cli_exits_2_on_a_bad_list(listed: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    listed.write("relay/packages.txt", "Bad_Name\n")
+    config = listed.write("devstack.toml", toml())
+    for command in (["base-image"], ["ci"]):
+        assert boundary.run(main.cli, ["-f", str(config), *command]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: devstack.toml: images.relay.packages: relay/packages.txt: line 1: 'Bad_Name'")
+
+
+def test_base_is_public_online_or_the_offline_base_and_enters_the_content_tag(listed: Project) -> None:
+    spec = listed.load(toml()).images["relay"]
+    assert spec.packages is not None
+    online = package_base.with_base(spec, package_base.PUBLIC)
+    offline = package_base.with_base(spec, None)
+    assert online.args == {"BASE": "debian:bookworm-slim"}
+    assert offline.args == {"BASE": package_base.offline_tag(spec.packages)}
+    assert (package_base.needs_offline(online), package_base.needs_offline(offline)) == (False, True)
+    tags = {target.tag for target in plan.scan([online, offline])}
+    assert len(tags) == 2  # built online or offline: never the same tag
+
+
+def test_args_that_set_base_win(listed: Project) -> None:
+    spec = listed.load(toml('packages = "packages.txt"\nargs = { BASE = "mine:1" }')).images["relay"]
+    assert package_base.with_base(spec, None).args == {"BASE": "mine:1"}
+    assert not package_base.needs_offline(package_base.with_base(spec, None))
+
+
+def test_parse_alone() -> None:
+    assert packages.parse("bb\naa\n# c\n aa \n") == ("aa", "bb")
