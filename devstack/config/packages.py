@@ -57,8 +57,8 @@ def read(table: Table, context: Path, extra_ignore: tuple[str, ...]) -> PackageL
         raise table.error("packages", f"'{value}' must lie inside the image's context '{context.name}'")
     if not path.is_file():
         raise table.error("packages", f"file '{shown}' does not exist (a path relative to the image's context)")
-    patterns = ignore.read(context) + ignore.parse(extra_ignore)
-    if ignore.excluded(path.relative_to(context).as_posix(), patterns):
+    matcher = ignore.Matcher(ignore.read(context) + ignore.parse(extra_ignore))
+    if matcher.excluded(path.relative_to(context).as_posix()):
         raise table.error("packages", f"'{shown}' is excluded from the build context (.dockerignore or `ignore`), "
                                       "so the Dockerfile cannot COPY it")
     try:
