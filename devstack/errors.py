@@ -3,14 +3,18 @@
     DevstackError                exit 1: something failed; the message says what and what to do next
     ├── ConfigError              exit 2: devstack.toml (or a file it names) is wrong; names the file and key path
     ├── UsageError               exit 2: a command-line argument is wrong
-    ├── EngineUnavailable        the Docker engine (or cluster API) cannot be reached
+    ├── TemporaryError           the cause is outside the project's files: the daemon retries with backoff
+    │   ├── EngineUnavailable    the Docker engine (or cluster API) cannot be reached, or is not ready yet
+    │   └── PortInUse            a port devstack must bind or publish is held by another process
     ├── ContextError             a file or folder of a build context cannot be read; names it
     ├── BuildError               an image failed to build; names the image, the step and the last output
     ├── DeployError              a stack or manifest could not be applied
     ├── ReadinessError           a resource did not become ready; names it, the reason and its last log lines
     └── SmokeFailed              one or more smoke tests failed
 
-Anything else escaping to the CLI is a bug: it exits 3 and writes a crash report.
+Every other DevstackError is permanent: its cause is in the files, so the daemon waits for the next change.
+Interrupted (a BaseException, like KeyboardInterrupt) unwinds blocking work that was cancelled; it never
+reaches the user. Anything else escaping to the CLI is a bug: it exits 3 and writes a crash report.
 """
 
 from __future__ import annotations
@@ -35,8 +39,24 @@ class UsageError(DevstackError):
     exit_code = 2
 
 
-class EngineUnavailable(DevstackError):
+class TemporaryError(DevstackError):
+    """Retrying later, with no edit, may succeed."""
+
+
+class EngineUnavailable(TemporaryError):
     pass
+
+
+class PortInUse(TemporaryError):
+    pass
+
+
+class Interrupted(BaseException):
+    """Raised inside blocking work whose caller was cancelled (Ctrl-C, SIGTERM, `devstack down`)."""
+
+
+def is_temporary(err: BaseException) -> bool:
+    return isinstance(err, TemporaryError)
 
 
 class ContextError(DevstackError):

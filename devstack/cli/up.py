@@ -8,13 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import click
 
-from devstack.cli import global_options, options
+from devstack.cli import boundary, global_options, options
 from devstack.cli.session import Session, pass_session
 from devstack.config import loader
 from devstack.config.model import Config
@@ -42,16 +41,10 @@ def command(session: Session, timeout: float, detach: bool, record_to: Path | No
         session.console = record.recording_console(record_to, session.console)
     held = control.lock(config)
     try:
-        code = _run(session, config, timeout)
+        return _run(session, config, timeout)
     finally:
         held.close()
         record.finish(session.console)
-    if threading.active_count() > 1:
-        # Engine calls still in flight in worker threads (a build, a readiness wait) would hold the exit; their
-        # work goes on in the engine, nothing of ours is left to wait for.
-        sys.stdout.flush()
-        os._exit(code)
-    return code
 
 
 def _run(session: Session, config: Config, timeout: float) -> int:
@@ -67,6 +60,10 @@ def _run(session: Session, config: Config, timeout: float) -> int:
         await daemon.run()
 
     asyncio.run(main())
+    if daemon.interrupted:
+        # Work in progress (a build, a deploy, a readiness wait, smoke tests) was stopped half-way.
+        console.error("interrupted: the work in progress was stopped; `devstack status` shows what runs")
+        return boundary.EXIT_INTERRUPTED
     console.info("stopped watching; the stack keeps running (`devstack down` removes it)")
     return 0
 

@@ -1,7 +1,8 @@
 """One pass of the pipeline: plan images → build the missing ones → deliver → plan the deploy → apply when it
 changed → wait until ready. `ci` runs it once; the daemon runs it on every change.
 
-Blocking SDK calls run in threads; independent images build concurrently.
+Blocking SDK calls run in threads that stop when the pass is cancelled (devstack.blocking); independent images
+build concurrently.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TypeVar
 
 import docker
 
+from devstack import blocking
 from devstack.config.model import Config, ImageSpec
 from devstack.engine import plan as plans
 from devstack.errors import DevstackError
@@ -43,30 +45,30 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     """`announce`: print a line per step (ci, the first pass of up); the daemon prints one line per cycle."""
     outcome = Outcome()
     deadline = time.monotonic() + timeout_s
-    client = await _timed(outcome, "connect", asyncio.to_thread(engine.connect))
-    await _timed(outcome, "prepare", asyncio.to_thread(provider.prepare))
-    image_plan = await _timed(outcome, "plan", asyncio.to_thread(plans.images, config, client))
+    client = await _timed(outcome, "connect", blocking.call(engine.connect))
+    await _timed(outcome, "prepare", blocking.call(provider.prepare))
+    image_plan = await _timed(outcome, "plan", blocking.call(plans.images, config, client))
     outcome.images = {t.spec.name: t.tag for t in image_plan.targets}
     for target in image_plan.targets:
         if announce and target not in image_plan.missing:
             console.event(target.spec.name, f"image unchanged ({target.tag})")
     # Tags are content hashes, known before any build: plan the deploy first, so a bad stack file or a missing
     # variable is reported at once rather than after minutes of building.
-    deploy_plan = await asyncio.to_thread(provider.plan, image_plan.tags)
+    deploy_plan = await blocking.call(provider.plan, image_plan.tags)
     outcome.deploy = deploy_plan
     await _timed(outcome, "base", build_bases(client, image_plan.bases, console))
     await _timed(outcome, "build", build_all(client, image_plan.missing, config.project, console, outcome))
     outcome.built = [t.spec.name for t in image_plan.missing]
-    await asyncio.to_thread(provider.deliver, [t.tag for t in image_plan.missing])
+    await blocking.call(provider.deliver, [t.tag for t in image_plan.missing])
     if deploy_plan.changed:
-        await _timed(outcome, "deploy", asyncio.to_thread(provider.apply, deploy_plan))
+        await _timed(outcome, "deploy", blocking.call(provider.apply, deploy_plan))
         if announce:
             took = outcome.seconds["deploy"]
             console.event(config.project, f"deployed {len(deploy_plan.resources)} services in {took:.1f}s")
     elif announce:
         console.event(config.project, "deployment unchanged")
     remaining = max(deadline - time.monotonic(), 1.0)
-    await _timed(outcome, "ready", asyncio.to_thread(provider.wait_ready, deploy_plan, remaining))
+    await _timed(outcome, "ready", blocking.call(provider.wait_ready, deploy_plan, remaining))
     return outcome
 
 
@@ -88,7 +90,7 @@ async def build_bases(client: docker.DockerClient, specs: tuple[ImageSpec, ...],
     """The offline bases that missing images need, one after the other (two debootstraps at once only compete)."""
     for spec in specs:
         with console.progress(f"building the offline base of {spec.name}"):
-            await asyncio.to_thread(package_base.ensure, client, spec, console.info)
+            await blocking.call(package_base.ensure, client, spec, console.info)
 
 
 async def build_all(client: docker.DockerClient, targets: tuple[build.Target, ...], project: str,
@@ -99,7 +101,7 @@ async def build_all(client: docker.DockerClient, targets: tuple[build.Target, ..
 
     async def one(target: build.Target) -> None:
         started = time.monotonic()
-        await asyncio.to_thread(build.build, client, target, project, console.build_output)
+        await blocking.call(build.build, client, target, project, console.build_output)
         outcome.build_seconds[target.spec.name] = time.monotonic() - started
         console.event(target.spec.name, f"built {time.monotonic() - started:.1f}s ({target.tag})", ok=True)
 

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack import blocking
 from devstack.config.model import Config
 from devstack.engine import changes as changesets
-from devstack.engine import control, forwards, logs, tasks, watch
+from devstack.engine import control, forwards, logs, observer, tasks, watch
 from devstack.engine.converge import Outcome, converge
 from devstack.engine.state import Board
-from devstack.errors import DevstackError
+from devstack.errors import DevstackError, is_temporary
 from devstack.observe import view
 from devstack.observe.console import Console
 from devstack.providers.base import Closable, Provider
@@ -37,18 +38,26 @@ class Trigger:
     resource: str
 
 
+@dataclass(frozen=True)
+class Reconverge:
+    """Converge again though no file changed: the engine is back, or a retry after an outside failure is due."""
+
+    reason: str  # "the engine is back", "retry"
+
+
 @dataclass
 class Cycle:
     """What one cycle did, for its summary lines."""
 
     steps: dict[str, list[str]] = field(default_factory=dict)  # resource → ["2 files changed", "built 1.8s"]
     ok: bool = True
+    temporary: bool = False  # it failed for a reason outside the files: retry with backoff, no edit needed
 
     def add(self, resource: str, step: str) -> None:
         self.steps.setdefault(resource, []).append(step)
 
 
-Event = set[Path] | Trigger
+Event = set[Path] | Trigger | Reconverge
 
 
 class Daemon:
@@ -62,6 +71,10 @@ class Daemon:
         self.stop = asyncio.Event()
         self.logs = logs.Followers(console)
         self.phase = "starting"  # then "watching", once the first pass is done
+        self.working = False  # a pass or a cycle is in progress: stopping now interrupts it
+        self.interrupted = False
+        self.backoff = observer.Backoff()
+        self.retry_in: float | None = None  # seconds until the retry of a pass that failed for an outside reason
         self.forwards = forwards.Forwards()
         self.provider_forwards: Closable | None = None  # forwards the provider serves itself (Kubernetes)
         self.wanted_forwards: dict[int, int] = {}  # local port → the published port it forwards to
@@ -71,10 +84,13 @@ class Daemon:
         `stop` is set (Ctrl-C, SIGTERM, `devstack down`)."""
         server = control.Server(self.config, self.route)
         roots = {"control": server.serve(), "watch": watch.watch([self.config.root], self.queue.put_nowait, self.stop),
-                 "reconcile": self._first_then_reconcile()}
+                 "reconcile": self._first_then_reconcile(),
+                 "observe": observer.observe(lambda: self.provider, self.board, self.console, self.config.project,
+                                             lambda: self.queue.put_nowait(Reconverge("the engine is back")))}
         try:
             with self.console.live(view.renderer(lambda: (self.board.snapshot(), self.board.error))):
                 await tasks.run_together(roots, self.stop)
+            self.interrupted = self.working
         finally:
             self.logs.stop()
             await self.forwards.close()
@@ -97,9 +113,12 @@ class Daemon:
 
     async def _first_then_reconcile(self) -> None:
         cycle = Cycle()
+        self.working = True
         await self._converge(cycle, announce=True)
         await self._smoke(cycle, announce=True)
-        if not cycle.ok:
+        self.working = False
+        self._schedule_retry(cycle)
+        if not cycle.ok and not cycle.temporary:
             self.console.error("the first pass failed: fix it and save; devstack retries on every change")
         self.phase = "watching"
         self.console.info("watching for changes (Ctrl-C stops watching; the stack keeps running)")
@@ -107,27 +126,52 @@ class Daemon:
 
     async def _reconcile(self) -> None:
         while True:
-            event = await self.queue.get()
-            changes, trigger = self._collect(event)
+            changes, trigger, again = self._collect(await self._next_event())
             while not self.queue.empty():  # batch what arrived meanwhile: none lost, none run twice
-                more, more_trigger = self._collect(self.queue.get_nowait())
+                more, more_trigger, more_again = self._collect(self.queue.get_nowait())
                 changes.merge(more)
-                trigger = trigger or more_trigger
-            if changes or trigger:
-                await self._cycle(changes, trigger)
+                trigger, again = trigger or more_trigger, again or more_again
+            if changes or trigger or again:
+                self.working = True
+                cycle = await self._cycle(changes, trigger, again)
+                self.working = False
+                self._schedule_retry(cycle)
 
-    def _collect(self, event: Event) -> tuple[changesets.Changes, Trigger | None]:
-        if isinstance(event, Trigger):
-            return changesets.Changes(), event
-        return changesets.classify(self.config, event), None
+    async def _next_event(self) -> Event:
+        if self.retry_in is None:
+            return await self.queue.get()
+        try:
+            return await asyncio.wait_for(self.queue.get(), self.retry_in)
+        except TimeoutError:
+            return Reconverge("retry")
 
-    async def _cycle(self, changes: changesets.Changes, trigger: Trigger | None) -> None:
-        started, cycle = time.monotonic(), Cycle()
-        if changes.config and not self._reload(cycle):
+    def _schedule_retry(self, cycle: Cycle) -> None:
+        """A pass that failed for an outside reason is retried with backoff; one whose cause is in the files
+        waits for the next change. The message says which."""
+        if cycle.ok or not cycle.temporary:
+            self.retry_in = None
+            self.backoff.reset()
             return
+        self.retry_in = self.backoff.next()
+        self.console.event(self.config.project, f"failed for a reason outside the files: retrying in "
+                           f"{self.retry_in:.0f}s (no edit needed)", ok=False)
+
+    def _collect(self, event: Event) -> tuple[changesets.Changes, Trigger | None, Reconverge | None]:
+        if isinstance(event, Trigger):
+            return changesets.Changes(), event, None
+        if isinstance(event, Reconverge):
+            return changesets.Changes(), None, event
+        return changesets.classify(self.config, event), None, None
+
+    async def _cycle(self, changes: changesets.Changes, trigger: Trigger | None, again: Reconverge | None) -> Cycle:
+        started, cycle = time.monotonic(), Cycle()
+        if again is not None:
+            cycle.add(self.config.project, again.reason)
+        if changes.config and not self._reload(cycle):
+            return cycle
         for image, files in changes.live.items():
             await self._live_update(cycle, image, files)
-        if changes.config or changes.deploy or changes.rebuild or trigger:
+        if changes.config or changes.deploy or changes.rebuild or trigger or again:
             for image, files in changes.rebuild.items():
                 cycle.add(image, _files_changed(files))
             if changes.deploy:
@@ -136,6 +180,7 @@ class Daemon:
         if cycle.ok:
             await self._smoke(cycle)
         self._print(cycle, time.monotonic() - started)
+        return cycle
 
     def _reload(self, cycle: Cycle) -> bool:
         try:
@@ -157,7 +202,7 @@ class Daemon:
         started = time.monotonic()
         cycle.add(image, _files_changed(files))
         try:
-            updated = await asyncio.to_thread(self.provider.sync, spec.ref, pairs, restart)
+            updated = await blocking.call(self.provider.sync, spec.ref, pairs, restart)
         except DevstackError as err:
             self._failed(cycle, image, "live update", err)
             return
@@ -170,10 +215,10 @@ class Daemon:
             self._record(cycle, outcome)
             await self.forwards.ensure(self.wanted_forwards)
             if self.provider_forwards is None:
-                self.provider_forwards = await asyncio.to_thread(self.provider.start_forwards, self.console.event)
+                self.provider_forwards = await blocking.call(self.provider.start_forwards, self.console.event)
             if trigger is not None and not outcome.changed_anything and outcome.deploy is not None:
-                await asyncio.to_thread(self.provider.restart, trigger.resource)
-                await asyncio.to_thread(self.provider.wait_ready, outcome.deploy, self.timeout_s)
+                await blocking.call(self.provider.restart, trigger.resource)
+                await blocking.call(self.provider.wait_ready, outcome.deploy, self.timeout_s)
                 cycle.add(trigger.resource, "restarted")
         except DevstackError as err:
             self._failed(cycle, self.config.project, "deploy", err)
@@ -231,6 +276,7 @@ class Daemon:
 
     def _failed(self, cycle: Cycle, resource: str, step: str, err: DevstackError) -> None:
         cycle.ok = False
+        cycle.temporary = is_temporary(err)
         cycle.add(resource, f"{step} failed")
         self.board.update(resource, last_error=str(err).splitlines()[0])
         self.board.error = str(err)

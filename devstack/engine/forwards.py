@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import errno
 
-from devstack.errors import DevstackError
+from devstack.errors import DevstackError, PortInUse
 from devstack.observe import ports
 
 _CHUNK = 64 * 1024
@@ -52,7 +52,7 @@ async def _serve(local: int, target: int) -> asyncio.Server:
         return await asyncio.start_server(pipe_client, "127.0.0.1", local)
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
-            raise DevstackError(f"forward: port 127.0.0.1:{local} is already in use{ports.holder(local)}; free it or "
+            raise PortInUse(f"forward: port 127.0.0.1:{local} is already in use{ports.holder(local)}; free it or "
                                 "choose another `local` in [[forwards]]") from None
         raise DevstackError(f"forward: cannot listen on 127.0.0.1:{local}: {err.strerror}") from None
 

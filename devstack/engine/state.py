@@ -1,11 +1,16 @@
-"""The daemon's view of each resource: what `devstack status` reports and the live view draws. Written only by
-the reconciler (one writer), read by everyone."""
+"""The daemon's view of each resource: what `devstack status` reports and the live view draws. Written by the
+reconciler (what it did) and the observer (what the engine reports), both on the event loop; read by everyone."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+
+from devstack.providers.base import ResourceStatus
+
+_AWAY = "the engine went away: "
 
 
 @dataclass
@@ -18,12 +23,12 @@ class Resource:
     smoke: str | None = None  # None (no tests yet) | ok | failed
     updated_at: str | None = None
     last_error: str = ""
-    since: float = field(default_factory=time.monotonic)
+    since: float = field(default_factory=time.time)  # when its running instance started (Unix time)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("since")
-        data["age_s"] = round(time.monotonic() - self.since, 1)
+        data["age_s"] = round(max(time.time() - self.since, 0.0), 1)
         return data
 
 
@@ -39,7 +44,22 @@ class Board:
         resource = self.get(name)
         for key, value in fields.items():
             setattr(resource, key, value)
-        resource.since = time.monotonic()
+
+    def observed(self, statuses: Sequence[ResourceStatus]) -> None:
+        """What the engine reports now: ready or not, and the age of the running task or pod."""
+        for status in statuses:
+            resource = self.get(status.name)
+            resource.ready = status.ready
+            if status.started_at:
+                resource.since = _unix(status.started_at)
+        if self.error.startswith(_AWAY):
+            self.error = ""
+
+    def away(self, reason: str) -> None:
+        """The engine cannot be reached: nothing can be said to be ready."""
+        for resource in self.resources.values():
+            resource.ready = False
+        self.error = f"{_AWAY}{reason}"
 
     def deployed(self, names: list[str], images: dict[str, str]) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -51,3 +71,10 @@ class Board:
 
     def snapshot(self) -> list[dict[str, object]]:
         return [r.to_json() for r in sorted(self.resources.values(), key=lambda r: r.name)]
+
+
+def _unix(iso: str) -> float:
+    # Engines write RFC 3339, Docker with nanoseconds; Python takes microseconds.
+    head, _, rest = iso.rstrip("Z").partition(".")
+    fraction = rest.split("+")[0].split("-")[0]
+    return datetime.fromisoformat(f"{head}.{(fraction + '000000')[:6]}+00:00").timestamp()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import docker
 import docker.errors
 
+from devstack import blocking
 from devstack.config.model import ImageSpec
 from devstack.errors import BuildError
 from devstack.images.context import Context
@@ -59,6 +60,7 @@ def build(client: docker.DockerClient, target: Target, project: str, on_line: On
             fileobj=target.context.tar(), custom_context=True, dockerfile=target.context.dockerfile_in_tar,
             tag=target.tag, buildargs=dict(target.spec.args), labels=labels, rm=True, forcerm=True, decode=True)
         for chunk in stream:
+            blocking.check()  # Ctrl-C stops a build between two lines of its output
             if "error" in chunk or "errorDetail" in chunk:
                 reason = chunk.get("error") or chunk.get("errorDetail", {}).get("message", "build failed")
                 raise BuildError(name, step, list(tail), _explain(reason.strip(), step))

@@ -8,10 +8,12 @@ from contextlib import contextmanager
 
 import docker
 import docker.errors
+import requests.exceptions
 
 from devstack.errors import DevstackError, EngineUnavailable
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+_UNAVAILABLE = 503
 
 
 def connect(timeout_s: int = 120) -> docker.DockerClient:
@@ -47,6 +49,9 @@ def translated(action: str) -> Iterator[None]:
     try:
         yield
     except docker.errors.APIError as err:
+        if err.status_code == _UNAVAILABLE:  # e.g. "This node is not a swarm manager" while a restarted engine
+            raise EngineUnavailable(f"the Docker engine could not {action} yet: {err.explanation or err}") from None
         raise DevstackError(f"the Docker engine refused to {action}: {err.explanation or err}") from None
-    except docker.errors.DockerException as err:
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+        # A client made before the engine went away fails with requests' own errors, not the SDK's.
         raise EngineUnavailable(unreachable_message(str(err))) from None

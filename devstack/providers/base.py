@@ -36,6 +36,7 @@ class ResourceStatus:
     updated_at: str  # ISO 8601, as the engine reports it
     ports: tuple[str, ...] = ()  # "127.0.0.1:8000→8000/tcp"
     message: str = ""  # the latest task error, when not ready
+    started_at: str = ""  # ISO 8601: when its running task or pod started ("" when none runs)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,11 @@ class Provider(Protocol):
     def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
         """Live update: copy (local file, path in container) pairs into every running container of image
         `ref` and run `restart` there; the names of the containers updated."""
+        ...
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """Block until something of the project changes in the cluster (True) or `timeout_s` passes (False);
+        raise EngineUnavailable when the engine or cluster cannot be reached."""
         ...
 
     def restart(self, resource: str) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from devstack import blocking
 from devstack.config.model import SmokeSpec
 from devstack.errors import SmokeFailed
 from devstack.observe.console import Console
@@ -38,7 +39,7 @@ async def run_all(specs: Sequence[SmokeSpec], logs: Logs) -> list[Result]:
 
 async def _failed(spec: SmokeSpec, started: float, timings: dict[str, float], expected: str, got: str,
                   logs: Logs) -> Result:
-    lines = await asyncio.to_thread(logs, spec.resource) if spec.resource else []
+    lines = await blocking.call(logs, spec.resource) if spec.resource else []
     return Result(spec.name, spec.type, False, time.monotonic() - started, "", expected=expected, got=got,
                   timings=timings, logs=lines)
 

@@ -4,10 +4,10 @@ turn into open relays all too easily)."""
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 import time
 
+from devstack import blocking
 from devstack.config.smoke import Smtp
 from devstack.smoke.result import Failed
 
@@ -15,7 +15,7 @@ _PROBE_SENDER = "relay-probe@devstack-probe.invalid"
 
 
 async def run(options: Smtp, timeout_s: float, timings: dict[str, float]) -> str:
-    return await asyncio.to_thread(_probe, options, timeout_s, timings)
+    return await blocking.call(_probe, options, timeout_s, timings)
 
 
 def _probe(options: Smtp, timeout_s: float, timings: dict[str, float]) -> str:

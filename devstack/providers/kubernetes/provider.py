@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from devstack import labels
+from devstack import blocking, labels
 from devstack import secrets as dev_secrets
 from devstack.config.model import Config, KubernetesSpec
 from devstack.errors import DeployError
@@ -210,6 +210,12 @@ class KubernetesProvider:
                                     pod["metadata"]["namespace"])
                     updated.append(f"{pod['metadata']['name']}/{container['name']}")
         return updated
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """Reachable (EngineUnavailable otherwise); the status is worth re-reading after every window."""
+        self.api.call("GET", "/version")
+        blocking.sleep(timeout_s)
+        return True
 
     def restart(self, resource: str) -> None:
         """New pods of the same spec, as `kubectl rollout restart` does: a changed pod template annotation."""

@@ -3,15 +3,12 @@ tell from the services' digest labels whether the engine already runs exactly th
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import docker
 
-from devstack import labels
+from devstack import blocking, labels
 from devstack.errors import DeployError, EngineUnavailable
 
 _RETRIES = 10  # right after a `stack rm` the old network can linger; Docker then says "network … not found"
@@ -32,12 +29,12 @@ def apply(rendered: Path, project: str) -> None:
     command = [docker_cli, "stack", "deploy", "--detach=true", "--prune", "--resolve-image", "never",
                "--compose-file", str(rendered), project]
     for attempt in range(_RETRIES):
-        result = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy(), check=False)
+        result = blocking.run(command)
         if result.returncode == 0:
             return
         if not _network_race(result.stderr) or attempt == _RETRIES - 1:
             raise DeployError(f"docker stack deploy of '{project}' failed:\n  {result.stderr.strip()}")
-        time.sleep(1)
+        blocking.sleep(1)
 
 
 def _network_race(stderr: str) -> bool:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import docker
 
-from devstack import labels
+from devstack import blocking, labels
 from devstack import secrets as dev_secrets
 from devstack.config.model import Config
-from devstack.errors import DeployError
+from devstack.errors import DeployError, PortInUse
 from devstack.images import engine
 from devstack.observe import ports
 from devstack.providers.base import Closable, DeployPlan, DownOptions, DownReport, ResourceStatus
-from devstack.providers.swarm import cluster, deploy, live, readiness, secrets, stackfile, teardown
+from devstack.providers.swarm import cluster, deploy, events, live, readiness, secrets, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
 
 _LOG_TAIL = 20
@@ -88,8 +88,9 @@ class SwarmProvider:
             fatal = next((s for s in pending if s.fatal), None)
             if fatal or time.monotonic() > deadline:
                 worst = fatal or pending[0]
-                readiness.raise_not_ready(worst, self._logs(worst.name), None if fatal else timeout_s)
-            time.sleep(readiness.POLL_S)
+                logs = self._logs(worst.name, container=worst.container)
+                readiness.raise_not_ready(worst, logs, None if fatal else timeout_s)
+            blocking.sleep(readiness.POLL_S)
         for name in names:
             ports = readiness.published_tcp_ports(self.client, name)
             port = readiness.wait_ports(sorted(ports), deadline)
@@ -122,6 +123,11 @@ class SwarmProvider:
         with engine.translated("live-update the containers"):
             return live.sync(self.client, self.project, ref, files, restart)
 
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """Docker events about the project's services and containers, for `timeout_s`."""
+        with engine.translated("watch the engine's events"):
+            return events.changed(self.client, self.project, timeout_s)
+
     def restart(self, resource: str) -> None:
         """Replace the resource's tasks even though nothing changed (`devstack trigger`)."""
         with engine.translated("restart the service"):
@@ -146,7 +152,7 @@ class SwarmProvider:
                 for p in s.attrs.get("Endpoint", {}).get("Ports", []) or []}
         for endpoint, port in sorted(stackfile.endpoints(rendered.document).items()):
             if port not in ours and ports.in_use(port):
-                raise DeployError(f"{self.config.display(self.stack_file)}: {endpoint} is published at port {port}, "
+                raise PortInUse(f"{self.config.display(self.stack_file)}: {endpoint} is published at port {port}, "
                                   f"which is already in use{ports.holder(port)}: free it, or publish another port")
 
     def _dev_secrets(self) -> dict[str, str]:
@@ -179,12 +185,19 @@ class SwarmProvider:
         return ResourceStatus(
             name=name.removeprefix(f"{self.project}_"), ready=state.ready, running=state.running, desired=state.desired,
             image=spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"], updated_at=spec["UpdatedAt"],
-            ports=ports, message="" if state.ready else state.reason)
+            ports=ports, message="" if state.ready else state.reason, started_at=state.started_at)
 
-    def _logs(self, service: str, tail: int = _LOG_TAIL) -> list[str]:
+    def _logs(self, service: str, tail: int = _LOG_TAIL, container: str = "") -> list[str]:
+        """The service's last log lines; with `container`, that task's own (no predecessor's mixed in), or the
+        service's when the engine has pruned the container already."""
+        options = {"stdout": True, "stderr": True, "tail": tail, "timestamps": False}
         try:
-            raw = self.client.api.service_logs(service, stdout=True, stderr=True, tail=tail, timestamps=False)
-            text = b"".join(raw).decode("utf-8", "replace")
+            text = self.client.api.logs(container, **options).decode("utf-8", "replace") if container else ""
+        except docker.errors.NotFound:
+            text = ""
+        try:
+            if not text:
+                text = b"".join(self.client.api.service_logs(service, **options)).decode("utf-8", "replace")
         except docker.errors.APIError:
             return []
         return text.splitlines()[-tail:]

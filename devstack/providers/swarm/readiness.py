@@ -15,6 +15,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from devstack import blocking
 from devstack.errors import ReadinessError
 
 Json = dict[str, Any]  # the engine's inspect output, untyped by the SDK
@@ -34,6 +35,8 @@ class ServiceState:
     fatal: bool = False
     running: int = 0
     desired: int = 0
+    started_at: str = ""  # when its youngest running task started
+    container: str = ""  # the container of the last failed task: its own logs explain the failure
 
 
 def state(client: docker.DockerClient, name: str, since: datetime | None) -> ServiceState:
@@ -48,10 +51,13 @@ def state(client: docker.DockerClient, name: str, since: datetime | None) -> Ser
     running = [t for t in up if _current(t, template)]
     update = (spec.get("UpdateStatus") or {}).get("State", "")
     failures = sorted((t for t in tasks if _failed_since(t, since)), key=lambda t: t["UpdatedAt"])
+    started = max((str(t["Status"]["Timestamp"]) for t in running), default="")
     if len(running) >= desired and len(up) == len(running) and _settled(update, running, since):
-        return ServiceState(name, True, f"{len(running)}/{desired} running", running=len(running), desired=desired)
+        return ServiceState(name, True, f"{len(running)}/{desired} running", running=len(running), desired=desired,
+                            started_at=started)
     return ServiceState(name, False, _reason(len(running), desired, update, tasks, failures),
-                        fatal=_is_fatal(update, failures), running=len(running), desired=desired)
+                        fatal=_is_fatal(update, failures), running=len(running), desired=desired,
+                        started_at=started, container=_container(failures[-1]) if failures else "")
 
 
 def wait_ports(ports: list[int], deadline: float) -> int | None:
@@ -60,7 +66,7 @@ def wait_ports(ports: list[int], deadline: float) -> int | None:
         while not _accepts(port):
             if time.monotonic() > deadline:
                 return port
-            time.sleep(POLL_S)
+            blocking.sleep(POLL_S)
     return None
 
 
@@ -102,10 +108,11 @@ def _current(task: Json, template: Json) -> bool:
 def _settled(update: str, running: list[Json], since: datetime | None) -> bool:
     """No update in flight, or one whose new tasks all run already. Swarm keeps an update "updating" for its
     monitor period (5 s by default) after the last task started; tasks created since this deploy began are new
-    for sure, so devstack need not sit that out. An old task never passes: it was created before `since`."""
-    if update not in _UPDATE_BUSY:
+    for sure, so devstack need not sit that out. An old task never passes: it was created before `since`.
+    Without `since` (`status`), running tasks of the current spec are enough: the monitor period changes nothing."""
+    if update not in _UPDATE_BUSY or since is None:
         return True
-    return since is not None and all(_parse_time(str(t["CreatedAt"])) >= since for t in running)
+    return all(_parse_time(str(t["CreatedAt"])) >= since for t in running)
 
 
 def _failed_since(task: Json, since: datetime | None) -> bool:
@@ -126,6 +133,10 @@ def _reason(running: int, desired: int, update: str, tasks: list[Json],
         last = failures[-1]["Status"]
         parts.append(f"{len(failures)} failed task(s), last: {last.get('Err') or last.get('Message', '')}")
     return "; ".join(parts)
+
+
+def _container(task: Json) -> str:
+    return str((task["Status"].get("ContainerStatus") or {}).get("ContainerID", ""))
 
 
 def _is_fatal(update: str, failures: list[Json]) -> bool:

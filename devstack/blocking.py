@@ -1,0 +1,115 @@
+"""Blocking work (the Docker and Kubernetes SDKs, subprocesses) run off the event loop, and stopped when asked.
+
+`asyncio.to_thread` cannot be cancelled: its thread runs on until the call returns, and the interpreter waits for
+it at exit, so Ctrl-C during a readiness wait held until the wait timed out. Here each call gets its own thread
+and a stop flag. Cancelling the awaiting task sets the flag; the blocking code notices it at its next `sleep`,
+`wait` or `check` (readiness polls, build streams, subprocess waits all go through them) and unwinds with
+`Interrupted`. A call stuck in a read that never checks is left behind after a short grace: its thread is a
+daemon thread, so it never holds the process.
+
+    await blocking.call(provider.wait_ready, plan, 60)     # in the engine
+    blocking.sleep(POLL_S)                                 # in a provider: time.sleep that stops when asked
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
+
+from devstack.errors import Interrupted
+
+P = ParamSpec("P")
+T = TypeVar("T")
+GRACE_S = 1.0  # how long a cancelled call may take to notice; Ctrl-C must end `up` within 2 s
+_STEP_S = 0.1
+_local = threading.local()
+
+
+def _flag() -> threading.Event:
+    flag = getattr(_local, "flag", None)
+    return flag if flag is not None else _NEVER
+
+
+_NEVER = threading.Event()  # outside `call` (a plain CLI command) nothing asks to stop but Ctrl-C itself
+
+
+def check() -> None:
+    """Raise Interrupted when the call this thread runs was cancelled."""
+    if _flag().is_set():
+        raise Interrupted
+
+
+def sleep(seconds: float) -> None:
+    """time.sleep that ends early, with Interrupted, when the call is cancelled."""
+    if _flag().wait(seconds):
+        raise Interrupted
+
+
+def wait(event: threading.Event, timeout_s: float) -> bool:
+    """event.wait(timeout_s) that notices cancellation within a tenth of a second."""
+    remaining = timeout_s
+    while remaining > 0:
+        if event.wait(min(_STEP_S, remaining)):
+            return True
+        check()
+        remaining -= _STEP_S
+    return event.is_set()
+
+
+def run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """subprocess.run(command, capture_output=True, text=True) that kills the process when cancelled."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        while True:
+            try:
+                out, err = process.communicate(timeout=_STEP_S)
+                return subprocess.CompletedProcess(command, process.returncode, out, err)
+            except subprocess.TimeoutExpired:
+                if _flag().is_set():
+                    process.kill()
+                    process.communicate()
+                    raise Interrupted from None
+
+
+async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run fn in a thread of its own; cancelling the caller asks it to stop and waits GRACE_S for it at most."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    flag = threading.Event()
+
+    def deliver(outcome: Callable[[], None]) -> None:
+        if not future.done():
+            outcome()
+
+    def target() -> None:
+        _local.flag = flag
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as err:  # every outcome goes back to the awaiting task, where it is raised
+            failure = err
+            _post(loop, deliver, lambda: future.set_exception(failure))
+        else:
+            _post(loop, deliver, lambda: future.set_result(result))
+
+    thread = threading.Thread(target=target, name=f"blocking {getattr(fn, '__qualname__', fn)}", daemon=True)
+    thread.start()
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        flag.set()
+        await asyncio.wait([future], timeout=GRACE_S)
+        if future.done() and not future.cancelled():
+            future.exception()  # retrieved: the cancellation is what this call ends with
+        raise
+    finally:
+        if future.done():
+            thread.join(_STEP_S)  # it has posted its outcome and is ending: no thread outlives its call
+
+
+def _post(loop: asyncio.AbstractEventLoop, deliver: Callable[[Callable[[], None]], None],
+          outcome: Callable[[], None]) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits for this result any more
+        loop.call_soon_threadsafe(deliver, outcome)

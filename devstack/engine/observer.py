@@ -1,0 +1,66 @@
+"""Watch the cluster, not only the files: the board follows what the engine reports, and an engine that went
+away and came back is noticed without any edit.
+
+The provider blocks for a short window until something of the project changes (`Provider.wait_for_change`:
+Docker events on swarm). On a change, and every REFRESH_S anyway, the board is refreshed from
+`Provider.status`, so `devstack status` reflects reality within seconds. When the engine cannot be reached the
+observer says so once, marks every resource not ready and retries with backoff; when it answers again it says
+so and asks the reconciler to converge again (`on_back`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from devstack import blocking
+from devstack.engine.state import Board
+from devstack.errors import TemporaryError
+from devstack.observe.console import Console
+from devstack.providers.base import Provider
+
+WINDOW_S = 1.0  # one blocking wait for events; short, so a cancelled wait ends quickly
+REFRESH_S = 15.0  # re-read the status even when no event came (a missed event must not leave it stale)
+
+
+class Backoff:
+    """1 s, 2 s, 4 s, … up to `cap_s`: retry soon, without hammering an engine that takes its time."""
+
+    def __init__(self, first_s: float = 1.0, cap_s: float = 8.0) -> None:
+        self.first_s, self.cap_s = first_s, cap_s
+        self.next_s = first_s
+
+    def next(self) -> float:
+        delay, self.next_s = self.next_s, min(self.next_s * 2, self.cap_s)
+        return delay
+
+    def reset(self) -> None:
+        self.next_s = self.first_s
+
+
+async def observe(provider: Callable[[], Provider], board: Board, console: Console, project: str,
+                  on_back: Callable[[], None]) -> None:
+    """Run until cancelled. `provider` gives the current one: a reloaded config brings a new provider."""
+    away = ""  # why the engine cannot be reached, while it cannot
+    backoff = Backoff(cap_s=4.0)
+    refreshed = 0.0
+    while True:
+        try:
+            changed = await blocking.call(provider().wait_for_change, WINDOW_S)
+            if changed or away or time.monotonic() - refreshed > REFRESH_S:
+                board.observed(await blocking.call(provider().status))
+                refreshed = time.monotonic()
+        except TemporaryError as err:
+            if not away:
+                away = str(err).splitlines()[0]
+                board.away(away)
+                console.event(project, f"the engine went away ({away}); devstack retries and re-converges when it "
+                              "is back", ok=False)
+            await asyncio.sleep(backoff.next())
+            continue
+        if away:
+            away = ""
+            backoff.reset()
+            console.event(project, "the engine is back: re-converging", ok=True)
+            on_back()
