@@ -9,8 +9,13 @@ from pathlib import Path
 
 
 def in_use(port: int) -> bool:
-    """Whether something on this machine already holds the TCP port (a bind test: nothing is sent)."""
+    """Whether something on this machine already holds the TCP port (a bind test: nothing is sent).
+
+    SO_REUSEADDR, as every server sets it: the TIME_WAIT sockets of connections that just ended (the smoke tests
+    of the last `ci`, before a `down`) hold nothing, and the service about to publish the port will bind it.
+    A socket that listens there still fails the test."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("0.0.0.0", port))
         except OSError as err:

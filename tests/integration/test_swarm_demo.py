@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Project, copy_demo, labelled, tear_down
+from tests.unit.test_ports import waiting_sockets
 
 
 def engine_listing(engine: docker.DockerClient) -> dict[str, set[str]]:
@@ -103,3 +104,12 @@ def test_down_leaves_nothing_behind_and_is_idempotent(deployed: Project, engine:
     assert engine_listing(engine) == before
     again = deployed.devstack("down")
     assert again.returncode == 0 and "nothing to remove" in again.stdout
+
+
+def test_ci_right_after_down_succeeds(deployed: Project) -> None:
+    """`ci`, `down`, `ci` within seconds: the connections of the last run's smoke tests still wait in TIME_WAIT
+    on the published ports, and hold nothing."""
+    published = [deployed.port(name) for name in ("RELAY_PORT", "SINK_SMTP_PORT", "SINK_HTTP_PORT")]
+    assert sum(waiting_sockets(port) for port in published) > 0
+    result = deployed.devstack("ci", "--timeout", "120")
+    assert result.returncode == 0, result.stdout + result.stderr
