@@ -18,7 +18,8 @@ from devstack.images import engine, offline_base, package_base
 @click.option("--auto", "public", metavar="PUBLIC_IMAGE",
               help="Use PUBLIC_IMAGE when present or pullable; build the offline image only when it is not.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Write the chosen image's name to FILE (for DEVSTACK_BASE_IMAGE).")
+              help="Write the chosen image's name to FILE; as .devstack/base-image beside devstack.toml, it is "
+                   "DEVSTACK_BASE_IMAGE's default there.")
 @pass_session
 def command(session: Session, image: str, force: bool, public: str | None, record: Path | None) -> int:
     """Bootstrap a Debian base image with debootstrap (root, ~1 min) so builds need no registry; and the offline

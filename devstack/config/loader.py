@@ -21,6 +21,9 @@ from devstack.errors import ConfigError, UsageError
 from devstack.images import ignore, reference
 
 FILENAME = "devstack.toml"
+# `make` (devstack base-image --auto … --record) writes the base image it chose here; builds use it by default.
+BASE_RECORD = Path(".devstack") / "base-image"
+BASE_VARIABLE = "DEVSTACK_BASE_IMAGE"
 _PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,40}")
 # A Docker repository name, optionally behind a registry host[:port].
 
@@ -74,7 +77,17 @@ def _variable_values(root: Path, declared: dict[str, str], environ: Mapping[str,
         raise ConfigError(where, "", problem) from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(".env", "", f"cannot read: {_reason(err)}") from None
-    return {**declared, **dotenv, **environ}
+    return {**_recorded_base(root), **declared, **dotenv, **environ}
+
+
+def _recorded_base(root: Path) -> dict[str, str]:
+    """The base image `make demo` or `make test` chose on this machine (the offline one when no registry answers),
+    so a plain `devstack up` afterwards builds with it too. Lowest precedence: any other source overrides it."""
+    try:
+        recorded = (root / BASE_RECORD).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return {BASE_VARIABLE: recorded} if recorded else {}
 
 
 def _reason(err: OSError | UnicodeDecodeError) -> str:

@@ -80,8 +80,11 @@ def copy_demo(tmp: Path) -> Project:
     (root / "devstack.toml").write_text(text)
     env = {**os.environ, "RELAY_PORT": str(free_port()), "SINK_SMTP_PORT": str(free_port()),
            "SINK_HTTP_PORT": str(free_port()), "NO_COLOR": "1"}
+    env.pop("DEVSTACK_BASE_IMAGE", None)
     if base_image():
-        env["DEVSTACK_BASE_IMAGE"] = base_image() or ""
+        # As `make demo` leaves a project: the chosen base recorded, which devstack reads by itself.
+        (root / ".devstack").mkdir()
+        (root / ".devstack" / "base-image").write_text(f"{base_image()}\n")
     return Project(root=root, name=name, env=env)
 
 

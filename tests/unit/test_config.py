@@ -131,7 +131,10 @@ def test_the_shipped_devstack_toml_loads() -> None:
     assert config.project == "demo"
     assert {name: spec.context for name, spec in config.images.items()} == {
         "relay": REPO / "stacks/demo/relay", "sink": REPO / "sink"}
-    assert config.images["relay"].args["BASE"] == "python:3.11-slim-bookworm"  # the ${DEVSTACK_BASE_IMAGE:-…} default
+    # the ${DEVSTACK_BASE_IMAGE:-…} default, or the base `make` recorded on this machine
+    record = REPO / loader.BASE_RECORD
+    default = record.read_text().strip() if record.is_file() else "python:3.11-slim-bookworm"
+    assert config.images["relay"].args["BASE"] == default
     assert config.swarm is not None and config.swarm.stack_file == REPO / "stacks/demo/stack.yml"
     assert [s.name for s in config.smoke] == ["inject", "sink-smtp"]
     override = loader.load(REPO / "devstack.toml", environ={"DEVSTACK_BASE_IMAGE": "devstack/base:bookworm"})

@@ -271,3 +271,25 @@ def test_the_process_environment_is_used_by_default(project: Project, monkeypatc
     monkeypatch.setenv("DEVSTACK_TEST_NAME", "from-environ")
     config = loader.load(project.write("devstack.toml", MINIMAL.replace('"demo"', '"${DEVSTACK_TEST_NAME}"')))
     assert config.project == "from-environ"
+
+
+# --- the base image `make` recorded ----------------------------------------------------------------------------------
+
+TOML = MINIMAL.replace('context = "relay"\n', 'context = "relay"\n'
+                       'args = { BASE = "${DEVSTACK_BASE_IMAGE:-python:3.11-slim-bookworm}" }\n')
+
+
+def test_the_recorded_base_image_is_used_without_the_variable(project: Project) -> None:
+    """After `make demo` recorded the offline base, a plain `devstack up` builds on it (no registry needed)."""
+    toml = TOML
+    assert project.load(toml).images["relay"].args["BASE"] == "python:3.11-slim-bookworm"
+    project.write(".devstack/base-image", "devstack/base:bookworm\n")
+    assert project.load(toml).images["relay"].args["BASE"] == "devstack/base:bookworm"
+
+
+def test_every_other_source_overrides_the_record(project: Project) -> None:
+    project.write(".devstack/base-image", "devstack/base:bookworm\n")
+    toml = TOML
+    assert project.load(toml, environ={"DEVSTACK_BASE_IMAGE": "mine:1"}).images["relay"].args["BASE"] == "mine:1"
+    project.write(".env", "DEVSTACK_BASE_IMAGE=dotenv:1\n")
+    assert project.load(toml).images["relay"].args["BASE"] == "dotenv:1"
