@@ -15,7 +15,7 @@ APT := DEBIAN_FRONTEND=noninteractive apt-get -y -q
 # The base image builds use: the public one when a registry serves it, else devstack/base:bookworm.
 BASE = $$(cat $(BASE_RECORD))
 
-.PHONY: help demo test down lint unit integration bench venv docker base-image lua clean
+.PHONY: help demo test down lint unit integration bench bench-tools venv docker base-image lua clean
 
 help:
 	@echo "make demo   bring the demo stack up (devstack up)"
@@ -38,8 +38,15 @@ lint: venv
 	$(BIN)/ruff check devstack sink tests bench
 	$(BIN)/mypy
 
-bench: venv docker base-image
+# Every bench/*_bench.py, then the README's tables from their results (bench/run.py).
+bench: venv docker base-image bench-tools
 	DEVSTACK_BASE_IMAGE=$(BASE) $(BIN)/python bench/run.py
+
+# The sink benchmark's peer is Postfix's smtp-sink: installed as root, with no mail server configured or started.
+bench-tools:
+	@if [ ! -x /usr/sbin/smtp-sink ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+		apt-get update -q >/dev/null; $(APT) install postfix >/dev/null; fi
 
 venv: $(BIN)/devstack
 

@@ -202,5 +202,21 @@ def report(results: dict[str, object], edits: int) -> None:
     (out / "loop.json").write_text(json.dumps(results, indent=2))
 
 
+def readme_tables(results: Path) -> str:
+    """The README's two tables, from the last results/loop.json."""
+    data = json.loads((results / "loop.json").read_text())
+    rebuild, floor = statistics.median(data["rebuild_s"]), statistics.median(data["floor_s"])
+    live, idle_, logs = statistics.median(data["live_s"]), data["idle"], data["logs"]
+    return "\n".join([
+        "| path | devstack | by hand | ratio | goal |", "| --- | --- | --- | --- | --- |",
+        f"| rebuild (build, update the service, smoke) | {rebuild:.2f} s | {floor:.2f} s | {rebuild / floor:.2f}× "
+        "| ≤ 1.2× |",
+        f"| live update (sync, restart, smoke) | {live:.2f} s | | | < 1 s |", "",
+        "| daemon | measured |", "| --- | --- |",
+        f"| idle, 60 s, nothing changing | {idle_['cpu_percent']:.2f} % of one CPU, {idle_['rss_mib']:.0f} MiB RSS |",
+        f"| logs: a service printing 50,000 lines/s for 4 s | {logs['shown']:,} of {logs['produced']:,} lines shown "
+        f"({logs['ratio'] * 100:.0f} %) |"])
+
+
 if __name__ == "__main__":
     sys.exit(main())

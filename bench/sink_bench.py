@@ -267,5 +267,24 @@ def main() -> int:
     return 0 if all(row["received_equals_sent"] for row in rows) else 1
 
 
+MODE_LABELS = {"per-connection": "one connection per message", "reuse (-d)": "connection reuse (`-d`)"}
+
+
+def readme_tables(results: Path) -> str:
+    """The README's table, from the newest results/sink-*.json."""
+    runs = sorted(results.glob("sink-*.json"))
+    if not runs:
+        raise FileNotFoundError(f"no {results.name}/sink-*.json")
+    lines = ["| mode | smtp-sink | devstack sink | ratio | CPU µs per message (smtp-sink / devstack / smtp-source) "
+             "| CPUs busy (smtp-sink / devstack runs) |", "| --- | --- | --- | --- | --- | --- |"]
+    for row in json.loads(runs[-1].read_text())["summary"]:
+        lines.append(
+            f"| {MODE_LABELS.get(row['mode'], row['mode'])} | {row['postfix_msg_per_s']:,} msg/s "
+            f"| {row['devstack_msg_per_s']:,} msg/s | {row['ratio_devstack_to_postfix']:.2f}× "
+            f"| {row['postfix_cpu_us_per_msg']} / {row['devstack_cpu_us_per_msg']} / {row['source_cpu_us_per_msg']} "
+            f"| {row['postfix_machine_busy']:.0%} / {row['devstack_machine_busy']:.0%} |".replace("%", " %"))
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -172,5 +172,19 @@ def _report(rows: dict[str, list[float]], floors: dict[str, list[float]], rounds
     (out / "updown.json").write_text(json.dumps(results, indent=2))
 
 
+LABELS = {"cold up": "cold up (base image present, no demo image, nothing deployed)",
+          "warm up": "warm up (nothing changed: nothing built, nothing updated)", "down": "down"}
+
+
+def readme_tables(results: Path) -> str:
+    """The README's table, from the last results/updown.json."""
+    data = json.loads((results / "updown.json").read_text())
+    rows = ["| operation | devstack | by hand | ratio |", "| --- | --- | --- | --- |"]
+    for key, label in LABELS.items():
+        row = data[key]
+        rows.append(f"| {label} | {row['devstack_s']:.1f} s | {row['floor_s']:.1f} s | {row['ratio']:.2f}× |")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     sys.exit(main())
