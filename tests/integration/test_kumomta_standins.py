@@ -6,6 +6,7 @@ with their trust rule. (The same images run on the real cluster in tests/cluster
 from __future__ import annotations
 
 import json
+import smtplib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ USER, KEYS = "devstack", ["first-key", "second-key"]
 class Stack:
     kumod: Container
     kumod_url: str
+    kumod_smtp: int
     sink: Container
     sink_url: str
     spool: Path
@@ -93,9 +95,9 @@ def stack(engine: docker.DockerClient, images: dict[str, str], tmp_path_factory:
     network = engine.networks.create(f"kumo-standin-{uuid.uuid4().hex[:8]}")
     started: list[Container] = []
 
-    def run(image: str, alias: str, port: int, **kwargs: Any) -> Container:
+    def run(image: str, alias: str, *ports: int, **kwargs: Any) -> Container:
         container = engine.containers.run(image, detach=True, network=network.name,
-                                          ports={f"{port}/tcp": ("127.0.0.1", None)}, **kwargs)
+                                          ports={f"{port}/tcp": ("127.0.0.1", None) for port in ports}, **kwargs)
         network.disconnect(container)
         network.connect(container, aliases=[alias])
         started.append(container)
@@ -109,13 +111,17 @@ def stack(engine: docker.DockerClient, images: dict[str, str], tmp_path_factory:
                   environment={"KUMOMTA_TSA_TRUSTED_HOSTS": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"})
         strict = run(images["standin"], "strict-tsa", 8008, command=tsa_command, volumes=policy,
                      environment={"KUMOMTA_TSA_TRUSTED_HOSTS": "127.0.0.1"})
-        kumod = run(images["standin"], "kumod", 8000, volumes={
+        sink.reload()
+        sink_ip = sink.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
+        kumod = run(images["standin"], "kumod", 8000, 2500, volumes={
             **policy, str(keys): {"bind": "/opt/kumomta/etc/http_listener_keys", "mode": "ro"},
             str(spool): {"bind": "/var/spool/kumomta", "mode": "rw"}},
-            environment={"KUMOMTA_SINK_HOST": "sink", "KUMOMTA_TRUSTED_HOSTS": "",
+            # Only the sink's container may relay: this test's own connections come through the bridge.
+            environment={"KUMOMTA_SINK_HOST": "sink", "KUMOMTA_TRUSTED_HOSTS": "", "KUMOMTA_RELAY_HOSTS": sink_ip,
                          "KUMOMTA_TSA_PUBLISH_HOSTS": "http://tsa:8008,http://strict-tsa:8008"})
-        found = Stack(kumod, published(kumod, 8000), sink, published(sink, 8025), spool, published(tsa, 8008),
-                      published(strict, 8008))
+        smtp_port = int(published(kumod, 2500).rpartition(":")[2])
+        found = Stack(kumod, published(kumod, 8000), smtp_port, sink, published(sink, 8025), spool,
+                      published(tsa, 8008), published(strict, 8008))
         wait_for(lambda: httpx.get(f"{found.kumod_url}/api/check-liveness/v1").status_code == 200, "kumod")
         wait_for(lambda: httpx.get(f"{found.sink_url}/healthz").status_code == 200, "the sink")
         yield found
@@ -151,6 +157,20 @@ def test_injection_needs_a_listener_key(stack: Stack, auth: tuple[str, str] | No
     time.sleep(0.3)
     assert stack.stats() == before
     assert not stack.spooled()
+
+
+def test_smtp_relays_for_relay_hosts_only(stack: Stack) -> None:
+    with smtplib.SMTP("127.0.0.1", stack.kumod_smtp, local_hostname="test", timeout=10) as smtp:
+        smtp.ehlo()
+        assert smtp.mail("outside@example.net")[0] == 250
+        code, reply = smtp.rcpt("someone@example.org")
+    assert code == 550 and b"relaying" in reply, (code, reply)
+    before = stack.stats()
+    send = ("import smtplib; smtplib.SMTP('kumod', 2500, local_hostname='app', timeout=10).sendmail("
+            "'app@example.test', ['a@example.test', 'b@example.org'], b'Subject: via SMTP\\r\\n\\r\\nhi\\r\\n')")
+    result = stack.sink.exec_run(["python3", "-c", send])
+    assert result.exit_code == 0, result.output.decode()
+    wait_for(lambda: stack.stats() == before + 2, "2 recipients relayed by SMTP at the sink")
 
 
 def test_check_liveness_needs_no_auth_and_tsa_answers_only_trusted_hosts(stack: Stack) -> None:

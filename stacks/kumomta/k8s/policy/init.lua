@@ -59,6 +59,14 @@ kumo.on('init', function()
     trusted_hosts = setting_list 'KUMOMTA_TRUSTED_HOSTS',
   }
 
+  -- SMTP injection on 2500. Only KUMOMTA_RELAY_HOSTS may relay (the cluster's pod networks); anyone else is
+  -- refused, a port-forwarded client (127.0.0.1 in the pod) included. The demo's commented-out listener relayed
+  -- for 0.0.0.0/0: an open relay.
+  kumo.start_esmtp_listener {
+    listen = '0.0.0.0:2500',
+    relay_hosts = setting_list 'KUMOMTA_RELAY_HOSTS',
+  }
+
   kumo.configure_bounce_classifier {
     files = { '/opt/kumomta/share/bounce_classifier/iana.toml' },
   }

@@ -6,6 +6,7 @@ keeps kumod's contract with the rest of the stack, so the manifests are the same
     POST /api/inject/v1        HTTP basic auth against the listener keys: one file per user under
                                /opt/kumomta/etc/http_listener_keys/, one password per line (as init.lua checks)
     GET  /api/check-liveness/v1  200, or 503 when the spool does not accept writes
+    SMTP on 2500               relaying only for clients in KUMOMTA_RELAY_HOSTS; others are refused at RCPT
 
 An injected message is written to the spool (/var/spool/kumomta, the replica's PVC) once per recipient and the
 answer counts what was spooled, as kumod's does. A delivery thread then sends each spooled message to
@@ -13,8 +14,9 @@ KUMOMTA_SINK_HOST on port 25 over SMTP, removes it once accepted, keeps it for a
 after a 5xx. Messages left in the spool by a previous run are delivered at start. Each delivery is published to
 the TSA daemons (KUMOMTA_TSA_PUBLISH_HOSTS), as kumod's shaping helper does.
 
-Environment (the names init.lua reads): KUMOMTA_SINK_HOST, KUMOMTA_TRUSTED_HOSTS (CIDRs that need no auth; empty:
-none), KUMOMTA_TSA_PUBLISH_HOSTS. relay.py (devstack's demo relay) supplies the inject API itself.
+Environment (the names init.lua reads): KUMOMTA_SINK_HOST; KUMOMTA_TRUSTED_HOSTS (CIDRs that need no auth;
+empty: none); KUMOMTA_RELAY_HOSTS (CIDRs that may relay over SMTP); KUMOMTA_TSA_PUBLISH_HOSTS. relay.py (devstack's
+demo relay) supplies the inject API itself.
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ from types import FrameType
 from typing import Any, ClassVar
 
 import relay
+import smtp_listener
 
 LIVENESS_PATH = "/api/check-liveness/v1"
 PUBLISH_PATH = "/publish_log_v1"
 KEYS = Path("/opt/kumomta/etc/http_listener_keys")
 SPOOL = Path("/var/spool/kumomta")
 SMTP_PORT = 25
+SMTP_LISTEN = ("0.0.0.0", 2500)
 RETRY_S = 5.0
 USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # a key file's name: never a path
 
@@ -59,6 +63,7 @@ class Options:
     keys: Path
     spool: Path
     trusted: tuple[Network, ...]
+    relay_hosts: tuple[Network, ...]
     tsa_publish: tuple[str, ...]
 
 
@@ -74,7 +79,8 @@ def load_options(env: Mapping[str, str] = os.environ) -> Options:
     urls = env.get("KUMOMTA_TSA_PUBLISH_HOSTS", "").split(",")
     publish = tuple(url.strip().rstrip("/") for url in urls if url.strip())
     return Options(listen, Path(env.get("KUMOMTA_STANDIN_KEYS", KEYS)), Path(env.get("KUMOMTA_STANDIN_SPOOL", SPOOL)),
-                   networks(env.get("KUMOMTA_TRUSTED_HOSTS", "")), publish)
+                   networks(env.get("KUMOMTA_TRUSTED_HOSTS", "")), networks(env.get("KUMOMTA_RELAY_HOSTS", "")),
+                   publish)
 
 
 class Spool:
@@ -174,8 +180,7 @@ class KumodHandler(relay.RelayHandler):
 
     def authorized(self, config: relay.Config) -> bool:
         options = self.standin().options
-        client = ipaddress.ip_address(self.client_address[0])
-        if any(client in network for network in options.trusted):
+        if within(self.client_address[0], options.trusted):
             return True
         credentials = relay.basic_credentials(self.headers.get("Authorization", ""))
         return credentials is not None and key_matches(options.keys, *credentials)
@@ -191,6 +196,11 @@ class KumodHandler(relay.RelayHandler):
                 errors.append(f"{recipient.email}: spool: {err.strerror}")
         return {"success_count": len(messages) - len(failed), "fail_count": len(failed),
                 "failed_recipients": failed, "errors": errors}
+
+
+def within(address: str, allowed: tuple[Network, ...]) -> bool:
+    client = ipaddress.ip_address(address)
+    return any(client in network for network in allowed)
 
 
 def key_matches(keys: Path, user: str, password: str) -> bool:
@@ -239,8 +249,11 @@ def main(argv: Sequence[str] = sys.argv[1:]) -> None:
     spool = Spool(options.spool)
     deliverer = Deliverer(options, spool)
     deliverer.start()
+    smtp_listener.start(SMTP_LISTEN, lambda peer: within(peer, options.relay_hosts),
+                        lambda sender, recipient, message: deliverer.work.put(spool.put(sender, recipient, message)))
     with StandinServer(options, spool, deliverer) as server:
-        print(f"kumod stand-in (not KumoMTA: {args.policy} is not run) listening on 0.0.0.0:8000, "
+        print(f"kumod stand-in (not KumoMTA: {args.policy} is not run) listening on 0.0.0.0:8000 (HTTP) and "
+              f"{SMTP_LISTEN[0]}:{SMTP_LISTEN[1]} (SMTP), "
               f"delivering to {options.relay.sink[0]}:{SMTP_PORT}", flush=True)
         server.serve_forever()
 
