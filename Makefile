@@ -83,6 +83,7 @@ base-image: venv docker
 	@if ! command -v debootstrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		apt-get update -q >/dev/null; $(APT) install debootstrap >/dev/null; fi
 	$(BIN)/devstack base-image --auto $(PUBLIC_BASE) --record $(BASE_RECORD)
+	$(BIN)/devstack -f stacks/mailman/devstack.toml base-image --auto $(PUBLIC_BASE)
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache

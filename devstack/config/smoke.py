@@ -40,6 +40,22 @@ class Http:
     body_contains: str | None
 
 
+@dataclass(frozen=True)
+class MailmanFlow:
+    """A post to a fresh Mailman list, followed from the REST API through exim to the sink and HyperKitty."""
+
+    rest_url: str  # Mailman core's REST API root, e.g. http://127.0.0.1:8001/3.1
+    rest_user: str
+    rest_password: str | None  # a secret: never printed
+    smtp_host: str
+    smtp_port: int  # the MTA that receives posts for the list domain (exim)
+    sink_url: str  # the sink's HTTP API root (its /captured proves delivery to the member)
+    archive_url: str | None  # HyperKitty's root, e.g. http://127.0.0.1:8000/hyperkitty; None: not checked
+    domain: str
+    member: str
+    components: Mapping[str, str]  # core, mta, web, sink → the resource whose logs explain a failure there
+
+
 def read(table: Table) -> SmokeSpec:
     name = table.string("name")
     kind = table.string("type", choices=tuple(_READERS))
@@ -99,4 +115,20 @@ def _http(table: Table) -> Http:
                 body_contains=table.string("body_contains", None))
 
 
-_READERS: dict[str, Callable[[Table], Any]] = {"http-inject": _http_inject, "smtp": _smtp, "http": _http}
+def _mailman_flow(table: Table) -> MailmanFlow:
+    defaults = {"core": "mailman-core", "mta": "exim", "web": "mailman-web", "sink": "sink"}
+    given = table.str_map("components") if table.has("components") else {}
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise table.error(f"components.{unknown[0]}", f"unknown component (expected one of {', '.join(defaults)})")
+    return MailmanFlow(
+        rest_url=_url(table, "rest_url").rstrip("/"), rest_user=table.string("rest_user", "restadmin"),
+        rest_password=table.string("rest_password", None), smtp_host=table.string("smtp_host", "127.0.0.1"),
+        smtp_port=table.integer("smtp_port", low=1, high=65535), sink_url=_url(table, "sink_url").rstrip("/"),
+        archive_url=(_url(table, "archive_url", None) or "").rstrip("/") or None,
+        domain=table.string("domain", "lists.devstack.test"), member=table.string("member", "member@example.test"),
+        components={**defaults, **given})
+
+
+_READERS: dict[str, Callable[[Table], Any]] = {"http-inject": _http_inject, "smtp": _smtp, "http": _http,
+                                               "mailman-flow": _mailman_flow}

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 
 
 class Failed(Exception):
-    """Raised inside a check: `expected` versus `got`, both safe to print (no secrets)."""
+    """Raised inside a check: `expected` versus `got`, both safe to print (no secrets). `resources` names the
+    components at fault, whose last log lines are shown; by default, the test's own `resource`."""
 
-    def __init__(self, expected: str, got: str) -> None:
+    def __init__(self, expected: str, got: str, resources: tuple[str, ...] = ()) -> None:
         super().__init__(f"expected {expected}, got {got}")
-        self.expected, self.got = expected, got
+        self.expected, self.got, self.resources = expected, got, resources
 
 
 @dataclass
@@ -23,7 +24,7 @@ class Result:
     expected: str = ""
     got: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # e.g. inject, delivery (seconds)
-    logs: list[str] = field(default_factory=list)  # the last log lines of the resource under test, on failure
+    logs: list[str] = field(default_factory=list)  # the last log lines of the resources at fault, on failure
 
     def line(self) -> str:
         timing = " · ".join(f"{k} {v * 1000:.0f}ms" for k, v in self.timings.items())

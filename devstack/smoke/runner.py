@@ -12,13 +12,14 @@ from devstack.config.model import SmokeSpec
 from devstack.errors import SmokeFailed
 from devstack.observe.console import Console
 from devstack.providers.base import Provider
-from devstack.smoke import http_check, http_inject, smtp_probe
+from devstack.smoke import http_check, http_inject, mailman_flow, smtp_probe
 from devstack.smoke.result import Failed, Result
 
 Check = Callable[[Any, float, dict[str, float]], Awaitable[str]]
 Logs = Callable[[str], list[str]]  # resource → its last log lines
 
-CHECKS: dict[str, Check] = {"http-inject": http_inject.run, "smtp": smtp_probe.run, "http": http_check.run}
+CHECKS: dict[str, Check] = {"http-inject": http_inject.run, "smtp": smtp_probe.run, "http": http_check.run,
+                            "mailman-flow": mailman_flow.run}
 
 
 async def run_one(spec: SmokeSpec, logs: Logs) -> Result:
@@ -27,9 +28,10 @@ async def run_one(spec: SmokeSpec, logs: Logs) -> Result:
     try:
         summary = await asyncio.wait_for(CHECKS[spec.type](spec.options, spec.timeout_s, timings), spec.timeout_s)
     except Failed as failure:
-        return await _failed(spec, started, timings, failure.expected, failure.got, logs)
+        return await _failed(spec, started, timings, failure, logs)
     except TimeoutError:
-        return await _failed(spec, started, timings, f"a result within {spec.timeout_s:g}s", "a timeout", logs)
+        return await _failed(spec, started, timings, Failed(f"a result within {spec.timeout_s:g}s", "a timeout"),
+                             logs)
     return Result(spec.name, spec.type, True, time.monotonic() - started, summary, timings=timings)
 
 
@@ -37,11 +39,16 @@ async def run_all(specs: Sequence[SmokeSpec], logs: Logs) -> list[Result]:
     return [await run_one(spec, logs) for spec in specs]
 
 
-async def _failed(spec: SmokeSpec, started: float, timings: dict[str, float], expected: str, got: str,
+async def _failed(spec: SmokeSpec, started: float, timings: dict[str, float], failure: Failed,
                   logs: Logs) -> Result:
-    lines = await blocking.call(logs, spec.resource) if spec.resource else []
-    return Result(spec.name, spec.type, False, time.monotonic() - started, "", expected=expected, got=got,
-                  timings=timings, logs=lines)
+    resources = failure.resources or ((spec.resource,) if spec.resource else ())
+    lines: list[str] = []
+    for resource in resources:
+        found = await blocking.call(logs, resource)
+        # With several components at fault, each line says whose it is.
+        lines += [f"{resource} | {line}" for line in found] if len(resources) > 1 else found
+    return Result(spec.name, spec.type, False, time.monotonic() - started, "", expected=failure.expected,
+                  got=failure.got, timings=timings, logs=lines)
 
 
 def report(results: Sequence[Result], console: Console) -> None:

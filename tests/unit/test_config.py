@@ -270,7 +270,8 @@ CASES = {
                       "devstack.toml: smoke[0].name: is required (a string)"),
     "smoke no type": (smoke('url = "http://x"'), "devstack.toml: smoke[0].type: is required (a string)"),
     "smoke bad type": (smoke('type = "http-injct"'), "devstack.toml: smoke[0].type: expected one of 'http-inject', "
-                                                      "'smtp', 'http', got 'http-injct' (did you mean 'http-inject'?)"),
+                                                      "'smtp', 'http', 'mailman-flow', got 'http-injct' (did you mean "
+                                                      "'http-inject'?)"),
     "smoke timeout 0": (smoke('type = "http"\nurl = "http://x"\ntimeout = 0'),
                         "devstack.toml: smoke[0].timeout: expected a number above 0, got 0.0"),
     "smoke timeout text": (smoke('type = "http"\nurl = "http://x"\ntimeout = "soon"'),

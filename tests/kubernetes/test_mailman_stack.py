@@ -1,0 +1,134 @@
+"""The Mailman stack (stacks/mailman) as devstack renders it (kubectl kustomize, images injected, dev secrets
+added): valid against the Kubernetes 1.30 schemas, credentials only in Secrets, a readiness probe on every
+container, and config edits that roll exactly the workload whose config changed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from devstack.config import loader
+from devstack.config.smoke import MailmanFlow
+from devstack.errors import ConfigError
+from devstack.providers.kubernetes import confighash, inject, manifests, render
+from devstack.secrets import Secret
+
+REPO = Path(__file__).resolve().parents[2]
+STACK = REPO / "stacks" / "mailman"
+Json = dict[str, Any]
+WORKLOADS = {"postgres", "mailman-core", "mailman-web", "exim", "sink"}
+
+
+def secret_values(config: Any) -> list[Secret]:
+    # Values no manifest could contain by chance.
+    return [Secret(s.name, s.key, f"Zq{i}x{s.name.replace('-', '')}"[: s.length].ljust(s.length, "Q"))
+            for i, s in enumerate(config.secrets)]
+
+
+def rendered(stack: Path = STACK) -> tuple[list[Json], list[Secret]]:
+    config = loader.load(stack / "devstack.toml", environ={})
+    assert config.kubernetes is not None
+    documents = manifests.load(config.kubernetes, config.display)
+    refs = {spec.ref: f"{spec.ref}:0123456789abcdef" for spec in config.images.values()}
+    secrets = secret_values(config)
+    inputs = render.Inputs(project=config.project, namespace=config.kubernetes.namespace, refs=refs, secrets=secrets)
+    return list(render.render(documents, inputs, lambda _api, kind: kind != "Namespace").objects), secrets
+
+
+OBJECTS, SECRETS = rendered()
+
+
+def workloads(objects: list[Json]) -> dict[str, Json]:
+    return {o["metadata"]["name"]: o for o in objects if inject.template(o) is not None}
+
+
+def hashes(objects: list[Json]) -> dict[str, str]:
+    return {name: inject.template(o)["metadata"]["annotations"][confighash.ANNOTATION]  # type: ignore[index]
+            for name, o in workloads(objects).items()
+            if confighash.ANNOTATION in (inject.template(o) or {}).get("metadata", {}).get("annotations", {})}
+
+
+@pytest.mark.parametrize("obj", OBJECTS, ids=[f"{o['kind']}/{o['metadata']['name']}" for o in OBJECTS])
+def test_every_rendered_object_is_valid_for_kubernetes_1_30(obj: Json) -> None:
+    try:
+        kubernetes_validate.validate(obj, "1.30", strict=True)
+    except kubernetes_validate.ValidationError as err:
+        pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {err.message}")
+
+
+def test_the_stack_has_its_components_volumes_and_secrets() -> None:
+    assert set(workloads(OBJECTS)) == WORKLOADS
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in OBJECTS}
+    assert {("PersistentVolumeClaim", "mailman-var"), ("StatefulSet", "postgres"), ("ConfigMap", "mailman-core-config"),
+            ("ConfigMap", "mailman-web-config"), ("ConfigMap", "exim-config")} <= kinds
+    assert {name for kind, name in kinds if kind == "Secret"} == {
+        "mailman-rest-password", "hyperkitty-api-key", "django-secret-key", "postgres-password"}
+    postgres = workloads(OBJECTS)["postgres"]
+    assert [c["metadata"]["name"] for c in postgres["spec"]["volumeClaimTemplates"]] == ["data"]
+    # The list folders are shared: core writes them, exim's router reads them.
+    for name, read_only in (("mailman-core", None), ("exim", True)):
+        volumes = inject.template(workloads(OBJECTS)[name])["spec"]["volumes"]  # type: ignore[index]
+        claim = next(v["persistentVolumeClaim"] for v in volumes if "persistentVolumeClaim" in v)
+        assert claim["claimName"] == "mailman-var" and claim.get("readOnly") == read_only
+
+
+def test_credentials_are_only_in_secrets_and_reach_pods_by_reference() -> None:
+    for obj in OBJECTS:
+        if obj["kind"] != "Secret":
+            text = str(obj)
+            assert not [s.name for s in SECRETS if s.value in text], f"{obj['kind']} {obj['metadata']['name']}"
+    for name, obj in workloads(OBJECTS).items():
+        for container in inject.containers(obj):
+            for env in container.get("env") or []:
+                if any(word in env["name"] for word in ("PASSWORD", "KEY")):
+                    assert "secretKeyRef" in env.get("valueFrom", {}), f"{name}: {env['name']}"
+                if env["name"] == "DATABASE_URL":  # composed by the kubelet from the password's Secret
+                    assert "$(POSTGRES_PASSWORD)" in env["value"]
+
+
+def test_every_container_has_a_readiness_probe_that_means_it() -> None:
+    probes = {name: c["readinessProbe"] for name, o in workloads(OBJECTS).items() for c in inject.containers(o)}
+    assert set(probes) == WORKLOADS
+    assert probes["mailman-core"]["exec"]["command"] == ["mailman-core-ready"]  # REST answers AND LMTP listens
+    assert probes["exim"]["exec"]["command"] == ["exim-ready"]  # EHLO answered
+    assert probes["mailman-web"]["httpGet"]["path"] == "/accounts/login/"  # a page Django renders
+
+
+@pytest.mark.parametrize(("edited", "rolls"), [
+    ("k8s/config/mailman.cfg", {"mailman-core"}),
+    ("k8s/config/mailman-web.py", {"mailman-web"}),
+    ("k8s/config/exim/retry", {"exim"}),
+])
+def test_a_config_edit_rolls_exactly_its_workload(tmp_path: Path, edited: str, rolls: set[str]) -> None:
+    copy = tmp_path / "stacks" / "mailman"
+    shutil.copytree(STACK, copy)
+    (tmp_path / "sink").symlink_to(REPO / "sink")
+    with (copy / edited).open("a", encoding="utf-8") as file:
+        file.write("\n# edited\n")
+    before, after = hashes(OBJECTS), hashes(rendered(copy)[0])
+    assert {name for name in after if after[name] != before.get(name)} == rolls
+
+
+def test_the_mail_flow_smoke_test_is_configured_against_the_forwards() -> None:
+    config = loader.load(STACK / "devstack.toml", environ={"MAILMAN_REST_PORT": "18001"})
+    (flow,) = [s for s in config.smoke if s.type == "mailman-flow"]
+    assert isinstance(flow.options, MailmanFlow)
+    assert flow.options.rest_url == "http://127.0.0.1:18001/3.1"
+    assert flow.options.components == {"core": "mailman-core", "mta": "exim", "web": "mailman-web", "sink": "sink"}
+    forwards = {(f.resource, f.remote) for f in config.forwards}
+    assert forwards == {("mailman-web", 8000), ("mailman-core", 8001), ("exim", 25), ("sink", 8025)}
+
+
+def test_a_wrong_component_name_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "devstack.toml"
+    config.write_text('[project]\nname = "m"\nprovider = "context"\n[kubernetes]\ncontext = "x"\n'
+                      'manifests = ["*.yaml"]\n[[smoke]]\nname = "f"\ntype = "mailman-flow"\n'
+                      'rest_url = "http://127.0.0.1:1/3.1"\nsmtp_port = 25\nsink_url = "http://127.0.0.1:2"\n'
+                      'components = { core = "c", mailer = "x" }\n')
+    (tmp_path / "x.yaml").write_text("")
+    with pytest.raises(ConfigError, match=r"smoke\[0\]\.components\.mailer: unknown component"):
+        loader.load(config, environ={})
