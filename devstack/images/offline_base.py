@@ -134,14 +134,17 @@ class OfflineBase:
         scratch = Path(tempfile.mkdtemp(prefix="devstack-base-", dir=self.workdir))
         try:
             rootfs = scratch / "rootfs"
-            log(f"debootstrap {self.suite} into {rootfs} for {', '.join(self.packages)} (about a minute)")
-            self._debootstrap(debootstrap, rootfs, scratch / "debootstrap.out")
+            self.bootstrap(debootstrap, rootfs, scratch / "debootstrap.out", log)
             self.provision(rootfs, scratch / "provision.out", log)
             log(f"importing {rootfs} as {self.image}")
             self._import(client, rootfs, scratch / "tar.err")
         finally:
             remove_scratch(scratch, log)
         log(f"built {self.image}")
+
+    def bootstrap(self, debootstrap: str, rootfs: Path, output: Path, log: Log) -> None:
+        log(f"debootstrap {self.suite} into {rootfs} for {', '.join(self.packages)} (about a minute)")
+        self._debootstrap(debootstrap, rootfs, output)
 
     def provision(self, rootfs: Path, output: Path, log: Log) -> None:
         """Work on the bootstrapped rootfs before it is imported; this base needs none (see package_base)."""

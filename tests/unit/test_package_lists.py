@@ -3,12 +3,16 @@ arg BASE and so the image's content tag. No engine needed: the real builds are i
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import pytest
 
 from devstack.cli import boundary, main
 from devstack.config import packages
 from devstack.engine import plan
-from devstack.images import package_base
+from devstack.images import offline_base, package_base
 from tests.unit.conftest import Project
 
 PACKAGES = "# tools\nhello\n\ncurl   # for checks\nhello\nlibc-bin\n"
@@ -103,3 +107,33 @@ def test_args_that_set_base_win(listed: Project) -> None:
 
 def test_parse_alone() -> None:
     assert packages.parse("bb\naa\n# c\n aa \n") == ("aa", "bb")
+
+
+# --- the cached minimal system (a fake debootstrap; real tar) -----------------------------------------------------
+
+FAKE_DEBOOTSTRAP = """#!/bin/sh
+# a fake debootstrap: VARIANT SUITE ROOTFS MIRROR; fails when told to, so a cache hit is proven
+[ -e "$FAIL" ] && { echo "debootstrap ran" >&2; exit 1; }
+mkdir -p "$3/etc" "$3/var/cache/apt/archives"
+echo bookworm > "$3/etc/debian_version"
+echo deb > "$3/var/cache/apt/archives/libc6_2.36_amd64.deb"
+"""
+
+
+def test_the_minimal_system_is_bootstrapped_once_then_unpacked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "debootstrap").write_text(FAKE_DEBOOTSTRAP)
+    (tmp_path / "debootstrap").chmod(0o755)
+    monkeypatch.setenv("FAIL", str(tmp_path / "fail"))
+    base = package_base.PackageBase(image="devstack/debian:x", packages=("hello",), cache=tmp_path / "cache")
+    lines: list[str] = []
+    base.bootstrap(str(tmp_path / "debootstrap"), tmp_path / "one", tmp_path / "one.out", lines.append)
+    assert (tmp_path / "cache/bookworm-minbase.tar").is_file()
+    (tmp_path / "fail").touch()  # from now on debootstrap fails
+    base.bootstrap(str(tmp_path / "debootstrap"), tmp_path / "two", tmp_path / "two.out", lines.append)
+    assert (tmp_path / "two/etc/debian_version").read_text() == "bookworm\n"
+    assert not (tmp_path / "two/var/cache/apt/archives/libc6_2.36_amd64.deb").exists()  # no package files kept
+    assert "unpacking the minimal bookworm bootstrapped before" in lines[-1]
+    old = time.time() - 8 * 86400
+    os.utime(tmp_path / "cache/bookworm-minbase.tar", (old, old))  # a week old: bootstrapped again
+    with pytest.raises(offline_base.DebootstrapFailed, match="exit status 1"):
+        base.bootstrap(str(tmp_path / "debootstrap"), tmp_path / "three", tmp_path / "three.out", lines.append)
