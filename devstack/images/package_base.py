@@ -43,6 +43,14 @@ REPOSITORY = "devstack/debian"
 ARG = "BASE"
 OFFLINE_ENV = "DEVSTACK_OFFLINE"
 LABEL_PACKAGES = "dev.devstack.base-packages"
+# The Dockerfile lines of such an image (README): apt installs the list unless the base already holds it.
+DOCKERFILE = """ARG BASE=debian:bookworm-slim
+FROM ${BASE}
+COPY packages.txt /tmp/devstack-packages.txt
+RUN pk=$(sed 's/#.*//' /tmp/devstack-packages.txt | xargs); \\
+    dpkg -s $pk >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive \\
+    apt-get install -y --no-install-recommends $pk && rm -rf /var/lib/apt/lists/*; }
+"""
 _RETRY_PULL_S = 300.0  # a failed pull is not retried on every pass of the dev loop
 _pull_failed_at: dict[str, float] = {}
 _ENV = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}

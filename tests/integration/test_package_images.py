@@ -8,7 +8,6 @@ is forced with DEVSTACK_OFFLINE=1, so the tests mean the same where a registry s
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,15 +23,7 @@ from tests.integration.conftest import Project, copy_demo, tear_down
 
 pytestmark = pytest.mark.docker
 
-# The Dockerfile every such image uses (README: "Images from Debian packages").
-DOCKERFILE = """ARG BASE=debian:bookworm-slim
-FROM ${BASE}
-COPY packages.txt /tmp/devstack-packages.txt
-RUN pk=$(sed 's/#.*//' /tmp/devstack-packages.txt | xargs); \\
-    dpkg -s $pk >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive \\
-    apt-get install -y --no-install-recommends $pk && rm -rf /var/lib/apt/lists/*; }
-CMD ["sleep", "infinity"]
-"""
+DOCKERFILE = package_base.DOCKERFILE + 'CMD ["sleep", "infinity"]\n'
 PACKAGES = "# GNU hello: 50 kB, one binary, not in a minimal Debian\nhello\n"
 
 
@@ -88,12 +79,10 @@ def test_ci_builds_the_missing_offline_base_with_progress(built: Built, engine: 
 
 def test_a_second_run_reuses_the_base(built: Built, engine: docker.DockerClient) -> None:
     before = engine.images.get(built.base).id
-    started = time.monotonic()
     result = built.project.devstack("base-image")
     assert result.returncode == 0, result.stderr
     assert f"hello: offline base {built.base} exists" in result.stdout
-    assert "debootstrap" not in result.stdout
-    assert time.monotonic() - started < 30
+    assert "debootstrap" not in result.stdout and "unpacking" not in result.stdout
     assert engine.images.get(built.base).id == before
 
 
