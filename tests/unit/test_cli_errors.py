@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 import devstack.images.engine
-from devstack.cli import boundary, main
+from devstack.cli import boundary, global_options, main
+from devstack.cli.session import Session
 from tests.unit.conftest import Project
 
 BAD_CONTEXT = ('[project]\nname = "demo"\n[images.relay]\ncontext = "stacks/demo/relayy"\n'
@@ -134,3 +135,15 @@ def test_the_installed_command(project: Project, tmp_path: Path) -> None:
     result = subprocess.run([str(devstack), "ci"], cwd=project.root, env=env, capture_output=True, text=True,
                             timeout=60, check=False)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", f"error: {MESSAGE}\n")
+
+
+def test_every_global_option_is_one_declaration_and_a_session_field() -> None:
+    """Adding a global option is one Global(...) line: the group, every subcommand and `up --detach` follow."""
+    session = Session()
+    for option in global_options.GLOBALS:
+        assert hasattr(session, option.attribute), option.attribute
+        setattr(session, option.attribute, "x")
+        for command in main.cli.commands.values():
+            if command.name != "sink":  # the sink parses its own flags
+                assert any(option.flags[-1] in p.opts for p in command.params), (command.name, option.flags)
+    assert list(global_options.argv(session)) == [arg for o in global_options.GLOBALS for arg in (o.flags[-1], "x")]
