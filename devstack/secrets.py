@@ -45,16 +45,19 @@ def load(project: str, specs: Sequence[SecretSpec], *, directory: Path | None = 
     """The project's secrets by name: the stored values, and new random ones for those not stored yet.
 
     A stored value is kept while it still fits its spec; one whose length or alphabet changed is generated anew.
+    A `template` spec's value is its template, already interpolated with the other secrets' values.
     """
     if not specs:
         return {}
     path = (directory or state_dir(project)) / FILENAME
     stored = _read(path)
     values = {spec.name: stored[spec.name] if _fits(stored.get(spec.name), spec) else _generate(spec)
-              for spec in specs}
+              for spec in specs if spec.template is None}
     if any(stored.get(name) != value for name, value in values.items()):
         _write(path, {**stored, **values})
-    return {spec.name: Secret(spec.name, spec.key, values[spec.name]) for spec in specs}
+    # A template was composed from the others when the config was read: nothing to generate or store.
+    return {spec.name: Secret(spec.name, spec.key, spec.template if spec.template is not None else values[spec.name])
+            for spec in specs}
 
 
 class Redactor:

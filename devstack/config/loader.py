@@ -62,7 +62,9 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 def _secret_values(raw: dict[str, Any], file: str, root: Path) -> dict[str, str]:
     """`${secret:NAME}` values: [secrets] is read (literally) before anything is interpolated. Generated on
     first use and stored outside the repository (devstack.secrets)."""
-    specs = secrets.read(Table({"secrets": raw.get("secrets", {})}, file, root=root))
+    # Templates are composed of the others by the interpolation that follows: they have no value yet.
+    specs = tuple(s for s in secrets.read(Table({"secrets": raw.get("secrets", {})}, file, root=root))
+                  if s.template is None)
     project = raw.get("project", {}).get("name") if isinstance(raw.get("project"), dict) else None
     if not specs or not isinstance(project, str) or not _PROJECT_NAME.fullmatch(project):
         return {}  # an invalid [project] is reported with its key when the whole file is read

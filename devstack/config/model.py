@@ -87,6 +87,7 @@ class SecretSpec:
     length: int
     alphabet: str
     key: str  # the key inside the Kubernetes Secret
+    template: str | None = None  # a value composed of other secrets (`${secret:NAME}`): not generated, not stored
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@
     length = 32                    # default 32
     alphabet = "abc...XYZ0123456789"  # default: ASCII letters and digits
     key = "password"               # the key in the Kubernetes Secret (default "value")
+
+    [secrets.database-url]         # composed of other secrets: a credential that embeds one, e.g. a URL
+    template = "postgresql://mailman:${secret:postgres-password}@postgres/mailman"
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ def _secret(table: Table, name: str) -> SecretSpec:
     if not _NAME.fullmatch(name):
         raise ConfigError(table.file, table.path, "expected a name of lower-case letters, digits, '-' or '.' "
                                                   "(it names a Kubernetes Secret)")
+    template = table.string("template", None)
+    if template is not None and (table.has("length") or table.has("alphabet")):
+        raise table.error("template", "a template's value is composed, not generated: drop 'length' and 'alphabet'")
     length = table.integer("length", DEFAULT_LENGTH, low=8, high=4096)
     alphabet = table.string("alphabet", DEFAULT_ALPHABET)
     if len(set(alphabet)) < 2:
@@ -39,4 +45,4 @@ def _secret(table: Table, name: str) -> SecretSpec:
     if not _KEY.fullmatch(key):
         raise table.error("key", f"expected letters, digits, '-', '_' or '.', got {key!r}")
     table.done()
-    return SecretSpec(name=name, length=length, alphabet=alphabet, key=key)
+    return SecretSpec(name=name, length=length, alphabet=alphabet, key=key, template=template)

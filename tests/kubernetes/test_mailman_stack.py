@@ -11,6 +11,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from devstack import secrets as dev_secrets
 from devstack.config import loader
 from devstack.config.smoke import MailmanFlow
 from devstack.errors import ConfigError
@@ -23,23 +24,20 @@ Json = dict[str, Any]
 WORKLOADS = {"postgres", "mailman-core", "mailman-web", "exim", "sink"}
 
 
-def secret_values(config: Any) -> list[Secret]:
-    # Values no manifest could contain by chance.
-    return [Secret(s.name, s.key, f"Zq{i}x{s.name.replace('-', '')}"[: s.length].ljust(s.length, "Q"))
-            for i, s in enumerate(config.secrets)]
-
-
 def rendered(stack: Path = STACK) -> tuple[list[Json], list[Secret]]:
     config = loader.load(stack / "devstack.toml", environ={})
     assert config.kubernetes is not None
     documents = manifests.load(config.kubernetes, config.display)
     refs = {spec.ref: f"{spec.ref}:0123456789abcdef" for spec in config.images.values()}
-    secrets = secret_values(config)
+    secrets = list(dev_secrets.load(config.project, config.secrets).values())  # random: in no manifest by chance
     inputs = render.Inputs(project=config.project, namespace=config.kubernetes.namespace, refs=refs, secrets=secrets)
     return list(render.render(documents, inputs, lambda _api, kind: kind != "Namespace").objects), secrets
 
 
-OBJECTS, SECRETS = rendered()
+@pytest.fixture(scope="module")
+def stack() -> tuple[list[Json], list[Secret]]:
+    """Rendered once the session's own XDG_STATE_HOME is set: the dev secrets are generated there."""
+    return rendered()
 
 
 def workloads(objects: list[Json]) -> dict[str, Json]:
@@ -52,46 +50,55 @@ def hashes(objects: list[Json]) -> dict[str, str]:
             if confighash.ANNOTATION in (inject.template(o) or {}).get("metadata", {}).get("annotations", {})}
 
 
-@pytest.mark.parametrize("obj", OBJECTS, ids=[f"{o['kind']}/{o['metadata']['name']}" for o in OBJECTS])
-def test_every_rendered_object_is_valid_for_kubernetes_1_30(obj: Json) -> None:
-    try:
-        kubernetes_validate.validate(obj, "1.30", strict=True)
-    except kubernetes_validate.ValidationError as err:
-        pytest.fail(f"{obj['kind']} {obj['metadata']['name']}: {err.message}")
+def test_every_rendered_object_is_valid_for_kubernetes_1_30(stack: tuple[list[Json], list[Secret]]) -> None:
+    invalid = []
+    for obj in stack[0]:
+        try:
+            kubernetes_validate.validate(obj, "1.30", strict=True)
+        except kubernetes_validate.ValidationError as err:
+            invalid.append(f"{obj['kind']} {obj['metadata']['name']}: {err.message}")
+    assert invalid == []
 
 
-def test_the_stack_has_its_components_volumes_and_secrets() -> None:
-    assert set(workloads(OBJECTS)) == WORKLOADS
-    kinds = {(o["kind"], o["metadata"]["name"]) for o in OBJECTS}
+def test_the_stack_has_its_components_volumes_and_secrets(stack: tuple[list[Json], list[Secret]]) -> None:
+    objects, _secrets = stack
+    assert set(workloads(objects)) == WORKLOADS
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
     assert {("PersistentVolumeClaim", "mailman-var"), ("StatefulSet", "postgres"), ("ConfigMap", "mailman-core-config"),
             ("ConfigMap", "mailman-web-config"), ("ConfigMap", "exim-config")} <= kinds
     assert {name for kind, name in kinds if kind == "Secret"} == {
-        "mailman-rest-password", "hyperkitty-api-key", "django-secret-key", "postgres-password"}
-    postgres = workloads(OBJECTS)["postgres"]
+        "mailman-rest-password", "hyperkitty-api-key", "django-secret-key", "postgres-password", "database-url"}
+    postgres = workloads(objects)["postgres"]
     assert [c["metadata"]["name"] for c in postgres["spec"]["volumeClaimTemplates"]] == ["data"]
     # The list folders are shared: core writes them, exim's router reads them.
     for name, read_only in (("mailman-core", None), ("exim", True)):
-        volumes = inject.template(workloads(OBJECTS)[name])["spec"]["volumes"]  # type: ignore[index]
+        volumes = inject.template(workloads(objects)[name])["spec"]["volumes"]  # type: ignore[index]
         claim = next(v["persistentVolumeClaim"] for v in volumes if "persistentVolumeClaim" in v)
         assert claim["claimName"] == "mailman-var" and claim.get("readOnly") == read_only
 
 
-def test_credentials_are_only_in_secrets_and_reach_pods_by_reference() -> None:
-    for obj in OBJECTS:
+def test_credentials_are_only_in_secrets_and_reach_pods_by_reference(stack: tuple[list[Json], list[Secret]]) -> None:
+    objects, secrets = stack
+    for obj in objects:
         if obj["kind"] != "Secret":
             text = str(obj)
-            assert not [s.name for s in SECRETS if s.value in text], f"{obj['kind']} {obj['metadata']['name']}"
-    for name, obj in workloads(OBJECTS).items():
+            assert not [s.name for s in secrets if s.value in text], f"{obj['kind']} {obj['metadata']['name']}"
+    for name, obj in workloads(objects).items():
         for container in inject.containers(obj):
             for env in container.get("env") or []:
-                if any(word in env["name"] for word in ("PASSWORD", "KEY")):
+                if any(word in env["name"] for word in ("PASSWORD", "KEY", "DATABASE_URL")):
                     assert "secretKeyRef" in env.get("valueFrom", {}), f"{name}: {env['name']}"
-                if env["name"] == "DATABASE_URL":  # composed by the kubelet from the password's Secret
-                    assert "$(POSTGRES_PASSWORD)" in env["value"]
 
 
-def test_every_container_has_a_readiness_probe_that_means_it() -> None:
-    probes = {name: c["readinessProbe"] for name, o in workloads(OBJECTS).items() for c in inject.containers(o)}
+def test_the_database_url_is_composed_of_the_postgres_password(stack: tuple[list[Json], list[Secret]]) -> None:
+    _objects, secrets = stack
+    by_name = {s.name: s.value for s in secrets}
+    assert by_name["database-url"] == f"postgresql://mailman:{by_name['postgres-password']}@postgres:5432/mailman"
+
+
+def test_every_container_has_a_readiness_probe_that_means_it(stack: tuple[list[Json], list[Secret]]) -> None:
+    objects, _secrets = stack
+    probes = {name: c["readinessProbe"] for name, o in workloads(objects).items() for c in inject.containers(o)}
     assert set(probes) == WORKLOADS
     assert probes["mailman-core"]["exec"]["command"] == ["mailman-core-ready"]  # REST answers AND LMTP listens
     assert probes["exim"]["exec"]["command"] == ["exim-ready"]  # EHLO answered
@@ -103,13 +110,14 @@ def test_every_container_has_a_readiness_probe_that_means_it() -> None:
     ("k8s/config/mailman-web.py", {"mailman-web"}),
     ("k8s/config/exim/retry", {"exim"}),
 ])
-def test_a_config_edit_rolls_exactly_its_workload(tmp_path: Path, edited: str, rolls: set[str]) -> None:
+def test_a_config_edit_rolls_exactly_its_workload(stack: tuple[list[Json], list[Secret]], tmp_path: Path, edited: str,
+                                                  rolls: set[str]) -> None:
     copy = tmp_path / "stacks" / "mailman"
     shutil.copytree(STACK, copy)
     (tmp_path / "sink").symlink_to(REPO / "sink")
     with (copy / edited).open("a", encoding="utf-8") as file:
         file.write("\n# edited\n")
-    before, after = hashes(OBJECTS), hashes(rendered(copy)[0])
+    before, after = hashes(stack[0]), hashes(rendered(copy)[0])
     assert {name for name in after if after[name] != before.get(name)} == rolls
 
 

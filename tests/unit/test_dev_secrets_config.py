@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from devstack import secrets as dev_secrets
 from devstack.providers.swarm import stackfile
 from devstack.providers.swarm.stackfile import Inputs
 from tests.unit.conftest import Project
@@ -62,3 +63,28 @@ def test_an_empty_stack_secret_named_after_a_dev_secret_becomes_external(tmp_pat
     assert secrets["inject-password"] == {"external": True, "name": "sec_inject-password_abc"}
     assert secrets["other"]["labels"] == {"dev.devstack.project": "sec"}
     assert stackfile.used_dev_secrets(rendered.document, inputs.secrets) == ["inject-password"]
+
+
+TEMPLATED = TOML + """
+[secrets.database-url]
+template = "postgresql://app:${secret:inject-password}@db/app"
+key = "url"
+"""
+
+
+def test_a_template_secret_is_composed_of_the_others_and_never_stored(project: Project) -> None:
+    project.write("stack.yml", "services:\n  relay: {image: relay}\n")
+    config = project.load(TEMPLATED)
+    password = stored("sec")["inject-password"]
+    assert "database-url" not in stored("sec")  # derived: nothing of its own to keep
+    loaded = dev_secrets.load("sec", config.secrets)
+    assert loaded["database-url"].value == f"postgresql://app:{password}@db/app"
+    assert loaded["database-url"].key == "url"
+    assert password not in repr(loaded["database-url"]) and password not in str(loaded["database-url"])
+
+
+def test_a_template_with_a_length_is_refused(project: Project) -> None:
+    project.write("stack.yml", "services:\n  relay: {image: relay}\n")
+    message = project.error(TEMPLATED.replace('key = "url"', 'key = "url"\nlength = 12'))
+    assert message == ("devstack.toml: secrets.database-url.template: a template's value is composed, not "
+                       "generated: drop 'length' and 'alphabet'")
