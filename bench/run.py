@@ -2,7 +2,9 @@
 
 A benchmark is a script named bench/NAME_bench.py (found by that name: adding one is adding the file). It
   - measures when run as a script, bounded in count and time, and writes its results under bench/results/;
-  - defines `readme_tables(results: Path) -> str`: the README's Markdown tables, from its latest results there.
+  - defines `readme_tables(results: Path) -> str`: the README's Markdown tables, from its latest results there;
+  - may define EXAMPLE_RESULTS ({file name: JSON} in the shape it writes): tests/unit/test_bench.py renders them
+    and checks that the README carries the same tables.
 
 Usage: python bench/run.py [--list] [--only NAME]... [--tables-only]
   --list          print the benchmarks found, run nothing
@@ -50,6 +52,8 @@ def tables(name: str) -> str:
         return module(name).readme_tables(RESULTS)  # type: ignore[no-any-return]
     except (FileNotFoundError, KeyError, ValueError) as err:
         return f"(no results to show: {err})"
+    except AttributeError:
+        return f"(bench/{name}{SUFFIX}.py defines no readme_tables)"
 
 
 def main() -> int:

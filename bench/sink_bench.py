@@ -270,6 +270,16 @@ def main() -> int:
 MODE_LABELS = {"per-connection": "one connection per message", "reuse (-d)": "connection reuse (`-d`)"}
 
 
+# Results in the shape main() writes them (the README's numbers), for tests/unit/test_bench.py.
+EXAMPLE_RESULTS = {"sink-20261130-000000.json": {"summary": [
+    {"mode": "per-connection", "postfix_msg_per_s": 6100, "devstack_msg_per_s": 3280,
+     "ratio_devstack_to_postfix": 0.538, "postfix_cpu_us_per_msg": 136, "devstack_cpu_us_per_msg": 291,
+     "source_cpu_us_per_msg": 170, "postfix_machine_busy": 0.92, "devstack_machine_busy": 0.78},
+    {"mode": "reuse (-d)", "postfix_msg_per_s": 18710, "devstack_msg_per_s": 10408,
+     "ratio_devstack_to_postfix": 0.556, "postfix_cpu_us_per_msg": 50, "devstack_cpu_us_per_msg": 117,
+     "source_cpu_us_per_msg": 51, "postfix_machine_busy": 0.94, "devstack_machine_busy": 0.9}]}}
+
+
 def readme_tables(results: Path) -> str:
     """The README's table, from the newest results/sink-*.json."""
     runs = sorted(results.glob("sink-*.json"))
