@@ -37,6 +37,7 @@ test: venv docker base-image lua lint
 lint: venv
 	$(BIN)/ruff check devstack sink tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Every bench/*_bench.py, then the README's tables from their results (bench/run.py).
 bench: venv docker base-image bench-tools

@@ -76,6 +76,16 @@ def run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
 
 async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run fn in a thread of its own; cancelling the caller asks it to stop and waits GRACE_S for it at most."""
+    return await _call(GRACE_S, fn, *args, **kwargs)
+
+
+async def stream(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """As `call`, for an endless stream (logs): a cancelled one gets a short grace only, as nothing of its
+    work is left to finish; a read stuck in the engine's socket is left behind."""
+    return await _call(_STEP_S * 2, fn, *args, **kwargs)
+
+
+async def _call(grace_s: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
     flag = threading.Event()
@@ -100,7 +110,7 @@ async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         flag.set()
-        await asyncio.wait([future], timeout=GRACE_S)
+        await asyncio.wait([future], timeout=grace_s)
         if future.done() and not future.cancelled():
             future.exception()  # retrieved: the cancellation is what this call ends with
         raise

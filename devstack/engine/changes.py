@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 from devstack.config.model import Config, ImageSpec
 from devstack.errors import DevstackError
 from devstack.images import ignore
-from devstack.providers.kubernetes import manifests
+from devstack.providers import registry
 
 
 @dataclass
@@ -49,7 +48,7 @@ class Changes:
 def classify(config: Config, paths: Iterable[Path]) -> Changes:
     changes = Changes()
     patterns = {name: _patterns(image) for name, image in config.images.items()}  # read once per batch
-    deploy_inputs = _DeployInputs.of(config)
+    deploy_inputs = registry.deploy_inputs(config)  # the provider says what its deploy is made of
     for path in paths:
         if path in (config.file, config.root / ".env"):
             changes.config = True
@@ -63,33 +62,6 @@ def classify(config: Config, paths: Iterable[Path]) -> Changes:
         if name in changes.rebuild:  # one file needs a rebuild: the whole image is rebuilt
             changes.rebuild[name] += changes.live.pop(name)
     return changes
-
-
-@dataclass(frozen=True)
-class _DeployInputs:
-    """What the provider deploys is made of: rendering it again may give other objects."""
-
-    files: frozenset[Path] = frozenset()
-    folders: tuple[Path, ...] = ()
-    patterns: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, config: Config) -> _DeployInputs:
-        if config.swarm is not None:
-            return cls(files=frozenset({config.swarm.stack_file}))
-        spec = config.kubernetes
-        if spec is None:
-            return cls()
-        kustomized = {p for folder in spec.kustomize for p in manifests.kustomize_inputs(folder)}
-        return cls(files=frozenset({*(v for c in spec.helm for v in c.values), *kustomized}),
-                   folders=(*(p for p in kustomized if p.is_dir()), *(c.chart for c in spec.helm)),
-                   # fnmatch's `*` crosses folders, so it matches every file glob would (and deleted ones), but
-                   # "a/**/b" still needs a folder between a and b, where glob's `**` may stand for none.
-                   patterns=(*spec.manifests, *(p.replace("/**/", "/") for p in spec.manifests if "/**/" in p)))
-
-    def __contains__(self, path: Path) -> bool:
-        return (path in self.files or any(path.is_relative_to(folder) for folder in self.folders)
-                or any(fnmatch.fnmatchcase(str(path), pattern) for pattern in self.patterns))
 
 
 def _patterns(image: ImageSpec) -> ignore.Matcher | None:

@@ -75,6 +75,7 @@ class Server:
         self.path = socket_path(config)
 
     async def serve(self) -> None:
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         server = await asyncio.start_unix_server(self._handle, path=str(self.path))

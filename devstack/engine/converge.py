@@ -13,13 +13,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import docker
-
 from devstack import blocking
 from devstack.config.model import Config, ImageSpec
-from devstack.engine import plan as plans
 from devstack.errors import DevstackError
-from devstack.images import build, engine, package_base
+from devstack.images import build
+from devstack.images.builder import Builder, DockerBuilder
 from devstack.observe.console import Console
 from devstack.providers.base import DeployPlan, Provider
 
@@ -41,13 +39,13 @@ class Outcome:
 
 
 async def converge(config: Config, provider: Provider, console: Console, timeout_s: float, *,
-                   announce: bool = True) -> Outcome:
+                   announce: bool = True, builder: Builder | None = None) -> Outcome:
     """`announce`: print a line per step (ci, the first pass of up); the daemon prints one line per cycle."""
     outcome = Outcome()
+    builder = builder or DockerBuilder()
     deadline = time.monotonic() + timeout_s
-    client = await _timed(outcome, "connect", blocking.call(engine.connect))
+    image_plan = await _timed(outcome, "plan", blocking.call(builder.plan, config))
     await _timed(outcome, "prepare", blocking.call(provider.prepare))
-    image_plan = await _timed(outcome, "plan", blocking.call(plans.images, config, client))
     outcome.images = {t.spec.name: t.tag for t in image_plan.targets}
     for target in image_plan.targets:
         if announce and target not in image_plan.missing:
@@ -56,8 +54,8 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     # variable is reported at once rather than after minutes of building.
     deploy_plan = await blocking.call(provider.plan, image_plan.tags)
     outcome.deploy = deploy_plan
-    await _timed(outcome, "base", build_bases(client, image_plan.bases, console))
-    await _timed(outcome, "build", build_all(client, image_plan.missing, config.project, console, outcome))
+    await _timed(outcome, "base", build_bases(builder, image_plan.bases, console))
+    await _timed(outcome, "build", build_all(builder, image_plan.missing, config.project, console, outcome))
     outcome.built = [t.spec.name for t in image_plan.missing]
     await blocking.call(provider.deliver, [t.tag for t in image_plan.missing])
     if deploy_plan.changed:
@@ -72,13 +70,15 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     return outcome
 
 
-def run_once(config: Config, provider: Provider, console: Console, timeout_s: float) -> Outcome:
+def run_once(config: Config, provider: Provider, console: Console, timeout_s: float,
+             builder: Builder | None = None) -> Outcome:
     """Converge once, within `timeout_s` for everything (builds included)."""
 
     async def bounded() -> Outcome:
         try:
             # A little grace, so a readiness wait that runs out reports its own, more telling, error first.
-            return await asyncio.wait_for(converge(config, provider, console, timeout_s), timeout_s + _GRACE_S)
+            return await asyncio.wait_for(converge(config, provider, console, timeout_s, builder=builder),
+                                        timeout_s + _GRACE_S)
         except TimeoutError:
             message = f"timed out after {timeout_s:.0f}s (raise --timeout if the stack needs longer)"
             raise DevstackError(message) from None
@@ -86,14 +86,14 @@ def run_once(config: Config, provider: Provider, console: Console, timeout_s: fl
     return asyncio.run(bounded())
 
 
-async def build_bases(client: docker.DockerClient, specs: tuple[ImageSpec, ...], console: Console) -> None:
+async def build_bases(builder: Builder, specs: tuple[ImageSpec, ...], console: Console) -> None:
     """The offline bases that missing images need, one after the other (two debootstraps at once only compete)."""
     for spec in specs:
         with console.progress(f"building the offline base of {spec.name}"):
-            await blocking.call(package_base.ensure, client, spec, console.info)
+            await blocking.call(builder.build_base, spec, console.info)
 
 
-async def build_all(client: docker.DockerClient, targets: tuple[build.Target, ...], project: str,
+async def build_all(builder: Builder, targets: tuple[build.Target, ...], project: str,
                     console: Console, outcome: Outcome) -> None:
     """Build concurrently; wait for all, then report every failure rather than the first one only."""
     if not targets:
@@ -101,7 +101,7 @@ async def build_all(client: docker.DockerClient, targets: tuple[build.Target, ..
 
     async def one(target: build.Target) -> None:
         started = time.monotonic()
-        await blocking.call(build.build, client, target, project, console.build_output)
+        await blocking.call(builder.build, target, project, console.build_output)
         outcome.build_seconds[target.spec.name] = time.monotonic() - started
         console.event(target.spec.name, f"built {time.monotonic() - started:.1f}s ({target.tag})", ok=True)
 

@@ -25,8 +25,10 @@ from devstack.engine import control, forwards, logs, observer, tasks, watch
 from devstack.engine.converge import Outcome, converge
 from devstack.engine.state import Board
 from devstack.errors import DevstackError, is_temporary
+from devstack.images.builder import Builder, DockerBuilder
 from devstack.observe import view
 from devstack.observe.console import Console
+from devstack.providers import registry
 from devstack.providers.base import Closable, Provider
 from devstack.smoke import runner
 
@@ -62,8 +64,9 @@ Event = set[Path] | Trigger | Reconverge
 
 class Daemon:
     def __init__(self, config: Config, load: Callable[[], Config], make_provider: Callable[[Config], Provider],
-                 console: Console, timeout_s: float) -> None:
+                 console: Console, timeout_s: float, builder: Builder | None = None) -> None:
         self.config, self.load, self.make_provider = config, load, make_provider
+        self.builder = builder or DockerBuilder()
         self.provider = make_provider(config)
         self.console, self.timeout_s = console, timeout_s
         self.board = Board()
@@ -92,7 +95,7 @@ class Daemon:
                 await tasks.run_together(roots, self.stop)
             self.interrupted = self.working
         finally:
-            self.logs.stop()
+            await self.logs.stop()
             await self.forwards.close()
             self._close_provider()
 
@@ -175,7 +178,7 @@ class Daemon:
             for image, files in changes.rebuild.items():
                 cycle.add(image, _files_changed(files))
             if changes.deploy:
-                cycle.add(self.config.project, "stack file changed" if self.config.swarm else "manifests changed")
+                cycle.add(self.config.project, registry.deploy_inputs(self.config).what)
             await self._converge(cycle, trigger=trigger)
         if cycle.ok:
             await self._smoke(cycle)
@@ -211,7 +214,8 @@ class Daemon:
 
     async def _converge(self, cycle: Cycle, *, announce: bool = False, trigger: Trigger | None = None) -> None:
         try:
-            outcome = await converge(self.config, self.provider, self.console, self.timeout_s, announce=announce)
+            outcome = await converge(self.config, self.provider, self.console, self.timeout_s, announce=announce,
+                                     builder=self.builder)
             self._record(cycle, outcome)
             await self.forwards.ensure(self.wanted_forwards)
             if self.provider_forwards is None:

@@ -1,15 +1,17 @@
 """Multiplexed logs: one follower per resource, each line printed with the resource's coloured prefix.
 
-Followers run the provider's blocking stream in a thread. One that ends (its service was removed or
+A follower is a guarded asyncio task that runs the provider's blocking stream through devstack.blocking, so
+stopping the daemon cancels it and its thread with everything else. One that ends (its service was removed or
 recreated) is started again after the next deploy, so logs follow across restarts and redeploys.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from collections.abc import Iterable
 
+from devstack import blocking
 from devstack.observe.console import Console
 from devstack.providers.base import Provider
 
@@ -17,30 +19,29 @@ from devstack.providers.base import Provider
 class Followers:
     def __init__(self, console: Console) -> None:
         self.console = console
-        self._threads: dict[str, threading.Thread] = {}
-        self._stopped = threading.Event()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def follow(self, provider: Provider, resources: Iterable[str]) -> None:
         since = time.time()
         for resource in resources:
-            thread = self._threads.get(resource)
-            if thread is not None and thread.is_alive():
-                continue
-            thread = threading.Thread(target=self._pump, args=(provider, resource, since), daemon=True,
-                                      name=f"logs:{resource}")
-            self._threads[resource] = thread
-            thread.start()
+            task = self._tasks.get(resource)
+            if task is None or task.done():
+                self._tasks[resource] = asyncio.create_task(self._guarded(provider, resource, since),
+                                                            name=f"logs {resource}")
 
-    def stop(self) -> None:
-        """Stop printing. The threads block in the engine's stream and end with the process."""
-        self._stopped.set()
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+
+    async def _guarded(self, provider: Provider, resource: str, since: float) -> None:
+        try:
+            await blocking.stream(self._pump, provider, resource, since)
+        except Exception as err:  # a broken stream must not take the daemon down; say so and let redeploy retry
+            self.console.event(resource, f"log stream ended: {err}")
 
     def _pump(self, provider: Provider, resource: str, since: float) -> None:
-        try:
-            for line in provider.follow_logs(resource, since):
-                if self._stopped.is_set():
-                    return
-                self.console.log_line(resource, line)
-        except Exception as err:  # a broken stream must not take the daemon down; say so and let redeploy retry
-            if not self._stopped.is_set():
-                self.console.event(resource, f"log stream ended: {err}")
+        for line in provider.follow_logs(resource, since):
+            blocking.check()
+            self.console.log_line(resource, line)

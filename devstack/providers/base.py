@@ -7,6 +7,7 @@ event loop.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,20 @@ class DeployPlan:
     resource_images: Mapping[str, str] = field(default_factory=dict)  # resource → the image it runs
     # "resource:port" → the 127.0.0.1 port where it answers, where the provider publishes it itself
     endpoints: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeployInputs:
+    """The files a deploy is made of, as its provider sees them: an edit of one redeploys without a build."""
+
+    files: frozenset[Path] = frozenset()
+    folders: tuple[Path, ...] = ()
+    patterns: tuple[str, ...] = ()  # fnmatch patterns of absolute paths
+    what: str = "deploy files changed"  # how the dev loop's line says it: "stack file changed"
+
+    def __contains__(self, path: Path) -> bool:
+        return (path in self.files or any(path.is_relative_to(folder) for folder in self.folders)
+                or any(fnmatch.fnmatchcase(str(path), pattern) for pattern in self.patterns))
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ import docker.errors
 import pytest
 
 from devstack.config import loader
-from devstack.engine import plan
-from devstack.images import package_base
+from devstack.images import package_base, plan
 from tests.integration.conftest import Project, copy_demo, tear_down
 
 pytestmark = pytest.mark.docker

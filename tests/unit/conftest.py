@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,24 @@ def project(tmp_path: Path) -> Project:
     made.write("relay/relay.py", "print('relay')\n")
     made.write("stack.yml", "services:\n  relay:\n    image: relay\n")
     return made
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves a thread of its own running (a blocking call never stopped, a log pump never
+    joined)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 2
+    while (leaked := [t.name for t in threading.enumerate() if t not in before]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture
+async def no_leaked_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves an asyncio task pending (fire-and-forget work nobody awaits)."""
+    yield
+    await asyncio.sleep(0)
+    leaked = [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    assert not leaked, f"tasks left pending: {leaked}"

@@ -11,8 +11,7 @@ import pytest
 
 from devstack.cli import boundary, main
 from devstack.config import packages
-from devstack.engine import plan
-from devstack.images import offline_base, package_base
+from devstack.images import offline_base, package_base, plan
 from tests.unit.conftest import Project
 
 PACKAGES = "# tools\nhello\n\ncurl   # for checks\nhello\nlibc-bin\n"
