@@ -43,7 +43,8 @@ def find(explicit: str | None, cwd: Path) -> Path:
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     name = path.name
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(name, "", f"invalid TOML: {err}") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -53,7 +54,7 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     values.update(_secret_values(raw, name, path.parent))
     # [variables] is taken literally; every other string may use ${VAR}.
     rest = {key: value for key, value in raw.items() if key != "variables"}
-    top = Table({**interpolate_tree(rest, values, name), "variables": raw.get("variables", {})}, name,
+    top = Table({**interpolate_tree(rest, values, name, source=text), "variables": raw.get("variables", {})}, name,
                 root=path.parent)
     top.table("variables", {})
     return _build(top, path, values)

@@ -156,9 +156,10 @@ def _unquote(value: str) -> str:
 
 
 def interpolate_tree(node: Any, values: Mapping[str, str], file: str, key: str = "", *,
-                     cast_numbers: bool = False) -> Any:
+                     cast_numbers: bool = False, source: str = "") -> Any:
     """Interpolate every string in parsed TOML or YAML. Values only, never keys (compose does the same); an
-    error names the file and the key path, e.g. `stack.yml: services.relay.environment.TOKEN: …`.
+    error names the file, the line (when `source`, the file's text, holds the value as written) and the key
+    path, e.g. `stack.yml:12: services.relay.environment.TOKEN: …`.
 
     `cast_numbers` (YAML): `published: ${PORT}` must stay a number for `docker stack deploy`, as it would have
     been with the value written in. Only a canonical integer is cast ("8000", never "08000"), so no value
@@ -167,17 +168,30 @@ def interpolate_tree(node: Any, values: Mapping[str, str], file: str, key: str =
         try:
             result = interpolate(node, values)
         except InterpolationError as err:
-            raise ConfigError(file, key, str(err)) from None
+            line = _line_of(source, node)
+            raise ConfigError(f"{file}:{line}" if line else file, key, str(err)) from None
         if cast_numbers and "$" in node and _CANONICAL_INT.fullmatch(result):
             return int(result)
         return result
     if isinstance(node, dict):
-        return {k: interpolate_tree(v, values, file, f"{key}.{k}" if key else str(k), cast_numbers=cast_numbers)
-                for k, v in node.items()}
+        return {k: interpolate_tree(v, values, file, f"{key}.{k}" if key else str(k), cast_numbers=cast_numbers,
+                                    source=source) for k, v in node.items()}
     if isinstance(node, list):
-        return [interpolate_tree(v, values, file, f"{key}[{i}]", cast_numbers=cast_numbers)
+        return [interpolate_tree(v, values, file, f"{key}[{i}]", cast_numbers=cast_numbers, source=source)
                 for i, v in enumerate(node)]
     return node
+
+
+def _line_of(source: str, text: str) -> int | None:
+    """The line where `text` starts in the file's text (its first occurrence outside a comment line), if it is
+    written there as it is (TOML or YAML escapes can hide it: then the key path alone says where)."""
+    at = source.find(text) if text else -1
+    while at >= 0:
+        start = source.rfind("\n", 0, at) + 1
+        if not source[start:at].lstrip().startswith("#"):
+            return source.count("\n", 0, at) + 1
+        at = source.find(text, at + 1)
+    return None
 
 
 _CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")

@@ -323,16 +323,16 @@ CASES = {
     "http unknown key": (smoke('type = "http"\nurl = "http://x"\nbody_contain = "ok"'),
                          "devstack.toml: smoke[0].body_contain: unknown key (did you mean 'body_contains'?)"),
     # ${VAR} in devstack.toml
-    "unset variable": (toml(image='context = "${NOPE}"'), "devstack.toml: images.relay.context: variable 'NOPE' is "
+    "unset variable": (toml(image='context = "${NOPE}"'), "devstack.toml:5: images.relay.context: variable 'NOPE' is "
                        "not set (set it in the environment, .env or [variables], or give a default: ${NOPE:-default})"),
     "unset variable in a list": (toml(image='context = "relay"\nignore = ["${NOPE:?name the log folder}"]'),
-                                 "devstack.toml: images.relay.ignore[0]: required variable NOPE is "
+                                 "devstack.toml:6: images.relay.ignore[0]: required variable NOPE is "
                                  "missing a value: name the log folder"),
     "unset variable in a smoke test": (smoke('type = "http"\nurl = "http://127.0.0.1:${PORT}/"'),
-                                       "devstack.toml: smoke[0].url: variable 'PORT' is not set (set it in the "
+                                       "devstack.toml:13: smoke[0].url: variable 'PORT' is not set (set it in the "
                                        "environment, .env or [variables], or give a default: ${PORT:-default})"),
     "bad dollar": (toml(image='context = "relay"\nargs = { PW = "pa$"}'),
-                   "devstack.toml: images.relay.args.PW: invalid '$' at '$' (write $$ for a literal $)"),
+                   "devstack.toml:6: images.relay.args.PW: invalid '$' at '$' (write $$ for a literal $)"),
 }
 
 

@@ -48,7 +48,7 @@ def test_a_secret_is_generated_once_and_interpolated(project: Project) -> None:
 def test_an_undeclared_secret_is_named(project: Project) -> None:
     project.write("stack.yml", "services:\n  relay: {image: relay}\n")
     message = project.error(TOML.replace("${secret:inject-password}", "${secret:nope}"))
-    assert message == ("devstack.toml: smoke[0].password: no dev secret 'nope': declare it as [secrets.nope] "
+    assert message == ("devstack.toml:13: smoke[0].password: no dev secret 'nope': declare it as [secrets.nope] "
                        "in devstack.toml")
 
 

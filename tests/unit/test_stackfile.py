@@ -204,15 +204,16 @@ def test_comment_lines_are_not_substituted(tmp_path: Path) -> None:
     assert rendered.services == ("a",)
 
 
-def test_an_unset_variable_names_the_file_and_key(tmp_path: Path) -> None:
-    message = error(tmp_path, "services:\n  relay:\n    image: x\n    environment:\n      PASSWORD: ${PASSWORD}\n")
-    assert message == ("stack.yml: services.relay.environment.PASSWORD: variable 'PASSWORD' is not set (set it in "
+def test_an_unset_variable_names_the_file_line_and_key(tmp_path: Path) -> None:
+    message = error(tmp_path, "# set ${PASSWORD} in .env\nservices:\n  relay:\n    image: x\n    environment:\n"
+                              "      PASSWORD: ${PASSWORD}\n")
+    assert message == ("stack.yml:6: services.relay.environment.PASSWORD: variable 'PASSWORD' is not set (set it in "
                        "the environment, .env or [variables], or give a default: ${PASSWORD:-default})")
 
 
-def test_a_bad_dollar_names_the_file_and_key(tmp_path: Path) -> None:
+def test_a_bad_dollar_names_the_file_line_and_key(tmp_path: Path) -> None:
     message = error(tmp_path, "services:\n  relay:\n    image: x\n    command: echo $ 5\n")
-    assert message == "stack.yml: services.relay.command: invalid '$' at '$ 5' (write $$ for a literal $)"
+    assert message == "stack.yml:4: services.relay.command: invalid '$' at '$ 5' (write $$ for a literal $)"
 
 
 def test_only_canonical_integers_become_numbers(tmp_path: Path) -> None:

@@ -46,8 +46,8 @@ class Inputs:
 
 def render(path: Path, display: str, inputs: Inputs) -> Rendered:
     # Substituted into parsed values, as compose does: a value may hold '#', ': ' or quotes (passwords do).
-    document = interpolate_tree(_parse(path.read_text(encoding="utf-8"), display), inputs.variables, display,
-                                cast_numbers=True)
+    text = path.read_text(encoding="utf-8")
+    document = interpolate_tree(_parse(text, display), inputs.variables, display, cast_numbers=True, source=text)
     services = document["services"]
     for service in services.values():
         _rewrite_image(service, inputs.images)
