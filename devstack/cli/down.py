@@ -7,7 +7,7 @@ import time
 import click
 
 from devstack.cli.session import Session, pass_session
-from devstack.engine import control
+from devstack.observe import control
 from devstack.providers.base import DownOptions
 
 _STOP_WAIT_S = 10.0

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from devstack.cli.session import Session, pass_session
-from devstack.engine import control
+from devstack.observe import control
 from devstack.observe.console import Console
 from devstack.providers.base import ResourceStatus
 

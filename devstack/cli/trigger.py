@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from devstack.cli.session import Session, pass_session
-from devstack.engine import control
 from devstack.errors import DevstackError
+from devstack.observe import control
 
 
 @click.command("trigger")

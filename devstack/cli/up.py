@@ -17,10 +17,9 @@ from devstack.cli import boundary, global_options, options
 from devstack.cli.session import Session, pass_session
 from devstack.config import loader
 from devstack.config.model import Config
-from devstack.engine import control
 from devstack.engine.daemon import Daemon
 from devstack.errors import DevstackError
-from devstack.observe import record
+from devstack.observe import control, record
 from devstack.providers import registry
 
 _DETACH_WAIT_S = 30.0

@@ -21,12 +21,12 @@ from typing import Any
 from devstack import blocking
 from devstack.config.model import Config
 from devstack.engine import changes as changesets
-from devstack.engine import control, forwards, logs, observer, tasks, watch
+from devstack.engine import observer, tasks, watch
 from devstack.engine.converge import Outcome, converge
 from devstack.engine.state import Board
 from devstack.errors import DevstackError, is_temporary
 from devstack.images.builder import Builder, DockerBuilder
-from devstack.observe import view
+from devstack.observe import control, forwards, logs, view
 from devstack.observe.console import Console
 from devstack.providers import registry
 from devstack.providers.base import Closable, Provider
@@ -243,9 +243,7 @@ class Daemon:
                 cycle.add(self.config.project, f"deployed {took:.1f}s")
         self.board.deployed(list(plan.resources), dict(plan.resource_images))
         self.logs.follow(self.provider, plan.resources)
-        self.wanted_forwards = {f.local: plan.endpoints[key] for f in self.config.forwards
-                                if (key := f"{f.resource}:{f.remote}") in plan.endpoints
-                                and plan.endpoints[key] != f.local}
+        self.wanted_forwards = dict(plan.relays)
 
     async def _smoke(self, cycle: Cycle, *, announce: bool = False) -> None:
         if not self.config.smoke:

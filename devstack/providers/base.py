@@ -23,8 +23,11 @@ class DeployPlan:
     changed: bool  # False: the cluster already runs exactly this; apply has nothing to do
     images: Mapping[str, str] = field(default_factory=dict)  # repository → tag injected
     resource_images: Mapping[str, str] = field(default_factory=dict)  # resource → the image it runs
-    # "resource:port" → the 127.0.0.1 port where it answers, where the provider publishes it itself
-    endpoints: Mapping[str, int] = field(default_factory=dict)
+    # The deploy itself, as `apply` sends it (a stack file), when the provider keeps it in the plan: a plan is
+    # data, applied as it was planned, with no lookup in the provider's memory.
+    document: str = ""
+    # [[forwards]] the daemon relays: local port → the 127.0.0.1 port where the provider publishes the target
+    relays: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

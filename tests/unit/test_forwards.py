@@ -9,8 +9,8 @@ import socket
 
 import pytest
 
-from devstack.engine.forwards import Forwards
 from devstack.errors import DevstackError
+from devstack.observe.forwards import Forwards
 
 
 def free_port() -> int:

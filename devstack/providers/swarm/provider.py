@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
+import yaml
 
 from devstack import blocking, labels
 from devstack import secrets as dev_secrets
@@ -32,7 +33,6 @@ class SwarmProvider:
         self.project = config.project
         self.stack_file = config.swarm.stack_file
         self._client: docker.DockerClient | None = None
-        self._rendered: dict[str, Rendered] = {}
         self._applied_at: datetime | None = None
         self.created_swarm = False
         self._secrets: dict[str, str] | None = None
@@ -55,23 +55,21 @@ class SwarmProvider:
                                   forwards=self.config.forwards, config_file=self.config.file.name,
                                   secrets=self._swarm_secrets())
         rendered = stackfile.render(self.stack_file, self.config.display(self.stack_file), inputs)
-        self._rendered[rendered.digest] = rendered
         with engine.translated("list the project's services"):
             current = deploy.is_current(self.client, self.project, rendered.services, rendered.digest)
             if not current:
                 self._check_ports_free(rendered)
         runs = {name: str(spec.get("image", "")) for name, spec in rendered.document["services"].items()}
         return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images,
-                          resource_images=runs, endpoints=stackfile.endpoints(rendered.document))
+                          resource_images=runs, document=rendered.text(), relays=self._relays(rendered))
 
     def apply(self, plan: DeployPlan) -> None:
         self._applied_at = datetime.now(UTC)
-        rendered = self._rendered[plan.digest]
         swarm_secrets = self._swarm_secrets()
         with engine.translated("create the project's secrets"):
-            for name in stackfile.used_dev_secrets(rendered.document, swarm_secrets):
+            for name in stackfile.used_dev_secrets(yaml.safe_load(plan.document), swarm_secrets):
                 secrets.ensure(self.client, self.project, swarm_secrets[name], self._dev_secrets()[name])
-        deploy.apply(self._write(rendered), self.project)
+        deploy.apply(self._write(plan.document), self.project)
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
         with engine.translated("report the services' state"):
@@ -135,7 +133,7 @@ class SwarmProvider:
             self.client.services.get(self._service(resource)).force_update()
 
     def start_forwards(self, on_event: Callable[[str, str], None] | None = None) -> Closable | None:
-        """The engine publishes swarm ports on 127.0.0.1 itself; the daemon proxies the rest (DeployPlan.endpoints)."""
+        """The engine publishes swarm ports on 127.0.0.1 itself; the daemon relays the rest (DeployPlan.relays)."""
         return None
 
     def close(self) -> None:
@@ -169,12 +167,18 @@ class SwarmProvider:
     def _service(self, resource: str) -> str:
         return f"{self.project}_{resource}"
 
-    def _write(self, rendered: Rendered) -> Path:
+    def _relays(self, rendered: Rendered) -> dict[int, int]:
+        """Forwards whose target the stack file publishes at another port: the daemon relays local → that port."""
+        published = stackfile.endpoints(rendered.document)
+        return {f.local: published[key] for f in self.config.forwards
+                if (key := f"{f.resource}:{f.remote}") in published and published[key] != f.local}
+
+    def _write(self, document: str) -> Path:
         # May hold substituted secrets: readable by the owner only.
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         path = self.config.state_dir / "stack.rendered.yml"
         path.touch(mode=0o600)
-        path.write_text(rendered.text(), encoding="utf-8")
+        path.write_text(document, encoding="utf-8")
         return path
 
     def _status(self, name: str) -> ResourceStatus:
