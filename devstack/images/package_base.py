@@ -191,6 +191,12 @@ def public_wanted() -> bool:
     return os.environ.get(OFFLINE_ENV) != "1"
 
 
+def why_offline() -> str:
+    if not public_wanted():
+        return f"{OFFLINE_ENV}=1"
+    return f"{PUBLIC} is neither present nor pullable"
+
+
 def public_usable(client: docker.DockerClient, ref: str = PUBLIC) -> bool:
     """The engine has `ref` or pulls it now. A failed pull is remembered for a few minutes."""
     try:

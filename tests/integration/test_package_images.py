@@ -69,6 +69,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, engine: docker.DockerClient)
 
 
 def test_ci_builds_the_missing_offline_base_with_progress(built: Built, engine: docker.DockerClient) -> None:
+    assert f"FROM {built.base}: the offline base of its packages (DEVSTACK_OFFLINE=1)" in built.ci_output
     assert f"building the offline base {built.base} from packages.txt" in built.ci_output
     assert f"offline base {built.base} ready in" in built.ci_output
     labels = engine.images.get(built.base).labels
