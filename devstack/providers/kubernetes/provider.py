@@ -265,9 +265,11 @@ class KubernetesProvider:
                               self.wait_options.unschedulable_grace_s)
         image = next((str(c.get("image", "")) for c in inject.containers(obj)), "")
         ports = tuple(f"127.0.0.1:{f.local}->{f.remote}/tcp" for f in self.config.forwards if f.resource == name)
+        started = max((str(p["status"].get("startTime", "")) for p in mine
+                       if p.get("status", {}).get("phase") == "Running"), default="")  # its youngest running pod
         return ResourceStatus(name=name, ready=state.ready, running=state.running, desired=state.desired,
                               image=image, updated_at=health.updated_at(obj), ports=ports,
-                              message="" if state.ready else state.reason)
+                              message="" if state.ready else state.reason, started_at=started)
 
 
 def _configured_registry(spec: KubernetesSpec) -> clusters.Registry | None:

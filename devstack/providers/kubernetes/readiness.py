@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from devstack import labels
+from devstack import blocking, labels
 from devstack.errors import DevstackError, ReadinessError
 from devstack.providers.kubernetes import health, logs
 from devstack.providers.kubernetes.api import Api, Json
@@ -49,7 +49,7 @@ def wait(api: Api, discovery: Discovery, workloads: Sequence[Workload], project:
                 workload, state = fatal or pending[0]
                 reason = state.reason if fatal else f"not ready after {timeout_s:.0f}s: {state.reason}"
                 raise ReadinessError(workload.resource, api.scrub(reason), evidence(api, workload, state))
-            changed.wait(min(options.resync_s, remaining))
+            blocking.wait(changed, min(options.resync_s, remaining))  # Ctrl-C ends the wait within 0.1 s
     finally:
         for informer in informers.values():
             informer.close()
