@@ -107,7 +107,7 @@ class SmokeSpec:
     type: str
     resource: str | None  # the service whose logs are shown when the test fails
     timeout_s: float
-    options: object  # HttpInject, Smtp or Http from devstack.config.smoke (a dataclass, not a mapping)
+    options: object  # HttpInject, Smtp, Imap or Http from devstack.config.smoke (a dataclass, not a mapping)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,18 @@ class Smtp:
 
 
 @dataclass(frozen=True)
+class Imap:
+    host: str
+    smtp_port: int
+    imap_port: int
+    recipient: str  # a local mailbox of the stack
+    sender: str  # default: the recipient itself
+    username: str  # the IMAP login of the recipient's mailbox
+    password: str  # a secret: never printed
+    expect_headers: tuple[str, ...]  # headers the delivered message must carry (e.g. a milter's)
+
+
+@dataclass(frozen=True)
 class Http:
     url: str
     status: int
@@ -110,6 +122,22 @@ def _smtp(table: Table) -> Smtp:
                 relay_domain=table.string("relay_domain", "relay-check.invalid"))
 
 
+def _imap(table: Table) -> Imap:
+    recipient = _address(table, "recipient")
+    return Imap(host=table.string("host", "127.0.0.1"), smtp_port=table.integer("smtp_port", low=1, high=65535),
+                imap_port=table.integer("imap_port", low=1, high=65535), recipient=recipient,
+                sender=_address(table, "sender", recipient), username=table.string("username"),
+                password=table.string("password"), expect_headers=tuple(table.str_list("expect_headers", [])))
+
+
+def _address(table: Table, key: str, default: Any = ...) -> str:
+    value: str = table.string(key) if default is ... else table.string(key, default)
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain or any(c in value for c in " <>\r\n"):
+        raise table.error(key, f"expected an e-mail address such as 'admin@example.test', got {value!r}")
+    return value
+
+
 def _http(table: Table) -> Http:
     return Http(url=_url(table, "url"), status=table.integer("status", 200, low=100, high=599),
                 body_contains=table.string("body_contains", None))
@@ -130,5 +158,5 @@ def _mailman_flow(table: Table) -> MailmanFlow:
         components={**defaults, **given})
 
 
-_READERS: dict[str, Callable[[Table], Any]] = {"http-inject": _http_inject, "smtp": _smtp, "http": _http,
-                                               "mailman-flow": _mailman_flow}
+_READERS: dict[str, Callable[[Table], Any]] = {"http-inject": _http_inject, "smtp": _smtp, "imap": _imap,
+                                               "http": _http, "mailman-flow": _mailman_flow}

@@ -1,7 +1,8 @@
 """Which work a batch of changed files calls for. Pure: paths and config in, a Changes value out.
 
     devstack.toml (or .env)          → reload the config
-    what the deploy is made of       → redeploy, no build: the stack file; Kubernetes manifests (a file their
+    what the deploy is made of       → redeploy, no build: the stack file and the files it names (env_file,
+                                       configs, secrets); Kubernetes manifests (a file their
                                        globs match), kustomize folders and what their kustomizations name,
                                        helm charts and their values files
     under an image's context         → that image: live update when every file lies under its sync rules,

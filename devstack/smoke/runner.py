@@ -12,14 +12,14 @@ from devstack.config.model import SmokeSpec
 from devstack.errors import SmokeFailed
 from devstack.observe.console import Console
 from devstack.providers.base import Provider
-from devstack.smoke import http_check, http_inject, mailman_flow, smtp_probe
+from devstack.smoke import http_check, http_inject, imap_roundtrip, mailman_flow, smtp_probe
 from devstack.smoke.result import Failed, Result
 
 Check = Callable[[Any, float, dict[str, float]], Awaitable[str]]
 Logs = Callable[[str], list[str]]  # resource → its last log lines
 
-CHECKS: dict[str, Check] = {"http-inject": http_inject.run, "smtp": smtp_probe.run, "http": http_check.run,
-                            "mailman-flow": mailman_flow.run}
+CHECKS: dict[str, Check] = {"http-inject": http_inject.run, "smtp": smtp_probe.run, "imap": imap_roundtrip.run,
+                            "http": http_check.run, "mailman-flow": mailman_flow.run}
 
 
 async def run_one(spec: SmokeSpec, logs: Logs) -> Result:

@@ -4,6 +4,7 @@ turn into open relays all too easily)."""
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import time
 
@@ -54,7 +55,8 @@ def _check_relay(smtp: smtplib.SMTP, options: Smtp) -> str:
         return f"not an open relay (MAIL refused: {code})"
     recipient = f"relay-probe@{options.relay_domain}"
     code, reply = smtp.rcpt(recipient)
-    smtp.rset()
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):  # a proxy may hang up once it has refused
+        smtp.rset()
     if code < 400:
         text = reply.decode("utf-8", "replace")
         raise Failed(f"RCPT TO:<{recipient}> from an outside sender to be refused (no open relay)",

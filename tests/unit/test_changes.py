@@ -78,6 +78,16 @@ def test_config_and_stack_file(config: Config) -> None:
     assert classify(config, [config.root / ".env"]).config
 
 
+def test_a_file_the_stack_file_names_as_a_config_redeploys(project: Project) -> None:
+    for rel in ("relay/Dockerfile", "relay/app/main.py", "sink/Dockerfile"):
+        project.write(rel, "x\n")
+    project.write("conf/main.cf", "a = 1\n")
+    project.write("stack.yml", "services:\n  relay: {image: relay}\nconfigs:\n  main: {file: conf/main.cf}\n")
+    config = project.load(TOML)
+    changes = classify(config, paths(config, "conf/main.cf"))
+    assert changes.deploy and not changes.rebuild and not changes.live and not changes.config
+
+
 def test_sync_target_maps_below_the_rule(config: Config) -> None:
     relay = config.images["relay"]
     assert sync_target(relay, config.root / "relay/app/lib/util.py") == "/srv/app/lib/util.py"

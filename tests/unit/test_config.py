@@ -10,7 +10,7 @@ import pytest
 
 from devstack.config import loader
 from devstack.config.model import Forward, SyncRule
-from devstack.config.smoke import Http, HttpInject, Smtp
+from devstack.config.smoke import Http, HttpInject, Imap, Smtp
 from devstack.errors import ConfigError, UsageError
 from tests.unit.conftest import MINIMAL, Project
 
@@ -84,6 +84,16 @@ def test_forwards_and_numeric_strings(project: Project) -> None:
              '[[forwards]]\nresource = "relay"\nlocal = "${PORT}"\nremote = 25\n')
     config = project.load(toml(extra=extra), environ={"PORT": "2525"})
     assert config.forwards == (Forward("relay", 8000, 80), Forward("relay", 2525, 25))
+
+
+def test_imap_smoke_table(project: Project) -> None:
+    extra = ('[[smoke]]\nname = "mail"\ntype = "imap"\nsmtp_port = "${SMTP}"\nimap_port = 143\n'
+             'recipient = "admin@mailu.test"\nusername = "admin@mailu.test"\npassword = "${PW}"\n'
+             'expect_headers = ["X-Spamd-Result"]\n')
+    (mail,) = project.load(toml(extra=extra), environ={"PW": "s3cret", "SMTP": "2525"}).smoke
+    assert mail.options == Imap(host="127.0.0.1", smtp_port=2525, imap_port=143, recipient="admin@mailu.test",
+                                sender="admin@mailu.test", username="admin@mailu.test", password="s3cret",
+                                expect_headers=("X-Spamd-Result",))
 
 
 def test_smoke_tables_of_each_type(project: Project) -> None:
@@ -270,8 +280,14 @@ CASES = {
                       "devstack.toml: smoke[0].name: is required (a string)"),
     "smoke no type": (smoke('url = "http://x"'), "devstack.toml: smoke[0].type: is required (a string)"),
     "smoke bad type": (smoke('type = "http-injct"'), "devstack.toml: smoke[0].type: expected one of 'http-inject', "
-                                                      "'smtp', 'http', 'mailman-flow', got 'http-injct' (did you mean "
-                                                      "'http-inject'?)"),
+                       "'smtp', 'imap', 'http', 'mailman-flow', got 'http-injct' (did you mean "
+                       "'http-inject'?)"),
+    "imap bad recipient": (smoke('type = "imap"\nsmtp_port = 25\nimap_port = 143\nrecipient = "admin"\n'
+                                 'username = "u"\npassword = "p"'),
+                           "devstack.toml: smoke[0].recipient: expected an e-mail address such as "
+                           "'admin@example.test', got 'admin'"),
+    "imap no password": (smoke('type = "imap"\nsmtp_port = 25\nimap_port = 143\nrecipient = "a@b.test"\n'
+                               'username = "u"'), "devstack.toml: smoke[0].password: is required (a string)"),
     "smoke timeout 0": (smoke('type = "http"\nurl = "http://x"\ntimeout = 0'),
                         "devstack.toml: smoke[0].timeout: expected a number above 0, got 0.0"),
     "smoke timeout text": (smoke('type = "http"\nurl = "http://x"\ntimeout = "soon"'),

@@ -315,3 +315,34 @@ def test_the_shipped_demo_stack_renders() -> None:
                                                                "name": "demo_inject-password_0123456789"}
     assert all(s["deploy"]["labels"][labels.PROJECT] == "demo" for s in services.values())
     assert rendered.document["networks"]["default"]["labels"] == {labels.PROJECT: "demo"}
+
+
+# --- configs named after their content --------------------------------------------------------------------------------
+
+CONFIGS = """
+services:
+  smtp: {image: smtp, configs: [{source: main, target: /etc/main.cf}]}
+configs:
+  main: {file: main.cf}
+  fixed: {file: main.cf, name: chosen}
+"""
+
+
+def test_a_file_config_is_named_after_its_content_so_an_edit_makes_a_new_one(tmp_path: Path) -> None:
+    (tmp_path / "main.cf").write_text("a = 1\n")
+    first = render(tmp_path, CONFIGS, project="mail")
+    (tmp_path / "main.cf").write_text("a = 2\n")
+    second = render(tmp_path, CONFIGS, project="mail")
+    name1, name2 = first.document["configs"]["main"]["name"], second.document["configs"]["main"]["name"]
+    assert name1.startswith("mail_main_") and name2.startswith("mail_main_") and name1 != name2
+    assert first.document["configs"]["fixed"]["name"] == "chosen"  # a name the file gives is kept
+    assert first.digest != second.digest
+    assert stackfile.config_names(second.document, "mail") == {name2, "chosen"}
+
+
+def test_referenced_files_are_what_an_edit_redeploys(tmp_path: Path) -> None:
+    (tmp_path / "main.cf").write_text("a = 1\n")
+    path = tmp_path / "stack.yml"
+    path.write_text(CONFIGS + "secrets:\n  key: {file: '${KEY_FILE}'}\n")
+    assert stackfile.referenced(path, {"KEY_FILE": "key.txt"}) == {tmp_path / "main.cf", tmp_path / "key.txt"}
+    assert stackfile.referenced(path, {}) == frozenset()  # not renderable now: the deploy reports why

@@ -3,10 +3,12 @@ tell from the services' digest labels whether the engine already runs exactly th
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
 import docker
+import docker.errors
 
 from devstack import blocking, labels
 from devstack.errors import DeployError, EngineUnavailable
@@ -35,6 +37,15 @@ def apply(rendered: Path, project: str) -> None:
         if not _network_race(result.stderr) or attempt == _RETRIES - 1:
             raise DeployError(f"docker stack deploy of '{project}' failed:\n  {result.stderr.strip()}")
         blocking.sleep(1)
+
+
+def prune_configs(client: docker.DockerClient, project: str, keep: set[str]) -> None:
+    """Remove the project's configs that the deployed stack no longer names: the outdated versions of an edited
+    file (stackfile names configs after their content). One still in use is left for `down`."""
+    for config in client.configs.list(filters={"label": labels.selector(project)}):
+        if config.name not in keep:
+            with contextlib.suppress(docker.errors.APIError):
+                config.remove()
 
 
 def _network_race(stderr: str) -> bool:

@@ -66,10 +66,13 @@ class SwarmProvider:
     def apply(self, plan: DeployPlan) -> None:
         self._applied_at = datetime.now(UTC)
         swarm_secrets = self._swarm_secrets()
+        document = yaml.safe_load(plan.document)
         with engine.translated("create the project's secrets"):
-            for name in stackfile.used_dev_secrets(yaml.safe_load(plan.document), swarm_secrets):
+            for name in stackfile.used_dev_secrets(document, swarm_secrets):
                 secrets.ensure(self.client, self.project, swarm_secrets[name], self._dev_secrets()[name])
         deploy.apply(self._write(plan.document), self.project)
+        with engine.translated("remove outdated configs"):
+            deploy.prune_configs(self.client, self.project, stackfile.config_names(document, self.project))
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
         with engine.translated("report the services' state"):

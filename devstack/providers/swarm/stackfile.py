@@ -59,6 +59,7 @@ def render(path: Path, display: str, inputs: Inputs) -> Rendered:
             _absolute(spec, "file", path.parent)
             if not spec.get("external"):
                 _label(spec, "labels", inputs.project)
+    _name_by_content(document, inputs.project)
     _label_default_network(document, inputs.project)
     _publish_forwards(services, inputs, display)
     digest = _digest(document)
@@ -96,6 +97,39 @@ def _use_dev_secrets(document: dict[str, Any], secrets: Mapping[str, str]) -> No
     for name, spec in declared.items():
         if name in secrets and not spec:
             declared[name] = {"external": True, "name": secrets[name]}
+
+
+def _name_by_content(document: dict[str, Any], project: str) -> None:
+    """Swarm configs and secrets cannot change: `docker stack deploy` refuses a new content under an old name.
+    One made from a file and not named in the stack file is named after its content instead
+    (`<project>_<key>_<12 hex>`), so an edited file becomes a new object and swarm updates exactly the services
+    that mount it. `down` removes them all by label; `prune_unused` the outdated ones after a deploy."""
+    for section in ("configs", "secrets"):
+        for key, spec in (document.get(section) or {}).items():
+            if isinstance(spec.get("file"), str) and not spec.get("name") and not spec.get("external"):
+                with contextlib.suppress(OSError):  # a missing file is docker stack deploy's error to report
+                    content = hashlib.sha256(Path(spec["file"]).read_bytes()).hexdigest()[:12]
+                    spec["name"] = f"{project}_{key}_{content}"
+
+
+def config_names(document: dict[str, Any], project: str) -> set[str]:
+    """The swarm names of the configs a rendered document declares."""
+    return {spec.get("name") or f"{project}_{key}" for key, spec in (document.get("configs") or {}).items()}
+
+
+def referenced(path: Path, variables: Mapping[str, str]) -> frozenset[Path]:
+    """The files a stack file names (env_file, configs' and secrets' `file`): editing one changes the deploy.
+    Empty when the stack file cannot be read or rendered now: deploying it will report why."""
+    try:
+        document = interpolate_tree(_parse(path.read_text(encoding="utf-8"), path.name), variables, path.name)
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return frozenset()
+    for service in document["services"].values():
+        _absolute(service, "env_file", path.parent)
+    for section in ("configs", "secrets"):
+        for spec in (document.get(section) or {}).values():
+            _absolute(spec, "file", path.parent)
+    return frozenset(Path(name) for name in _referenced_files(document))
 
 
 def used_dev_secrets(document: dict[str, Any], secrets: Mapping[str, str]) -> list[str]:
