@@ -85,6 +85,7 @@ base-image: venv docker
 		apt-get update -q >/dev/null; $(APT) install debootstrap >/dev/null; fi
 	$(BIN)/devstack base-image --auto $(PUBLIC_BASE) --record $(BASE_RECORD)
 	$(BIN)/devstack -f stacks/mailman/devstack.toml base-image --auto $(PUBLIC_BASE)
+	$(BIN)/devstack -f stacks/mailu/devstack.toml base-image --auto $(PUBLIC_BASE)
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,170 @@
+"""Mailu on the real swarm (the offline variant): `devstack ci` green on a copy with its own project name, ports
+and subnet; mail sent and read by hand with Python's own SMTP and IMAP clients; front refuses to relay; a saved
+postfix config redeploys smtp alone under `devstack up`; `down` leaves only the volumes, `down --volumes`
+nothing. No output of devstack ever holds a dev secret."""
+
+from __future__ import annotations
+
+import email
+import imaplib
+import ipaddress
+import os
+import random
+import shutil
+import smtplib
+import time
+import uuid
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.daemon import Daemon
+from tests.integration.conftest import CREATED, REPO, Project, free_port, labelled
+
+PORTS = ("SMTP_PORT", "SUBMISSION_PORT", "SUBMISSIONS_PORT", "IMAP_PORT", "IMAPS_PORT", "HTTP_PORT", "HTTPS_PORT")
+MAILBOX = "admin@mailu.test"
+SECRETS = ("mailu-admin-password", "mailu-secret-key")
+
+
+def unused_subnet(engine: docker.DockerClient) -> str:
+    """A /24 for the stack's overlay network that no network of this engine overlaps."""
+    taken = [ipaddress.ip_network(c["Subnet"]) for n in engine.networks.list(greedy=True)
+             for c in ((n.attrs.get("IPAM") or {}).get("Config") or []) if "Subnet" in c]
+    for third in random.sample(range(100, 250), 150):
+        candidate = ipaddress.ip_network(f"192.168.{third}.0/24")
+        if not any(candidate.overlaps(t) for t in taken):
+            return str(candidate)
+    raise AssertionError("no free 192.168.x.0/24 for the test's network")
+
+
+def copy_mailu(tmp: Path, engine: docker.DockerClient) -> Project:
+    root = tmp / "mailu"
+    shutil.copytree(REPO / "stacks" / "mailu", root, ignore=shutil.ignore_patterns(".env", ".devstack"))
+    name = f"mu{uuid.uuid4().hex[:8]}"
+    CREATED.append(name)
+    config = root / "devstack.toml"
+    config.write_text(config.read_text().replace('name = "mailu"', f'name = "{name}"', 1))
+    env = {**os.environ, **{port: str(free_port()) for port in PORTS},
+           "SUBNET": unused_subnet(engine), "MAILU_VARIANT": "offline", "NO_COLOR": "1"}
+    return Project(root=root, name=name, env=env)
+
+
+class Mailu:
+    def __init__(self, project: Project, ci_output: str) -> None:
+        self.project, self.ci_output = project, ci_output
+        self.outputs = [ci_output]  # everything devstack printed, checked for secrets at the end
+
+    def port(self, name: str) -> int:
+        return self.project.port(name)
+
+    @property
+    def password(self) -> str:
+        return self.project.secret("mailu-admin-password")
+
+
+@pytest.fixture(scope="module")
+def mailu(tmp_path_factory: pytest.TempPathFactory, engine: docker.DockerClient) -> Iterator[Mailu]:
+    project = copy_mailu(tmp_path_factory.mktemp("mailu"), engine)
+    # `make test` built the offline base already (make base-image); were it missing, ci would build it first.
+    result = project.devstack("ci", "--timeout", "900", timeout=960)
+    deployed = Mailu(project, result.stdout + result.stderr)
+    try:
+        assert result.returncode == 0, deployed.ci_output[-4000:]
+        yield deployed
+    finally:
+        project.devstack("down", "--volumes", "--images")
+        for secret in SECRETS:
+            value = project.secret(secret)
+            assert not [out for out in deployed.outputs if value in out], f"{secret} was printed"
+
+
+def test_ci_proves_mail_goes_in_by_smtp_and_out_by_imap(mailu: Mailu) -> None:
+    out = mailu.ci_output
+    assert f"mail-roundtrip (imap): {MAILBOX} via SMTP 127.0.0.1:{mailu.port('SMTP_PORT')}, found by Message-ID " \
+           f"over IMAP 127.0.0.1:{mailu.port('IMAP_PORT')} with X-Spamd-Result · smtp " in out
+    assert " · login " in out and " · delivery " in out
+    assert f"front-smtp (smtp): 127.0.0.1:{mailu.port('SMTP_PORT')} banner ok" in out
+    assert "not an open relay (RCPT refused: 554)" in out
+
+
+def test_mail_sent_by_hand_is_read_by_hand(mailu: Mailu) -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "someone@elsewhere.test", MAILBOX, "by hand"
+    message["Message-ID"] = msgid = f"<{uuid.uuid4().hex}@tests.invalid>"
+    message.set_content("typed by hand\n")
+    with smtplib.SMTP("127.0.0.1", mailu.port("SMTP_PORT"), timeout=30) as smtp:
+        assert smtp.send_message(message) == {}
+    imap = imaplib.IMAP4("127.0.0.1", mailu.port("IMAP_PORT"), timeout=30)
+    try:
+        imap.login(MAILBOX, mailu.password)
+        head = _wait_for(imap, msgid)
+    finally:
+        imap.logout()
+    assert head["Subject"] == "by hand" and head["X-Spamd-Result"]  # rspamd, as postfix's milter, saw it
+
+
+def _wait_for(imap: imaplib.IMAP4, msgid: str) -> email.message.Message:
+    for _ in range(100):
+        imap.select("INBOX")
+        _, found = imap.search(None, "HEADER", "Message-ID", f'"{msgid}"')
+        if found[0]:
+            _, data = imap.fetch(found[0].split()[-1], "(BODY.PEEK[HEADER])")
+            return email.message_from_bytes(next(part[1] for part in data if isinstance(part, tuple)))
+        imap.noop()
+        time.sleep(0.1)
+    raise AssertionError(f"{msgid} never reached INBOX")
+
+
+def test_front_refuses_to_relay_and_bad_logins(mailu: Mailu) -> None:
+    with smtplib.SMTP("127.0.0.1", mailu.port("SMTP_PORT"), timeout=30) as smtp:
+        smtp.ehlo("outside.test")
+        assert smtp.mail("spammer@outside.test")[0] == 250
+        code, _ = smtp.rcpt("victim@elsewhere.example")
+        assert code == 554
+    imap = imaplib.IMAP4("127.0.0.1", mailu.port("IMAP_PORT"), timeout=30)
+    with pytest.raises(imaplib.IMAP4.error):
+        imap.login(MAILBOX, mailu.password + "x")
+
+
+def tasks(engine: docker.DockerClient, service: str) -> set[str]:
+    return {t["ID"] for t in engine.services.get(service).tasks(filters={"desired-state": "running"})}
+
+
+def test_a_saved_postfix_config_redeploys_smtp_only(mailu: Mailu, engine: docker.DockerClient) -> None:
+    project = mailu.project
+    before = {name: tasks(engine, f"{project.name}_{name}") for name in ("front", "imap", "smtp", "antispam")}
+    daemon = Daemon(project.root, project.env)
+    try:
+        daemon.wait_for("watching for changes")
+        mark = daemon.mark()
+        main_cf = project.root / "config" / "postfix" / "main.cf"
+        text = main_cf.read_text()
+        main_cf.write_text(text.replace("message_size_limit = 52428800", "message_size_limit = 10240000"))
+        line = daemon.wait_for(rf"{project.name} +stack file changed → deployed .* → smoke ✓", after=mark)
+        assert "smoke ✗" not in line
+    finally:
+        daemon.stop()
+        mailu.outputs.append("\n".join(daemon.lines))
+    after = {name: tasks(engine, f"{project.name}_{name}") for name in before}
+    assert after["smtp"] != before["smtp"]
+    assert {k: v for k, v in after.items() if k != "smtp"} == {k: v for k, v in before.items() if k != "smtp"}
+    container = engine.containers.list(filters={"label": f"com.docker.swarm.service.name={project.name}_smtp"})[0]
+    assert container.exec_run(["postconf", "-h", "message_size_limit"]).output.strip() == b"10240000"
+
+
+def test_down_keeps_the_volumes_unless_asked(mailu: Mailu, engine: docker.DockerClient) -> None:
+    project = mailu.project
+    volumes = {f"{project.name}_{v}" for v in ("certs", "data", "mail", "mailqueue", "filter", "redis")}
+    result = project.devstack("down")
+    mailu.outputs.append(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert not any(labelled(engine, project.name).values())
+    selector = {"label": f"dev.devstack.project={project.name}"}
+    assert {v.name for v in engine.volumes.list(filters=selector)} == volumes
+    result = project.devstack("down", "--volumes")
+    mailu.outputs.append(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert engine.volumes.list(filters=selector) == []
