@@ -3,6 +3,7 @@ arg BASE and so the image's content tag. No engine needed: the real builds are i
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from devstack.cli import boundary, main
 from devstack.config import packages
 from devstack.images import offline_base, package_base, plan
 from tests.unit.conftest import Project
+from tests.unit.test_offline_base import FakeClient
 
 PACKAGES = "# tools\nhello\n\ncurl   # for checks\nhello\nlibc-bin\n"
 
@@ -136,3 +138,20 @@ def test_the_minimal_system_is_bootstrapped_once_then_unpacked(tmp_path: Path, m
     os.utime(tmp_path / "cache/bookworm-minbase.tar", (old, old))  # a week old: bootstrapped again
     with pytest.raises(offline_base.DebootstrapFailed, match="exit status 1"):
         base.bootstrap(str(tmp_path / "debootstrap"), tmp_path / "three", tmp_path / "three.out", lines.append)
+
+
+def test_a_second_build_of_the_same_list_waits_then_finds_the_tag(tmp_path: Path) -> None:
+    base = package_base.PackageBase(image="devstack/debian:x", packages=("hello",), workdir=tmp_path)
+    client = FakeClient()
+    lines: list[str] = []
+    lock = tmp_path / "devstack-devstack-debian-x.lock"
+    with package_base._locked(lock, lines.append):  # the first build holds the lock
+        second = concurrent.futures.ThreadPoolExecutor(1).submit(base.ensure, client, lines.append)  # type: ignore[arg-type]
+        deadline = time.monotonic() + 10
+        while not lines and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lines == [f"waiting for another build of the same offline base ({lock})"]
+        assert not second.done()
+        client.images.present.add("devstack/debian:x")  # the first build imports the tag, then unlocks
+    assert second.result(timeout=10) is False  # found it: nothing built twice
+    assert client.api.calls == []
