@@ -135,6 +135,10 @@ class PackageBase(OfflineBase):
             self._apt(rootfs, output, "upgrade")
             self._apt(rootfs, output, "install", "--no-install-recommends", *self.packages)
             self._apt(rootfs, output, "clean")
+        if missing := [name for name in self.packages if not dpkg_knows(rootfs, name)]:
+            # The Dockerfile's `dpkg -s LIST` would fail on this base and its RUN reach for the network.
+            raise InstallFailed("dpkg -s", f"apt installed the list, yet {', '.join(missing)} is not installed "
+                                "under that name (a virtual package?): name the package that provides it", [])
         for index in (rootfs / "var/lib/apt/lists").glob("*_*"):
             index.unlink()
         # The engine gives every container its own resolv.conf: the host's must not stay in the image.
@@ -160,6 +164,13 @@ class PackageBase(OfflineBase):
             return False
         with _locked(self.workdir / f"devstack-{self.image.replace('/', '-').replace(':', '-')}.lock", log):
             return super().ensure(client, log=log, force=force)
+
+
+def dpkg_knows(rootfs: Path, name: str) -> bool:
+    """`dpkg -s NAME` succeeds in `rootfs`, as the Dockerfile's RUN asks it."""
+    done = subprocess.run(["chroot", str(rootfs), "dpkg", "-s", name], stdin=subprocess.DEVNULL,
+                          capture_output=True, env=_ENV, check=False)
+    return done.returncode == 0
 
 
 @contextmanager

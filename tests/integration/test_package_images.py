@@ -8,6 +8,7 @@ is forced with DEVSTACK_OFFLINE=1, so the tests mean the same where a registry s
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,3 +119,21 @@ def test_a_changed_list_needs_a_new_base(built: Built, engine: docker.DockerClie
     assert target.spec.args["BASE"] not in (built.base, package_base.PUBLIC)
     assert target.tag != built.image
     assert images.bases == (target.spec,)  # its base is missing: ci would build it first
+
+
+def test_a_virtual_name_is_not_installed_as_itself(built: Built, engine: docker.DockerClient,
+                                                   tmp_path: Path) -> None:
+    # Why the base build checks `dpkg -s` of each name: `awk` is provided by mawk, so apt accepts it, but the
+    # Dockerfile's `dpkg -s awk` fails and its RUN would then reach for the network.
+    container = engine.containers.create(built.base, ["true"])
+    try:
+        with (tmp_path / "base.tar").open("wb") as out:
+            for chunk in container.export():
+                out.write(chunk)
+    finally:
+        container.remove()
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    subprocess.run(["tar", "-xf", str(tmp_path / "base.tar"), "-C", str(rootfs)], check=True)
+    assert package_base.dpkg_knows(rootfs, "hello") and package_base.dpkg_knows(rootfs, "mawk")
+    assert not package_base.dpkg_knows(rootfs, "awk")
