@@ -73,7 +73,7 @@ class PackageBase(OfflineBase):
     digest: str = ""
     security_mirror: str = "http://deb.debian.org/debian-security"
     install_timeout_s: float = 1800
-    cache: Path = Path("/var/cache/devstack")  # the bootstrapped minimal system, shared by every list
+    cache: Path = Path("/var/cache/devstack")  # the minimal system shared by every list, and the build locks
     cache_max_age_s: float = 7 * 86400
 
     @classmethod
@@ -162,7 +162,7 @@ class PackageBase(OfflineBase):
         """As OfflineBase.ensure, one build at a time per list: a second process waits, then finds the tag."""
         if self.exists(client) and not force:
             return False
-        with _locked(self.workdir / f"devstack-{self.image.replace('/', '-').replace(':', '-')}.lock", log):
+        with _locked(self.cache / "locks" / f"{self.image.replace('/', '-').replace(':', '-')}.lock", log):
             return super().ensure(client, log=log, force=force)
 
 

@@ -141,10 +141,10 @@ def test_the_minimal_system_is_bootstrapped_once_then_unpacked(tmp_path: Path, m
 
 
 def test_a_second_build_of_the_same_list_waits_then_finds_the_tag(tmp_path: Path) -> None:
-    base = package_base.PackageBase(image="devstack/debian:x", packages=("hello",), workdir=tmp_path)
+    base = package_base.PackageBase(image="devstack/debian:x", packages=("hello",), cache=tmp_path)
     client = FakeClient()
     lines: list[str] = []
-    lock = tmp_path / "devstack-devstack-debian-x.lock"
+    lock = tmp_path / "locks/devstack-debian-x.lock"
     with package_base._locked(lock, lines.append):  # the first build holds the lock
         second = concurrent.futures.ThreadPoolExecutor(1).submit(base.ensure, client, lines.append)  # type: ignore[arg-type]
         deadline = time.monotonic() + 10
