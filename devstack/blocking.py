@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
 
@@ -60,17 +61,26 @@ def wait(event: threading.Event, timeout_s: float) -> bool:
     return event.is_set()
 
 
-def run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    """subprocess.run(command, capture_output=True, text=True) that kills the process when cancelled."""
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+def run(command: Sequence[str], *, stdin: str | None = None,
+        timeout_s: float | None = None) -> subprocess.CompletedProcess[str]:
+    """subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=timeout_s) that kills the
+    process when cancelled."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    with subprocess.Popen(command, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        pending = stdin  # communicate takes the input on its first call only
         while True:
             try:
-                out, err = process.communicate(timeout=_STEP_S)
+                out, err = process.communicate(pending, timeout=_STEP_S)
                 return subprocess.CompletedProcess(command, process.returncode, out, err)
             except subprocess.TimeoutExpired:
-                if _flag().is_set():
+                pending = None
+                late = deadline is not None and time.monotonic() > deadline
+                if _flag().is_set() or late:
                     process.kill()
                     process.communicate()
+                    if late:
+                        raise subprocess.TimeoutExpired(command, timeout_s or 0) from None
                     raise Interrupted from None
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from devstack import blocking
 from devstack.engine.state import Board
-from devstack.errors import TemporaryError
+from devstack.errors import DevstackError, TemporaryError
 from devstack.observe.console import Console
 from devstack.providers.base import Provider
 
@@ -43,6 +43,7 @@ async def observe(provider: Callable[[], Provider], board: Board, console: Conso
                   on_back: Callable[[], None]) -> None:
     """Run until cancelled. `provider` gives the current one: a reloaded config brings a new provider."""
     away = ""  # why the engine cannot be reached, while it cannot
+    refused = ""  # the last error of an engine that answered, so that it is said once
     backoff = Backoff(cap_s=4.0)
     refreshed = 0.0
     while True:
@@ -59,6 +60,13 @@ async def observe(provider: Callable[[], Provider], board: Board, console: Conso
                               "is back", ok=False)
             await asyncio.sleep(backoff.next())
             continue
+        except DevstackError as err:  # the engine answers but refused: say so once, keep the daemon going
+            if str(err) != refused:
+                refused = str(err)
+                console.event(project, f"could not read the cluster's state: {refused.splitlines()[0]}", ok=False)
+            await asyncio.sleep(backoff.next())
+            continue
+        refused = ""
         if away:
             away = ""
             backoff.reset()

@@ -84,7 +84,9 @@ class Api:
         return str(self.client.configuration.host)
 
     def core(self) -> kube_client.CoreV1Api:
-        return kube_client.CoreV1Api(self.client)
+        """For the client's websocket streams (exec, port-forward), on a client of their own: `stream()` swaps the
+        client's `call_api` while it connects, which would turn a concurrent `call` into a websocket request."""
+        return kube_client.CoreV1Api(kube_client.ApiClient(self.client.configuration))
 
     def call(self, method: str, path: str, *, query: Query = (), body: Json | None = None,
              content_type: str = "application/json", timeout_s: float = _TIMEOUT_S) -> Json:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from devstack import blocking
 from devstack.errors import DeployError, DevstackError
 
 _HINTS = {
@@ -40,7 +41,7 @@ def find(tool: str, needed_for: str) -> str:
 def run(argv: list[str], *, what: str, stdin: str | None = None, timeout_s: float = 900.0) -> str:
     """Run a tool; its stdout, or DeployError with `what` failed and the tail of its output."""
     try:
-        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout_s, check=False)
+        result = blocking.run(argv, stdin=stdin, timeout_s=timeout_s)  # killed when Ctrl-C cancels the step
     except subprocess.TimeoutExpired:
         raise DeployError(f"{what} did not finish within {timeout_s:.0f}s: {' '.join(argv)}") from None
     except OSError as err:
