@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 
 import click
 
 from devstack.cli.session import Session, pass_session
 from devstack.errors import UsageError
+from devstack.observe import logs
 
 
 @click.command("logs")
@@ -35,13 +36,13 @@ def command(session: Session, resources: tuple[str, ...], follow: bool, since: f
         return 0
     start = time.time() - since if since is not None else None
 
-    def pump(name: str) -> None:
-        for line in provider.follow_logs(name, start):
-            console.log_line(name, line)
+    async def follow_all() -> None:
+        followers = logs.Followers(console)
+        followers.follow(provider, chosen, since=start)
+        try:
+            await followers.wait()
+        finally:  # Ctrl-C: stop the streams, then the boundary exits 130
+            await followers.stop()
 
-    followers = [threading.Thread(target=pump, args=(name,), daemon=True) for name in chosen]
-    for thread in followers:
-        thread.start()
-    while any(t.is_alive() for t in followers):
-        time.sleep(0.2)
+    asyncio.run(follow_all())
     return 0

@@ -242,7 +242,7 @@ class Daemon:
             if not touched:
                 cycle.add(self.config.project, f"deployed {took:.1f}s")
         self.board.deployed(list(plan.resources), dict(plan.resource_images))
-        self.logs.follow(self.provider, plan.resources)
+        self.logs.follow(self.provider, plan.resources, since=time.time())
         self.wanted_forwards = dict(plan.relays)
 
     async def _smoke(self, cycle: Cycle, *, announce: bool = False) -> None:

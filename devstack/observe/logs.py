@@ -1,4 +1,5 @@
-"""Multiplexed logs: one follower per resource, each line printed with the resource's coloured prefix.
+"""Multiplexed logs: one follower per resource, each line printed with the resource's coloured prefix. The
+daemon and `devstack logs -f` both follow through here.
 
 A follower is a guarded asyncio task that runs the provider's blocking stream through devstack.blocking, so
 stopping the daemon cancels it and its thread with everything else. One that ends (its service was removed or
@@ -8,7 +9,6 @@ recreated) is started again after the next deploy, so logs follow across restart
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterable
 
 from devstack import blocking
@@ -21,13 +21,17 @@ class Followers:
         self.console = console
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    def follow(self, provider: Provider, resources: Iterable[str]) -> None:
-        since = time.time()
+    def follow(self, provider: Provider, resources: Iterable[str], since: float | None) -> None:
+        """Follow each resource not followed yet, from `since` (a Unix time; None: from its first line)."""
         for resource in resources:
             task = self._tasks.get(resource)
             if task is None or task.done():
                 self._tasks[resource] = asyncio.create_task(self._guarded(provider, resource, since),
                                                             name=f"logs {resource}")
+
+    async def wait(self) -> None:
+        """Until every stream has ended (its resource was removed)."""
+        await asyncio.gather(*self._tasks.values())
 
     async def stop(self) -> None:
         for task in self._tasks.values():
@@ -35,13 +39,13 @@ class Followers:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
 
-    async def _guarded(self, provider: Provider, resource: str, since: float) -> None:
+    async def _guarded(self, provider: Provider, resource: str, since: float | None) -> None:
         try:
             await blocking.stream(self._pump, provider, resource, since)
         except Exception as err:  # a broken stream must not take the daemon down; say so and let redeploy retry
             self.console.event(resource, f"log stream ended: {err}")
 
-    def _pump(self, provider: Provider, resource: str, since: float) -> None:
+    def _pump(self, provider: Provider, resource: str, since: float | None) -> None:
         for line in provider.follow_logs(resource, since):
             blocking.check()
             self.console.log_line(resource, line)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +110,24 @@ def test_logs_from_another_terminal(running: tuple[Project, Daemon]) -> None:
     assert re.search(r"relay\s+│ POST /api/inject/v1 200 ok=2 failed=0", result.stdout)  # the smoke test's request
     unknown = project.devstack("logs", "nope")
     assert unknown.returncode == 2 and "no deployed resource named 'nope'" in unknown.stderr
+
+
+def test_logs_follow_until_ctrl_c(running: tuple[Project, Daemon]) -> None:
+    project, _ = running
+    follow = subprocess.Popen([sys.executable, "-m", "devstack", "logs", "-f", "relay", "--since", "3600"],
+                              cwd=project.root, env=project.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        assert follow.stdout is not None
+        first = follow.stdout.readline()  # the relay's earlier lines, as they stream
+        assert re.match(r".*relay\s+│ ", first), first
+        follow.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        assert follow.wait(timeout=10) == 130
+        assert time.monotonic() - started < 2.0
+    finally:
+        follow.kill()
+        follow.wait()
 
 
 def test_ctrl_c_stops_watching_and_leaves_the_stack_running(running: tuple[Project, Daemon]) -> None:
