@@ -23,9 +23,10 @@ class DeployPlan:
     changed: bool  # False: the cluster already runs exactly this; apply has nothing to do
     images: Mapping[str, str] = field(default_factory=dict)  # repository → tag injected
     resource_images: Mapping[str, str] = field(default_factory=dict)  # resource → the image it runs
-    # The deploy itself, as `apply` sends it (a stack file), when the provider keeps it in the plan: a plan is
-    # data, applied as it was planned, with no lookup in the provider's memory.
-    document: str = ""
+    # The deploy itself as the provider rendered it (a stack file, Kubernetes objects): opaque to the engine,
+    # handed back to apply and wait_ready. A plan is data, applied as it was planned, with no lookup in the
+    # provider's memory.
+    rendered: object = None
     # [[forwards]] the daemon relays: local port → the 127.0.0.1 port where the provider publishes the target
     relays: Mapping[int, int] = field(default_factory=dict)
 

@@ -42,7 +42,6 @@ from devstack.providers.kubernetes.api import Api, Json, connect
 from devstack.providers.kubernetes.discovery import Discovery
 
 _LOG_TAIL = 20
-_PLANS_KEPT = 4  # rendered plans kept for apply/wait_ready; a long dev session makes one per change
 _GONE_AFTER_S = 30.0  # a log follower with no pod to follow for this long ends (the resource was removed)
 _RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
 _RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # kubectl's own: other tools show it the same way
@@ -66,7 +65,7 @@ class KubernetesProvider:
         self._registry: clusters.Registry | None = None
         self._secrets: dict[str, dev_secrets.Secret] | None = None
         self._redactor: dev_secrets.Redactor | None = None
-        self._rendered: dict[str, render.Rendered] = {}
+        self._namespaces_used: set[str] = set()  # of every plan so far: log followers look in them all
         self._delivered: set[str] = set()
         self._running: list[pod_logs.Follower | portforward.Forwards] = []
         self._lock = threading.Lock()
@@ -119,22 +118,23 @@ class KubernetesProvider:
         inputs = render.Inputs(project=self.project, namespace=self.spec.namespace,
                                refs=delivery.refs(images, self._registry), secrets=tuple(self.secrets.values()))
         rendered = render.render(documents, inputs, _namespaced(self.discovery, documents))
-        self._rendered = {**dict(list(self._rendered.items())[-_PLANS_KEPT:]), rendered.digest: rendered}
+        self._namespaces_used.update(w.namespace for w in rendered.workloads)
         try:
             current = apply.is_current(self.api, self.discovery, rendered)
         except DeployError:  # e.g. a custom resource whose CRD this deploy installs
             current = False
         return DeployPlan(resources=tuple(w.resource for w in rendered.workloads), digest=rendered.digest,
-                          changed=not current, images=images, resource_images=render.resource_images(rendered, images))
+                          changed=not current, images=images, resource_images=render.resource_images(rendered, images),
+                          rendered=rendered)
 
     def apply(self, plan: DeployPlan) -> None:
-        rendered = self._rendered[plan.digest]
+        rendered = _rendered(plan)
         self._deliver_missing(plan.images)
         apply.apply(self.api, self.discovery, rendered, self.project)
         apply.prune(self.api, self.discovery, rendered, self.project)
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
-        rendered = self._rendered[plan.digest]
+        rendered = _rendered(plan)
         readiness.wait(self.api, self.discovery, rendered.workloads, self.project, timeout_s, self.wait_options)
 
     def status(self) -> list[ResourceStatus]:
@@ -253,7 +253,7 @@ class KubernetesProvider:
         return self._labelled("Pod")
 
     def _namespaces(self) -> list[str]:
-        namespaces = {w.namespace for r in self._rendered.values() for w in r.workloads}
+        namespaces = self._namespaces_used
         return sorted(namespaces or {self.spec.namespace})
 
     def _status(self, obj: Json, pods: list[Json]) -> ResourceStatus:
@@ -270,6 +270,11 @@ class KubernetesProvider:
         return ResourceStatus(name=name, ready=state.ready, running=state.running, desired=state.desired,
                               image=image, updated_at=health.updated_at(obj), ports=ports,
                               message="" if state.ready else state.reason, started_at=started)
+
+
+def _rendered(plan: DeployPlan) -> render.Rendered:
+    assert isinstance(plan.rendered, render.Rendered), "a plan made by this provider"
+    return plan.rendered
 
 
 def _configured_registry(spec: KubernetesSpec) -> clusters.Registry | None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
-import yaml
 
 from devstack import blocking, labels
 from devstack import secrets as dev_secrets
@@ -61,16 +60,18 @@ class SwarmProvider:
                 self._check_ports_free(rendered)
         runs = {name: str(spec.get("image", "")) for name, spec in rendered.document["services"].items()}
         return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images,
-                          resource_images=runs, document=rendered.text(), relays=self._relays(rendered))
+                          resource_images=runs, rendered=rendered, relays=self._relays(rendered))
 
     def apply(self, plan: DeployPlan) -> None:
         self._applied_at = datetime.now(UTC)
+        rendered = plan.rendered
+        assert isinstance(rendered, Rendered), "a plan made by this provider"
         swarm_secrets = self._swarm_secrets()
-        document = yaml.safe_load(plan.document)
+        document = rendered.document
         with engine.translated("create the project's secrets"):
             for name in stackfile.used_dev_secrets(document, swarm_secrets):
                 secrets.ensure(self.client, self.project, swarm_secrets[name], self._dev_secrets()[name])
-        deploy.apply(self._write(plan.document), self.project)
+        deploy.apply(self._write(rendered.text()), self.project)
         with engine.translated("remove outdated configs"):
             deploy.prune_configs(self.client, self.project, stackfile.config_names(document, self.project))
 
