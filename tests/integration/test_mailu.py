@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -133,26 +134,41 @@ def tasks(engine: docker.DockerClient, service: str) -> set[str]:
     return {t["ID"] for t in engine.services.get(service).tasks(filters={"desired-state": "running"})}
 
 
-def test_a_saved_postfix_config_redeploys_smtp_only(mailu: Mailu, engine: docker.DockerClient) -> None:
+def running(engine: docker.DockerClient, project: Project, service: str) -> Any:
+    return engine.containers.list(filters={"label": f"com.docker.swarm.service.name={project.name}_{service}"})[0]
+
+
+def test_saved_postfix_and_dovecot_configs_redeploy_their_service_only(mailu: Mailu,
+                                                                        engine: docker.DockerClient) -> None:
     project = mailu.project
-    before = {name: tasks(engine, f"{project.name}_{name}") for name in ("front", "imap", "smtp", "antispam")}
+    names = ("front", "imap", "smtp", "antispam")
+    before = {name: tasks(engine, f"{project.name}_{name}") for name in names}
     daemon = Daemon(project.root, project.env)
     try:
         daemon.wait_for("watching for changes")
-        mark = daemon.mark()
-        main_cf = project.root / "config" / "postfix" / "main.cf"
-        text = main_cf.read_text()
-        main_cf.write_text(text.replace("message_size_limit = 52428800", "message_size_limit = 10240000"))
-        line = daemon.wait_for(rf"{project.name} +stack file changed → deployed .* → smoke ✓", after=mark)
-        assert "smoke ✗" not in line
+        edit(daemon, project, "postfix/main.cf", "message_size_limit = 52428800", "message_size_limit = 10240000")
+        after_postfix = {name: tasks(engine, f"{project.name}_{name}") for name in names}
+        edit(daemon, project, "dovecot/dovecot.conf", "protocols = imap lmtp", "protocols = imap lmtp\n"
+             "mail_max_userip_connections = 7")
     finally:
         daemon.stop()
         mailu.outputs.append("\n".join(daemon.lines))
-    after = {name: tasks(engine, f"{project.name}_{name}") for name in before}
-    assert after["smtp"] != before["smtp"]
-    assert {k: v for k, v in after.items() if k != "smtp"} == {k: v for k, v in before.items() if k != "smtp"}
-    container = engine.containers.list(filters={"label": f"com.docker.swarm.service.name={project.name}_smtp"})[0]
-    assert container.exec_run(["postconf", "-h", "message_size_limit"]).output.strip() == b"10240000"
+    after_dovecot = {name: tasks(engine, f"{project.name}_{name}") for name in names}
+    assert [n for n in names if after_postfix[n] != before[n]] == ["smtp"]
+    assert [n for n in names if after_dovecot[n] != after_postfix[n]] == ["imap"]
+    assert running(engine, project, "smtp").exec_run(["postconf", "-h", "message_size_limit"]).output == b"10240000\n"
+    doveconf = running(engine, project, "imap").exec_run(["doveconf", "-h", "mail_max_userip_connections"])
+    assert doveconf.output == b"7\n"
+
+
+def edit(daemon: Daemon, project: Project, rel: str, old: str, new: str) -> None:
+    """Save a config file as an editor would; wait for the cycle that redeploys it to pass its smoke tests."""
+    path = project.root / "config" / rel
+    mark, text = daemon.mark(), path.read_text()
+    assert old in text, f"config/{rel} no longer has {old!r}"
+    path.write_text(text.replace(old, new, 1))
+    line = daemon.wait_for(rf"{project.name} +stack file changed → deployed .* → smoke (✓|✗)", after=mark)
+    assert "smoke ✓" in line, "\n".join(daemon.lines[mark:])
 
 
 def test_down_keeps_the_volumes_unless_asked(mailu: Mailu, engine: docker.DockerClient) -> None:
