@@ -16,8 +16,8 @@ from devstack import secrets as dev_secrets
 from devstack.config import kubernetes, model, packages, secrets, smoke
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
 from devstack.config.reader import Table, relative
-from devstack.config.variables import SECRET_PREFIX, InterpolationError, interpolate_tree, read_env_file
-from devstack.errors import ConfigError, UsageError
+from devstack.config.variables import SECRET_PREFIX, interpolate_tree, read_env_file
+from devstack.errors import ConfigError, InterpolationError, InvalidReference, PatternError, UsageError
 from devstack.images import ignore, reference
 
 FILENAME = "devstack.toml"
@@ -142,7 +142,7 @@ def _ref(table: Table, key: str) -> str:
     expected = f"expected a repository name such as 'relay' or 'demo/relay', got {ref!r}"
     try:
         parsed = reference.parse(ref)
-    except reference.InvalidReference as err:
+    except InvalidReference as err:
         raise table.error("ref", f"{err}; {expected}") from None
     if parsed.tag or parsed.digest:
         raise table.error("ref", f"a tag or digest has no place here (devstack tags by content); {expected}")
@@ -155,7 +155,7 @@ def _ignore(table: Table, context: Path) -> tuple[str, ...]:
     ignore.read(context)
     try:
         ignore.parse(patterns)
-    except ignore.PatternError as err:
+    except PatternError as err:
         raise table.error(f"ignore[{err.line - 1}]", str(err)) from None
     return patterns
 

@@ -14,14 +14,11 @@ from pathlib import Path
 
 from devstack.config.model import PackageList
 from devstack.config.reader import Table, relative
+from devstack.errors import ListError
 from devstack.images import ignore
 
 # Debian policy 5.6.7: lower-case letters, digits, '+', '-' and '.', at least two, starting alphanumeric.
 _NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
-
-
-class ListError(ValueError):
-    """A line of the list is not a package name: `str(err)` says which line and why."""
 
 
 def parse(text: str) -> tuple[str, ...]:

@@ -22,17 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack.errors import ConfigError
+from devstack.errors import ConfigError, InterpolationError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BRACED_NAME = re.compile(r"secret:[a-z0-9][-a-z0-9.]*|[A-Za-z_][A-Za-z0-9_]*")
 _OPERATOR = re.compile(r":?[-+?]")
 
 SECRET_PREFIX = "secret:"  # `${secret:NAME}`: looked up as "secret:NAME" among the values
-
-
-class InterpolationError(ValueError):
-    """A variable is missing or a `$` is malformed; the caller adds the file and key."""
 
 
 def interpolate(text: str, values: Mapping[str, str]) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.config.model import Config, ImageSpec
-from devstack.errors import DevstackError
+from devstack.errors import DevstackError, PatternError
 from devstack.images import ignore
 from devstack.providers import registry
 
@@ -70,7 +70,7 @@ def _patterns(image: ImageSpec) -> ignore.Matcher | None:
     context counts, and the rebuild it triggers reports the error."""
     try:
         return ignore.Matcher(ignore.read(image.context) + ignore.parse(image.ignore))
-    except (DevstackError, ignore.PatternError):
+    except (DevstackError, PatternError):
         return None
 
 

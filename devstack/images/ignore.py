@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.errors import ConfigError
-from devstack.images.patterns import Pattern, PatternError
+from devstack.errors import ConfigError, PatternError
+from devstack.images.patterns import Pattern
 
 __all__ = ["Matcher", "Pattern", "PatternError", "parse", "read"]
 

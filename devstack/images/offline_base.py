@@ -9,12 +9,7 @@ way: debootstrap a minimal Debian into a scratch folder, then stream it as a tar
 It takes about a minute and needs root (debootstrap chroots and makes device nodes), so `ensure` builds only
 when the image is missing. The scratch folder is removed afterwards, failure or not.
 
-    OfflineBaseError (DevstackError)  the base image could not be made; the message says what to do next
-    ├── DebootstrapMissing            install it: apt-get install -y debootstrap
-    ├── NotRoot                       run as root
-    ├── DebootstrapFailed             carries `tail`: the last lines of debootstrap's output and log
-    ├── ImportFailed                  tar or the engine failed while importing
-    └── EngineUnreachable             the Docker engine did not answer
+Its errors (OfflineBaseError and its subclasses) are in devstack/errors.py.
 """
 
 from __future__ import annotations
@@ -33,7 +28,13 @@ import docker
 import docker.errors
 import docker.utils
 
-from devstack.errors import DevstackError
+from devstack.errors import (
+    DebootstrapFailed,
+    DebootstrapMissing,
+    EngineUnavailable,
+    ImportFailed,
+    NotRoot,
+)
 from devstack.images import engine
 
 DEFAULT_IMAGE = "devstack/base:bookworm"
@@ -48,32 +49,6 @@ IMPORTED_CONFIG = ("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
                    'CMD ["/bin/bash"]')
 
 Log = Callable[[str], None]
-
-
-class OfflineBaseError(DevstackError):
-    """The base image could not be made. `str(err)` is the whole message."""
-
-
-class DebootstrapMissing(OfflineBaseError):
-    pass
-
-
-class NotRoot(OfflineBaseError):
-    pass
-
-
-class DebootstrapFailed(OfflineBaseError):
-    def __init__(self, reason: str, tail: list[str]) -> None:
-        self.reason, self.tail = reason, tail
-        super().__init__("\n".join([f"debootstrap failed: {reason}", *(f"  | {line}" for line in tail)]))
-
-
-class ImportFailed(OfflineBaseError):
-    pass
-
-
-class EngineUnreachable(OfflineBaseError):
-    pass
 
 
 def _quiet(line: str) -> None:
@@ -115,7 +90,7 @@ class OfflineBase:
         except docker.errors.ImageNotFound:
             return False
         except (docker.errors.DockerException, OSError) as err:  # requests' errors are OSErrors
-            raise EngineUnreachable(f"cannot ask the Docker engine about {self.image}: {err}") from err
+            raise EngineUnavailable(f"cannot ask the Docker engine about {self.image}: {err}") from err
         return True
 
     def ensure(self, client: docker.DockerClient, log: Log = _quiet, force: bool = False) -> bool:

@@ -15,7 +15,7 @@ The offline base is made once per list (its tag is the list's hash) and reused w
                                                           the first of `a | b` alternatives)
     apt-get clean, rm -rf ROOT/var/lib/apt/lists/*       then imported with LABEL dev.devstack.base-packages=HASH
 
-    InstallFailed (offline_base.OfflineBaseError)        apt-get failed in the chroot; carries the output's tail
+Its error, InstallFailed, is in devstack/errors.py.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ import docker
 import docker.errors
 
 from devstack.config.model import ImageSpec, PackageList
+from devstack.errors import InstallFailed, OfflineBaseError
 from devstack.images import offline_base
-from devstack.images.offline_base import Log, OfflineBase, OfflineBaseError, last_lines
+from devstack.images.offline_base import Log, OfflineBase, last_lines
 
 PUBLIC = "debian:bookworm-slim"
 REPOSITORY = "devstack/debian"
@@ -54,12 +55,6 @@ RUN pk=$(sed 's/#.*//' /tmp/devstack-packages.txt | xargs); \\
 _RETRY_PULL_S = 300.0  # a failed pull is not retried on every pass of the dev loop
 _pull_failed_at: dict[str, float] = {}
 _ENV = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-
-
-class InstallFailed(OfflineBaseError):
-    def __init__(self, step: str, reason: str, tail: list[str]) -> None:
-        self.step, self.reason, self.tail = step, reason, tail
-        super().__init__("\n".join([f"{step} failed in the offline base: {reason}", *(f"  | {t}" for t in tail)]))
 
 
 def offline_tag(packages: PackageList) -> str:

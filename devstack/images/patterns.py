@@ -16,13 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
 
-
-class PatternError(ValueError):
-    """A pattern Docker refuses; `line` is its 1-based position in the list it came from."""
-
-    def __init__(self, message: str, line: int = 0) -> None:
-        super().__init__(message)
-        self.line = line
+from devstack.errors import PatternError
 
 
 class Kind(Enum):

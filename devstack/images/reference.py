@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from devstack.errors import InvalidReference
+
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|[-]+)"
 _COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
@@ -35,10 +37,6 @@ MAX_NAME = 255
 DEFAULT_DOMAIN = "docker.io"
 _LEGACY_DOMAIN = "index.docker.io"
 _OFFICIAL_PREFIX = "library/"
-
-
-class InvalidReference(ValueError):
-    """Not a reference Docker accepts; the message is Docker's reason."""
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import time
 import httpx
 
 from devstack.config.smoke import Http
+from devstack.errors import CheckFailed as Failed
 from devstack.smoke import retry
-from devstack.smoke.result import Failed
 
 
 async def run(options: Http, timeout_s: float, timings: dict[str, float]) -> str:

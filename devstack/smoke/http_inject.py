@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from devstack.config.smoke import HttpInject
+from devstack.errors import CheckFailed as Failed
 from devstack.smoke import retry
-from devstack.smoke.result import Failed
 
 _POLL_S = 0.05
 

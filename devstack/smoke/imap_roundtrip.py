@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from devstack import blocking
 from devstack.config.smoke import Imap
-from devstack.smoke.result import Failed
+from devstack.errors import CheckFailed as Failed
 
 T = TypeVar("T")
 _PAUSE_S = 0.1

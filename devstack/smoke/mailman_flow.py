@@ -23,8 +23,8 @@ import httpx
 
 from devstack import blocking
 from devstack.config.smoke import MailmanFlow
+from devstack.errors import CheckFailed as Failed
 from devstack.smoke import retry
-from devstack.smoke.result import Failed
 
 _POLL_S = 0.2
 Step = Callable[[], Awaitable[Any]]

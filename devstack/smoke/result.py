@@ -5,15 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-class Failed(Exception):
-    """Raised inside a check: `expected` versus `got`, both safe to print (no secrets). `resources` names the
-    components at fault, whose last log lines are shown; by default, the test's own `resource`."""
-
-    def __init__(self, expected: str, got: str, resources: tuple[str, ...] = ()) -> None:
-        super().__init__(f"expected {expected}, got {got}")
-        self.expected, self.got, self.resources = expected, got, resources
-
-
 @dataclass
 class Result:
     name: str

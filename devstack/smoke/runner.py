@@ -9,11 +9,12 @@ from typing import Any
 
 from devstack import blocking
 from devstack.config.model import SmokeSpec
+from devstack.errors import CheckFailed as Failed
 from devstack.errors import SmokeFailed
 from devstack.observe.console import Console
 from devstack.providers.base import Provider
 from devstack.smoke import http_check, http_inject, imap_roundtrip, mailman_flow, smtp_probe
-from devstack.smoke.result import Failed, Result
+from devstack.smoke.result import Result
 
 Check = Callable[[Any, float, dict[str, float]], Awaitable[str]]
 Logs = Callable[[str], list[str]]  # resource → its last log lines

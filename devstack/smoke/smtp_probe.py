@@ -10,7 +10,7 @@ import time
 
 from devstack import blocking
 from devstack.config.smoke import Smtp
-from devstack.smoke.result import Failed
+from devstack.errors import CheckFailed as Failed
 
 _PROBE_SENDER = "relay-probe@devstack-probe.invalid"
 

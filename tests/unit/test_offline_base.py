@@ -15,6 +15,7 @@ from typing import Any
 import docker.errors
 import pytest
 
+from devstack import errors
 from devstack.images import offline_base
 from devstack.images.offline_base import OfflineBase
 
@@ -178,7 +179,7 @@ def test_exists_translates_engine_errors() -> None:
         def fail(self, name: str) -> object:
             raise docker.errors.APIError("500 Server Error")
 
-    with pytest.raises(offline_base.EngineUnreachable, match="500 Server Error"):
+    with pytest.raises(errors.EngineUnavailable, match="500 Server Error"):
         OfflineBase().exists(Broken())
 
 

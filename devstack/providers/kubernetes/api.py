@@ -26,19 +26,13 @@ from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from devstack.errors import DeployError, EngineUnavailable
+from devstack.errors import ApiError, EngineUnavailable
 
 Json = dict[str, Any]
 Query = Sequence[tuple[str, str]]
 Scrub = Callable[[str], str]  # removes secret values from server messages
 _TIMEOUT_S = 30.0
 APPLY_PATCH = "application/apply-patch+yaml"
-
-
-class ApiError(DeployError):
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        super().__init__(message)
 
 
 def kubeconfig_files(explicit: Path | None) -> str:
@@ -84,9 +78,7 @@ class Api:
         return str(self.client.configuration.host)
 
     def core(self) -> kube_client.CoreV1Api:
-        """For the client's websocket streams (exec, port-forward), on a client of their own: `stream()` swaps the
-        client's `call_api` while it connects, which would turn a concurrent `call` into a websocket request."""
-        return kube_client.CoreV1Api(kube_client.ApiClient(self.client.configuration))
+        return kube_client.CoreV1Api(self.client)
 
     def call(self, method: str, path: str, *, query: Query = (), body: Json | None = None,
              content_type: str = "application/json", timeout_s: float = _TIMEOUT_S) -> Json:
@@ -127,7 +119,10 @@ class Api:
         timeout: float | tuple[float, float | None] = (10.0, timeout_s) if stream else (timeout_s or _TIMEOUT_S)
         try:
             # The body goes as JSON, which is also YAML: the server takes it as an apply patch too.
-            rest = self.client.call_api(method, url, header_params=headers, body=body, _request_timeout=timeout)
+            # The class's call_api, not the instance's: the client library's stream() (exec, port-forward) swaps the
+            # instance's for a websocket request while it connects, which a concurrent call here must not use.
+            rest = kube_client.ApiClient.call_api(self.client, method, url, header_params=headers, body=body,
+                                                  _request_timeout=timeout)
         except (urllib3.exceptions.HTTPError, ApiException, OSError) as err:
             raise EngineUnavailable(self._unreachable(err)) from None
         response: urllib3.BaseHTTPResponse = rest.response

@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator
 
 from devstack import labels
-from devstack.errors import DeployError
-from devstack.providers.kubernetes.api import APPLY_PATCH, Api, ApiError, Json
+from devstack.errors import ApiError, DeployError
+from devstack.providers.kubernetes.api import APPLY_PATCH, Api, Json
 from devstack.providers.kubernetes.discovery import Discovery, Resource
 from devstack.providers.kubernetes.render import Rendered
 

@@ -8,13 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from devstack.errors import DevstackError, UsageError
+from devstack.errors import ContextRefused, UsageError
 
 LOCAL_CONTEXTS = ("kind-*", "k3d-*", "minikube", "docker-desktop", "rancher-desktop")
-
-
-class ContextRefused(DevstackError):
-    pass
 
 
 def check(context: str, allowed: Sequence[str], allow_once: str | None) -> None:

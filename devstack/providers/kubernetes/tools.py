@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 from devstack import blocking
-from devstack.errors import DeployError, DevstackError
+from devstack.errors import DeployError, ToolMissing
 
 _HINTS = {
     "kind": "install it from https://kind.sigs.k8s.io/docs/user/quick-start/#installation "
@@ -24,17 +24,10 @@ _HINTS = {
 _TAIL_LINES = 12
 
 
-class ToolMissing(DevstackError):
-    def __init__(self, tool: str, needed_for: str) -> None:
-        self.tool = tool
-        super().__init__(f"the `{tool}` command is not installed (or not on PATH); devstack needs it {needed_for}: "
-                         + _HINTS.get(tool, "install it"))
-
-
 def find(tool: str, needed_for: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        raise ToolMissing(tool, needed_for)
+        raise ToolMissing(tool, needed_for, _HINTS.get(tool, "install it"))
     return path
 
 
