@@ -9,7 +9,7 @@ import click
 from devstack.cli.session import Session, pass_session
 from devstack.config.model import Config
 from devstack.errors import UsageError
-from devstack.images import engine, offline_base, package_base
+from devstack.images import docker_engine, offline_base, package_base
 
 
 @click.command("base-image")
@@ -55,7 +55,7 @@ def package_bases(config: Config, *, auto: bool, force: bool, log: offline_base.
     specs = [spec for spec in config.images.values() if spec.packages and package_base.ARG not in spec.args]
     if not specs:
         return
-    client = engine.connect()
+    client = docker_engine.connect()
     try:
         if auto and not force and package_base.public_wanted() and package_base.public_usable(client):
             log(f"{package_base.PUBLIC} is available: images from Debian packages need no offline base")

@@ -10,7 +10,7 @@ from typing import Protocol
 import docker
 
 from devstack.config.model import Config, ImageSpec
-from devstack.images import build, engine, package_base, plan
+from devstack.images import build, docker_engine, package_base, plan
 
 OnLine = Callable[[str, str], None]  # (image name, output line)
 Log = Callable[[str], None]
@@ -37,11 +37,11 @@ class DockerBuilder:
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            self._client = engine.connect()
+            self._client = docker_engine.connect()
         return self._client
 
     def plan(self, config: Config) -> plan.ImagePlan:
-        self._client = engine.connect()
+        self._client = docker_engine.connect()
         return plan.images(config, self._client)
 
     def build_base(self, spec: ImageSpec, log: Log) -> None:

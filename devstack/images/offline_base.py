@@ -35,7 +35,7 @@ from devstack.errors import (
     ImportFailed,
     NotRoot,
 )
-from devstack.images import engine
+from devstack.images import docker_engine
 
 DEFAULT_IMAGE = "devstack/base:bookworm"
 LABEL_BASE = "dev.devstack.base"
@@ -247,7 +247,7 @@ def _unescape(field: str) -> str:
 
 def main_ensure(image: str = DEFAULT_IMAGE, force: bool = False, log: Log = print) -> bool:
     """What `devstack base-image` runs: build `image` unless it exists (or `force`); True if it was built."""
-    client = engine.connect()  # the one door to the engine: raises devstack.errors.EngineUnavailable
+    client = docker_engine.connect()  # the one door to the engine: raises devstack.errors.EngineUnavailable
     try:
         return OfflineBase(image=image).ensure(client, log=log, force=force)
     finally:
@@ -257,7 +257,7 @@ def main_ensure(image: str = DEFAULT_IMAGE, force: bool = False, log: Log = prin
 def pick(public: str, image: str = DEFAULT_IMAGE, log: Log = print) -> str:
     """The base image builds should use: `public` when the engine has it or a registry serves it, else the
     offline base (built when missing). What `make` runs, so a fresh machine works with or without a registry."""
-    client = engine.connect()
+    client = docker_engine.connect()
     try:
         if _present_or_pulled(client, public):
             return public

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import docker
 
 from devstack.config.model import Config, ImageSpec
-from devstack.images import build, context, engine, package_base
+from devstack.images import build, context, docker_engine, package_base
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def with_bases(config: Config, client: docker.DockerClient) -> list[ImageSpec]:
 
 
 def images(config: Config, client: docker.DockerClient) -> ImagePlan:
-    with engine.translated("list images"):
+    with docker_engine.translated("list images"):
         targets = scan(with_bases(config, client))
         missing = tuple(t for t in targets if not build.exists(client, t.tag))
         bases = tuple(t.spec for t in missing if package_base.needs_offline(t.spec)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import devstack.images.engine
+import devstack.images.docker_engine
 from devstack.cli import boundary, global_options, main
 from devstack.cli.session import Session
 from tests.unit.conftest import Project
@@ -28,7 +28,7 @@ def no_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the Docker engine was contacted")
 
-    monkeypatch.setattr(devstack.images.engine, "connect", refuse)
+    monkeypatch.setattr(devstack.images.docker_engine, "connect", refuse)
     monkeypatch.setattr("docker.from_env", refuse)
     crashes = tmp_path / "crash-reports"
     crashes.mkdir()

@@ -15,7 +15,7 @@ import docker.errors
 import yaml
 
 from devstack.errors import DeployError
-from devstack.images import engine, reference
+from devstack.images import docker_engine, reference
 from devstack.providers.kubernetes.api import APPLY_PATCH, Api
 from devstack.providers.kubernetes.clusters import Registry
 
@@ -57,7 +57,7 @@ def refs(tags: Mapping[str, str], registry: Registry | None) -> dict[str, str]:
 
 
 def push(tags: Sequence[str], registry: Registry) -> None:
-    client = engine.connect()
+    client = docker_engine.connect()
     for tag in tags:
         repo, _, version = tag.rpartition(":")
         target = f"{registry.push}/{repo}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import docker
 import docker.errors
 
-from devstack.images import build, engine
+from devstack.images import build, docker_engine
 from devstack.providers.base import DownOptions, DownReport
 from devstack.providers.kubernetes import apply
 from devstack.providers.kubernetes.api import Api, Json
@@ -57,7 +57,7 @@ def delete_cluster(cluster: Cluster, project: str, options: DownOptions) -> Down
 
 def remove_images(project: str, report: DownReport) -> None:
     """The images devstack built for the project, from the local engine (the cluster's copies go with it)."""
-    client = engine.connect()
+    client = docker_engine.connect()
     for image in client.images.list(filters={"label": f"{build.LABEL_PROJECT}={project}"}):
         try:
             client.images.remove(image.id, force=True)

@@ -13,7 +13,7 @@ from devstack import blocking, labels
 from devstack import secrets as dev_secrets
 from devstack.config.model import Config
 from devstack.errors import DeployError, PortInUse
-from devstack.images import engine
+from devstack.images import docker_engine
 from devstack.observe import ports
 from devstack.providers.base import Closable, DeployPlan, DownOptions, DownReport, ResourceStatus
 from devstack.providers.swarm import cluster, deploy, events, live, readiness, secrets, stackfile, teardown
@@ -39,11 +39,11 @@ class SwarmProvider:
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            self._client = engine.connect()
+            self._client = docker_engine.connect()
         return self._client
 
     def prepare(self) -> None:
-        with engine.translated("set up the swarm"):
+        with docker_engine.translated("set up the swarm"):
             self.created_swarm = cluster.ensure(self.client)
 
     def deliver(self, tags: Sequence[str]) -> None:
@@ -54,7 +54,7 @@ class SwarmProvider:
                                   forwards=self.config.forwards, config_file=self.config.file.name,
                                   secrets=self._swarm_secrets())
         rendered = stackfile.render(self.stack_file, self.config.display(self.stack_file), inputs)
-        with engine.translated("list the project's services"):
+        with docker_engine.translated("list the project's services"):
             current = deploy.is_current(self.client, self.project, rendered.services, rendered.digest)
             if not current:
                 self._check_ports_free(rendered)
@@ -68,15 +68,15 @@ class SwarmProvider:
         assert isinstance(rendered, Rendered), "a plan made by this provider"
         swarm_secrets = self._swarm_secrets()
         document = rendered.document
-        with engine.translated("create the project's secrets"):
+        with docker_engine.translated("create the project's secrets"):
             for name in stackfile.used_dev_secrets(document, swarm_secrets):
                 secrets.ensure(self.client, self.project, swarm_secrets[name], self._dev_secrets()[name])
         deploy.apply(self._write(rendered.text()), self.project)
-        with engine.translated("remove outdated configs"):
+        with docker_engine.translated("remove outdated configs"):
             deploy.prune_configs(self.client, self.project, stackfile.config_names(document, self.project))
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
-        with engine.translated("report the services' state"):
+        with docker_engine.translated("report the services' state"):
             self._wait_ready(plan, timeout_s)
 
     def _wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
@@ -101,7 +101,7 @@ class SwarmProvider:
                 readiness.raise_not_ready(state, self._logs(name), timeout_s)
 
     def status(self) -> list[ResourceStatus]:
-        with engine.translated("report the services' state"):
+        with docker_engine.translated("report the services' state"):
             if not cluster.is_manager(self.client):
                 return []  # no swarm: nothing of this project can be deployed
             found = self.client.services.list(filters={"label": labels.selector(self.project)})
@@ -111,7 +111,7 @@ class SwarmProvider:
         return self._logs(self._service(resource), tail)
 
     def follow_logs(self, resource: str, since: float | None = None) -> Iterator[str]:
-        with engine.translated("stream the logs"):
+        with docker_engine.translated("stream the logs"):
             stream = self.client.api.service_logs(self._service(resource), stdout=True, stderr=True, follow=True,
                                                   since=int(since) if since else None, timestamps=False)
             pending = b""
@@ -122,17 +122,17 @@ class SwarmProvider:
                     yield line.decode("utf-8", "replace").rstrip("\r")
 
     def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
-        with engine.translated("live-update the containers"):
+        with docker_engine.translated("live-update the containers"):
             return live.sync(self.client, self.project, ref, files, restart)
 
     def wait_for_change(self, timeout_s: float) -> bool:
         """Docker events about the project's services and containers, for `timeout_s`."""
-        with engine.translated("watch the engine's events"):
+        with docker_engine.translated("watch the engine's events"):
             return events.changed(self.client, self.project, timeout_s)
 
     def restart(self, resource: str) -> None:
         """Replace the resource's tasks even though nothing changed (`devstack trigger`)."""
-        with engine.translated("restart the service"):
+        with docker_engine.translated("restart the service"):
             self._applied_at = datetime.now(UTC)  # the tasks to wait for are those created from now on
             self.client.services.get(self._service(resource)).force_update()
 
@@ -144,7 +144,7 @@ class SwarmProvider:
         """Nothing runs in the background: log followers belong to the daemon."""
 
     def down(self, options: DownOptions) -> DownReport:
-        with engine.translated("remove the project's objects"):
+        with docker_engine.translated("remove the project's objects"):
             return teardown.down(self.client, self.project, options)
 
     def _check_ports_free(self, rendered: Rendered) -> None:

@@ -1,4 +1,5 @@
-"""The one door to the local Docker engine. Its errors become EngineUnavailable here, with what to do next."""
+"""The one door to the local Docker engine (named apart from devstack.engine, the reconciler). Its errors
+become EngineUnavailable here, with what to do next."""
 
 from __future__ import annotations
 
