@@ -1,10 +1,12 @@
 """Stopping `devstack up` at the worst moment: Ctrl-C during a readiness wait that would never end ends the
-daemon within 2 s with exit 130, and after a kill -9 `down` still leaves nothing behind."""
+daemon within 2 s with exit 130, and after a kill -9 `down` still leaves nothing behind. And a first pass that
+fails for an outside reason recovers by itself."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 
 import docker
@@ -59,3 +61,23 @@ def test_ctrl_c_during_a_readiness_wait_exits_at_once(demo: Project, engine: doc
     down = demo.devstack("down", "--images")
     assert down.returncode == 0, down.stderr
     assert not any(labelled(engine, demo.name).values())
+
+
+def test_a_port_held_at_start_is_retried_until_it_is_free(demo: Project) -> None:
+    """A first pass that fails for an outside reason is retried with backoff, with no edit."""
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", demo.port("RELAY_PORT")))
+        taken.listen(1)
+        daemon = Daemon(demo.root, demo.env)
+        try:
+            daemon.wait_for(r"retrying in \d+s \(no edit needed\)")
+        except BaseException:
+            daemon.stop()
+            raise
+    try:
+        assert "is already in use" in "\n".join(daemon.lines)
+        assert "fix it and save" not in "\n".join(daemon.lines)
+        daemon.wait_for(r"retry → .*smoke ✓", timeout=90)  # the port is free now: deployed, smoke-tested
+        assert demo.status()["relay"]["ready"]
+    finally:
+        daemon.stop()
