@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 WAIT_S = 180
@@ -16,9 +17,10 @@ WAIT_S = 180
 class Daemon:
     """`devstack up` in the background, its output collected line by line."""
 
-    def __init__(self, root: Path, env: dict[str, str], *args: str) -> None:
+    def __init__(self, root: Path, env: dict[str, str], *args: str, options: Sequence[str] = ()) -> None:
+        """`options`: devstack's global options (`-f`, `--kube-context`), before `up`; `args`: up's own."""
         self.lines: list[str] = []
-        self.process = subprocess.Popen([sys.executable, "-m", "devstack", "up", *args], cwd=root, env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", "devstack", *options, "up", *args], cwd=root, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -32,6 +32,8 @@ GLOBALS = (
     Global(("-f", "--file"), "PATH", "devstack.toml to use (default: found in . or its parents)."),
     Global(("--allow-context",), "NAME",
            "Use Kubernetes context NAME for this run although it is not on the allow-list of dev clusters."),
+    Global(("--kube-context",), "NAME",
+           "Deploy a Kubernetes project to this existing kubeconfig context instead of its own cluster."),
 )
 
 

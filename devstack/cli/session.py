@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from devstack.config import loader
+from devstack.config import kubernetes, loader
 from devstack.config.model import Config
 from devstack.observe.console import Console
 from devstack.providers import registry
@@ -20,15 +20,26 @@ class Session:
     console: Console = field(default_factory=Console)
     _config: Config | None = None
     allow_context: str | None = None  # --allow-context: lift the Kubernetes context guard for this context
+    kube_context: str | None = None  # --kube-context: deploy to this existing context instead
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = loader.load(loader.find(self.file, Path.cwd()))
+            self._config = self.load()
         return self._config
 
+    def load(self) -> Config:
+        """The config as this run sees it: read afresh (the daemon reloads it on every edit), with the command
+        line's overrides."""
+        config = loader.load(loader.find(self.file, Path.cwd()))
+        return kubernetes.on_context(config, self.kube_context) if self.kube_context else config
+
+    @property
+    def options(self) -> registry.Options:
+        return registry.Options(allow_context=self.allow_context)
+
     def provider(self) -> Provider:
-        return registry.create(self.config, registry.Options(allow_context=self.allow_context))
+        return registry.create(self.config, self.options)
 
 
 pass_session = click.make_pass_decorator(Session)

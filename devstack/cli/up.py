@@ -15,7 +15,6 @@ import click
 
 from devstack.cli import boundary, global_options, options
 from devstack.cli.session import Session, pass_session
-from devstack.config import loader
 from devstack.config.model import Config
 from devstack.engine.daemon import Daemon
 from devstack.errors import DevstackError
@@ -49,8 +48,8 @@ def command(session: Session, timeout: float, detach: bool, record_to: Path | No
 def _run(session: Session, config: Config, timeout: float) -> int:
     console = session.console
     console.info(f"devstack up · project {config.project} · provider {config.provider}")
-    options = registry.Options(allow_context=session.allow_context)
-    daemon = Daemon(config, lambda: loader.load(config.file), lambda c: registry.create(c, options), console, timeout)
+    options = session.options
+    daemon = Daemon(config, session.load, lambda c: registry.create(c, options), console, timeout)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -22,18 +22,30 @@ manifests come from (plain YAML globs, kustomize folders, helm charts).
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import re
 from pathlib import Path
 
-from devstack.config.model import HelmChart, KubernetesSpec
+from devstack.config.model import Config, HelmChart, KubernetesSpec
 from devstack.config.reader import Table
+from devstack.errors import UsageError
 
 # A namespace is a DNS-1123 label.
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 # kind, k3d and minikube accept these as cluster names; the context derives from it.
 _CLUSTER = re.compile(r"[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?")
 _CONTEXT_PREFIX = {"kind": "kind-", "k3d": "k3d-", "minikube": ""}
+
+
+def on_context(config: Config, context: str) -> Config:
+    """`--kube-context NAME`: the project's manifests on an existing kubeconfig context instead of its own kind,
+    k3d or minikube cluster (which is then neither created nor deleted). The context guard still applies."""
+    if config.kubernetes is None:
+        raise UsageError(f"--kube-context {context}: {config.file.name} deploys with provider {config.provider!r}, "
+                         "not to Kubernetes (it has no [kubernetes] table)")
+    spec = dataclasses.replace(config.kubernetes, context=context, cluster="")
+    return dataclasses.replace(config, provider="context", kubernetes=spec)
 
 
 def read(top: Table, provider: str, project: str) -> KubernetesSpec:

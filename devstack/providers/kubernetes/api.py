@@ -203,3 +203,15 @@ def _status_message(data: bytes) -> str:
     except ValueError:
         return bytes(data[:200]).decode("utf-8", "replace").strip()
     return str(status.get("message", "")) if isinstance(status, dict) else ""
+
+
+def typed_items(found: Json) -> list[Json]:
+    """A list response's items as whole objects. A real API server leaves `kind` and `apiVersion` off the items
+    (they are on the list: `PodList`), while watch events and GETs carry them; put them back, so that every
+    caller sees the same objects whichever way they came."""
+    kind = str(found.get("kind", "")).removesuffix("List")
+    items: list[Json] = found.get("items") or []
+    if not kind:
+        return items
+    return [item if "kind" in item else {"kind": kind, "apiVersion": found.get("apiVersion", ""), **item}
+            for item in items]

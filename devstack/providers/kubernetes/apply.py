@@ -1,6 +1,10 @@
-"""Apply a rendered deploy with server-side apply (field manager `devstack`, conflicts forced: in a dev cluster
-devstack's manifests are the truth), in order, creating missing namespaces first; then remove what an earlier
-deploy of the project made and this one no longer has. Everything is found by label, never from memory."""
+"""Apply a rendered deploy with server-side apply (field manager `devstack`), in order, creating missing namespaces
+first; then remove what an earlier deploy of the project made and this one no longer has. Everything is found by
+label, never from memory.
+
+Conflicts are not forced: a field that someone changed outside devstack (`kubectl scale`, `kubectl edit`, an
+autoscaler) and that the manifests also set is reported with the other field manager's name, never silently
+taken back."""
 
 from __future__ import annotations
 
@@ -91,10 +95,15 @@ def delete(api: Api, resource: Resource, obj: Json) -> int:
 def _apply_one(api: Api, resource: Resource, obj: Json, source: str) -> None:
     path = resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"])
     try:
-        api.call("PATCH", path, query=[("fieldManager", FIELD_MANAGER), ("force", "true")], body=obj,
-                 content_type=APPLY_PATCH)
+        api.call("PATCH", path, query=[("fieldManager", FIELD_MANAGER)], body=obj, content_type=APPLY_PATCH)
     except ApiError as err:
-        raise DeployError(f"{source}: applying {obj['kind']} {obj['metadata']['name']!r} failed: {err}") from None
+        what = f"{source}: applying {obj['kind']} {obj['metadata']['name']!r}"
+        if err.status == 409:
+            raise DeployError(
+                f"{what}: conflict with another field manager: {err}\n"
+                "  a field these manifests set was changed outside devstack, which does not overwrite it: revert "
+                "that change, remove the field from the manifest, or delete the object; then save again") from None
+        raise DeployError(f"{what} failed: {err}") from None
 
 
 def _wait_established(api: Api, resource: Resource, name: str) -> None:

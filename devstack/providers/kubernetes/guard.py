@@ -10,7 +10,8 @@ from fnmatch import fnmatchcase
 
 from devstack.errors import ContextRefused, UsageError
 
-LOCAL_CONTEXTS = ("kind-*", "k3d-*", "minikube", "docker-desktop", "rancher-desktop")
+# devstack-test: the Kubernetes cluster of devstack's own test suite (`make test-cluster`).
+LOCAL_CONTEXTS = ("kind-*", "k3d-*", "minikube", "docker-desktop", "rancher-desktop", "devstack-test")
 
 
 def check(context: str, allowed: Sequence[str], allow_once: str | None) -> None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 from devstack.errors import DevstackError
-from devstack.providers.kubernetes.api import Api, Json, Stream
+from devstack.providers.kubernetes.api import Api, Json, Stream, typed_items
 
 OnChange = Callable[[str, Json], None]  # (ADDED | MODIFIED | DELETED, object)
 _WATCH_S = 60  # the server ends each watch after this; the informer then resumes it
@@ -53,7 +53,7 @@ class Informer:
 
     def _list(self) -> None:
         found = self.api.call("GET", self.path, query=[("labelSelector", self.selector)])
-        items = {_key(item): item for item in found.get("items", [])}
+        items = {_key(item): item for item in typed_items(found)}
         with self._lock:
             gone = [obj for key, obj in self._objects.items() if key not in items]
             self._objects = items

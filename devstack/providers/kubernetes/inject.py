@@ -73,6 +73,21 @@ def pod_labels(obj: Json, labels: Mapping[str, str]) -> None:
     metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
 
 
+def port_protocols(obj: Json) -> None:
+    """Write the default `protocol: TCP` into every port of a Service and of every container. Server-side apply
+    on API servers before 1.20's fix (and 1.20 itself) refuses a port without it: `protocol` is part of the
+    list's merge key there ("associative list with keys has an element that omits key field"). Users should not
+    have to know that."""
+    ports: list[Any] = []
+    if obj.get("kind") == "Service":
+        ports += (obj.get("spec") or {}).get("ports") or []
+    for container in containers(obj):
+        ports += container.get("ports") or []
+    for port in ports:
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+
+
 def claim_labels(obj: Json, labels: Mapping[str, str]) -> None:
     """A StatefulSet's volume claim templates: the PVCs they make are the project's too (`down --volumes`)."""
     for claim in (obj.get("spec") or {}).get("volumeClaimTemplates") or []:

@@ -38,7 +38,7 @@ from devstack.providers.kubernetes import (
     teardown,
 )
 from devstack.providers.kubernetes import logs as pod_logs
-from devstack.providers.kubernetes.api import Api, Json, connect
+from devstack.providers.kubernetes.api import Api, Json, connect, typed_items
 from devstack.providers.kubernetes.discovery import Discovery
 
 _LOG_TAIL = 20
@@ -247,7 +247,7 @@ class KubernetesProvider:
         resource = self.discovery.find(readiness.API_VERSIONS[kind], kind)
         selector = labels.selector(self.project)
         found = self.api.call("GET", resource.collection(None), query=[("labelSelector", selector)])
-        return list(found.get("items", []))
+        return typed_items(found)
 
     def _pods(self) -> list[Json]:
         return self._labelled("Pod")

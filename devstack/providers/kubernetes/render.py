@@ -73,6 +73,7 @@ def render(documents: Sequence[Document], inputs: Inputs, namespaced: Namespaced
             obj["metadata"].pop("namespace", None)  # meaningless on a cluster-scoped object
         _label(obj["metadata"], own)
         inject.images(obj, inputs.refs)
+        inject.port_protocols(obj)
         inject.pod_labels(obj, {**own, RESOURCE: obj["metadata"]["name"]})
         inject.claim_labels(obj, own)
     _unique(items)
