@@ -38,9 +38,9 @@ if [ ! -d "$work/src" ]; then
                   "deb-src http://deb.debian.org/debian-security bookworm-security main" >"$apt_dir/sources.list"
     apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
               -o "Dir::State::Lists=$apt_dir/lists")
-    apt-get "${apt_opts[@]}" update -q >/dev/null
+    apt-get "${apt_opts[@]}" -o APT::Sandbox::User=root update -q >/dev/null
     rm -rf "$work/dl"; mkdir -p "$work/dl"
-    (cd "$work/dl" && apt-get "${apt_opts[@]}" source --download-only -q "kubernetes=$K8S_DEB_VERSION" >/dev/null)
+    (cd "$work/dl" && apt-get "${apt_opts[@]}" -o APT::Sandbox::User=root source --download-only -q "kubernetes=$K8S_DEB_VERSION" >/dev/null)
     say "unpacking the source (308 MB)"
     (cd "$work/dl" && dpkg-source --no-check -x ./*.dsc "$work/src.tmp" >/dev/null)
     mv "$work/src.tmp" "$work/src"
@@ -59,7 +59,7 @@ if [ -n "$missing" ]; then
         # One binary at a time, so each finished one is cached even if a later one is interrupted.
         for target in $missing; do
             say "go build $target"
-            make WHAT="$target" 2>&1 | grep -v '^+' | sed 's/^/    /'
+            make WHAT="$target" 2>&1 | sed 's/^/    /'
             cp "_output/local/bin/linux/amd64/$(basename "$target")" "$CACHE/bin/"
         done
     )
@@ -68,7 +68,7 @@ fi
 if [ ! -f "$CACHE/root/.unpacked" ]; then
     say "downloading and unpacking $RUNTIME_PKGS"
     rm -rf "$CACHE/root" "$work/debs"; mkdir -p "$CACHE/root" "$work/debs"
-    (cd "$work/debs" && apt-get download -q $RUNTIME_PKGS >/dev/null)
+    (cd "$work/debs" && apt-get -o APT::Sandbox::User=root download -q $RUNTIME_PKGS >/dev/null)
     for deb in "$work/debs"/*.deb; do dpkg-deb -x "$deb" "$CACHE/root"; done
     touch "$CACHE/root/.unpacked"
     rm -rf "$work/debs"

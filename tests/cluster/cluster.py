@@ -124,7 +124,9 @@ def start_control_plane(admin: Path) -> None:
                         f"--service-account-signing-key-file={pk}/sa.key",
                         "--authorization-mode=Node,RBAC", "--allow-privileged=true",
                         f"--kubelet-client-certificate={pk}/admin.crt", f"--kubelet-client-key={pk}/admin.key",
-                        "--kubelet-preferred-address-types=InternalIP,Hostname", "--profiling=false"])
+                        "--kubelet-preferred-address-types=InternalIP,Hostname", "--profiling=false",
+                        # The node (and so the API server) is on loopback, which an Endpoints address may not be.
+                        "--endpoint-reconciler-type=none"])
     wait_for("kube-apiserver", lambda: kubectl(admin, "get", "--raw", "/readyz", check=False) == "ok", 90)
     spawn("controller-manager", [bin_path("kube-controller-manager"), f"--kubeconfig={admin}",
                                  "--bind-address=127.0.0.1", "--port=0", "--leader-elect=false",

@@ -151,8 +151,8 @@ def test_objects_leaving_the_manifests_are_pruned(project: Project) -> None:
 def test_a_field_another_manager_owns_is_a_clear_conflict(project: Project) -> None:
     project.workloads(shared="")
     assert project.ci().returncode == 0
-    # Someone scales it by hand; devstack's next apply sets replicas too, and must not silently take it back.
-    project.cluster.kubectl("scale", "deployment/shared", "-n", project.name, "--replicas=2")
+    # Someone changes it by hand; devstack's next apply sets replicas too, and must not silently take it back.
+    project.cluster.kubectl("patch", "deployment/shared", "-n", project.name, "-p", '{"spec": {"replicas": 2}}')
     project.workloads(shared="env: [{name: EDITED, value: '1'}]\n")
     output = failure(project.ci())
     assert "conflict" in output.lower() and ".spec.replicas" in output, output
