@@ -43,7 +43,9 @@ CACHE = Path(os.environ.get("DEVSTACK_CLUSTER_CACHE")
              or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "devstack/test-cluster" / VERSION)
 STATE = Path(os.environ.get("DEVSTACK_CLUSTER_STATE", "/var/lib/devstack-test-cluster"))
 CONTEXT = "devstack-test"
-NODE = "devstack-test"
+# The node's name is its address: the kubelet refuses a loopback --node-ip, but takes an address given as the
+# host name, and the API server reaches the kubelet (logs, exec, port-forward) at the node's address.
+NODE = "127.0.0.1"
 API_PORT = 6443
 ETCD_PORT, ETCD_PEER_PORT = 23790, 23800
 REGISTRY = "127.0.0.1:5001"
@@ -160,8 +162,7 @@ def start_node(admin: Path) -> None:
     write_kubelet_config()
     spawn("kubelet", [bin_path("kubelet"), f"--config={STATE / 'kubelet/config.yaml'}", f"--kubeconfig={admin}",
                       "--container-runtime=remote", f"--container-runtime-endpoint=unix://{sock}",
-                      f"--root-dir={STATE / 'kubelet/root'}", "--node-ip=127.0.0.1",
-                      f"--hostname-override={NODE}", "--v=1"], env=env)
+                      f"--root-dir={STATE / 'kubelet/root'}", f"--hostname-override={NODE}", "--v=1"], env=env)
     spawn("proxy", [bin_path("kube-proxy"), f"--kubeconfig={admin}", "--bind-address=127.0.0.1",
                     f"--hostname-override={NODE}", f"--cluster-cidr={POD_CIDR}", "--proxy-mode=iptables",
                     "--masquerade-all", "--conntrack-max-per-core=0",
@@ -209,7 +210,8 @@ def write_containerd_config() -> None:
         """))
     (STATE / "cni/net.d/10-devstack-test.conflist").write_text(json.dumps({
         "cniVersion": "0.4.0", "name": "devstack-test",
-        "plugins": [{"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False, "hairpinMode": True,
+        "plugins": [{"type": "bridge", "bridge": BRIDGE, "isGateway": True, "isDefaultGateway": True, "ipMasq": False,
+                     "hairpinMode": True,
                      "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_CIDR, "gateway": GATEWAY}]],
                               "dataDir": str(STATE / "cni/ipam")}}],
     }, indent=2))

@@ -25,6 +25,8 @@ from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.stream import ws_client
+from websocket import WebSocketException
 
 from devstack.errors import ApiError, EngineUnavailable
 
@@ -78,7 +80,10 @@ class Api:
         return str(self.client.configuration.host)
 
     def core(self) -> kube_client.CoreV1Api:
-        return kube_client.CoreV1Api(self.client)
+        """For exec and port-forward (`kubernetes.stream`) only. The stream functions swap a websocket transport
+        into the client they are given for the length of the call; on the shared client, every other thread's
+        requests would go through it meanwhile ("Missing required parameter `ports`"). So each gets its own."""
+        return kube_client.CoreV1Api(kube_client.ApiClient(self.client.configuration))
 
     def call(self, method: str, path: str, *, query: Query = (), body: Json | None = None,
              content_type: str = "application/json", timeout_s: float = _TIMEOUT_S) -> Json:
@@ -101,6 +106,19 @@ class Api:
         data = self._read(response)
         self._check(response, data, "GET", path)
         return data.decode("utf-8", "replace")
+
+    def websocket(self, path: str, query: Query, protocol: str) -> Any:
+        """A websocket to a streaming subresource (a pod's portforward), authenticated as every other request."""
+        _method, url, headers, _body, _post = self.client.param_serialize(
+            method="GET", resource_path=path, query_params=list(query), header_params={},
+            auth_settings=["BearerToken"])
+        url = "wss://" + url.removeprefix("https://") if url.startswith("https://") else "ws://" + url.removeprefix(
+            "http://")
+        try:
+            return ws_client.create_websocket(  # type: ignore[no-untyped-call]
+                self.client.configuration, url, {**headers, "sec-websocket-protocol": protocol})
+        except (OSError, ValueError, WebSocketException) as err:
+            raise DeployError(self.scrub(f"GET {path}: {err}")) from None
 
     def stream(self, path: str, query: Query, timeout_s: float | None = None) -> Stream:
         """A long response read line by line: a watch, or logs with follow=true."""

@@ -1,6 +1,10 @@
-"""Port forwards through the API server (the `kubernetes` client's portforward, v4.channel.k8s.io), like
+"""Port forwards through the API server (a pod's portforward subresource over v4.channel.k8s.io websockets), like
 `kubectl port-forward`, except that each new connection goes to a pod that is current at that moment: after a
 restart or a rollout the next connection reaches the new pod instead of failing for good.
+
+Each connection gets its own websocket, read by a blocking loop of frames. (The `kubernetes` client's own
+portforward waits in select() on the socket, and misses frames its websocket library has already buffered: a
+server that speaks first, like SMTP, then sometimes never gets its banner through.)
 
     forwards = Forwards(api, targets).start()   # listens on 127.0.0.1 at once; raises when a port is taken
     ...
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import portforward
+from websocket import ABNF, WebSocketException
 
 from devstack.errors import DeployError, DevstackError
 from devstack.observe import ports
@@ -33,6 +37,8 @@ from devstack.providers.kubernetes.render import RESOURCE
 OnEvent = Callable[[str, str], None]  # (resource, message), for the daemon's display
 _WORKLOAD_PREFIXES = ("deployment/", "statefulset/", "daemonset/", "replicaset/", "job/")
 _BUFFER = 64 * 1024
+_PROTOCOL = "v4.channel.k8s.io"
+_DATA, _ERROR = 0, 1  # the channels of the one port each websocket forwards
 _log = logging.getLogger(__name__)
 
 
@@ -90,10 +96,8 @@ class Forwards:
     def _serve(self, client: socket.socket, target: Target) -> None:
         try:
             pod, port = self._pod_and_port(target)
-            forward = portforward(self.api.core().connect_get_namespaced_pod_portforward, pod["metadata"]["name"],
-                                  target.namespace, ports=str(port))
-            _pump(client, forward.socket(port))
-            error = forward.error(port)
+            path = f"/api/v1/namespaces/{target.namespace}/pods/{pod['metadata']['name']}/portforward"
+            error = _pump(client, self.api.websocket(path, [("ports", str(port))], _PROTOCOL))
             if error:
                 self._on_event(target.resource, f"forward to {pod['metadata']['name']}:{port}: {error.strip()}")
         except (DevstackError, ApiException, OSError) as err:
@@ -185,21 +189,46 @@ def _listen(target: Target) -> socket.socket:
     return listener
 
 
-def _pump(client: socket.socket, remote: Any) -> None:
-    """Copy both ways until either side closes; then close the other."""
-
-    def copy(source: Any, sink: Any) -> None:
-        try:
-            while data := source.recv(_BUFFER):
-                sink.sendall(data)
-        except OSError:
-            pass
-        for sock in (sink, source):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    upstream = threading.Thread(target=copy, args=(client, remote), daemon=True)
+def _pump(client: socket.socket, websocket: Any) -> str:
+    """Copy both ways until either side closes; what the error channel said, if anything. Every channel's first
+    frame carries the port number, not data."""
+    upstream = threading.Thread(target=_upstream, args=(client, websocket), daemon=True)
     upstream.start()
-    copy(remote, client)
-    upstream.join(timeout=5)
-    remote.close()
+    started: set[int] = set()
+    error = b""
+    try:
+        while True:
+            opcode, frame = websocket.recv_data_frame(True)
+            if opcode == ABNF.OPCODE_CLOSE:
+                break
+            if opcode != ABNF.OPCODE_BINARY or not frame.data:
+                continue
+            channel, payload = frame.data[0], frame.data[1:]
+            if channel not in started:
+                started.add(channel)
+                payload = payload[2:]
+            if channel == _DATA and payload:
+                client.sendall(payload)
+            elif channel == _ERROR and payload:
+                error += payload
+                break  # the pod's side failed (nothing listens there): so does this connection
+    except (WebSocketException, OSError):
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            client.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(WebSocketException, OSError):
+            websocket.close(timeout=1)
+        upstream.join(timeout=5)
+    return error.decode("utf-8", "replace")
+
+
+def _upstream(client: socket.socket, websocket: Any) -> None:
+    try:
+        while data := client.recv(_BUFFER):
+            websocket.send_binary(bytes((_DATA,)) + data)
+    except (WebSocketException, OSError):
+        pass
+    # Ends the reading loop (a blocked read wakes only on shutdown, not on close): the pod's side is done too.
+    with contextlib.suppress(OSError, AttributeError):
+        websocket.sock.shutdown(socket.SHUT_RDWR)
