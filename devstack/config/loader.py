@@ -85,12 +85,15 @@ def _variable_values(root: Path, declared: dict[str, str], environ: Mapping[str,
 
 def _recorded_base(root: Path) -> dict[str, str]:
     """The base image `make demo` or `make test` chose on this machine (the offline one when no registry answers),
-    so a plain `devstack up` afterwards builds with it too. Lowest precedence: any other source overrides it."""
-    try:
-        recorded = (root / BASE_RECORD).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return {}
-    return {BASE_VARIABLE: recorded} if recorded else {}
+    so a plain `devstack up` afterwards builds with it too. Lowest precedence: any other source overrides it.
+    The nearest record from the project's folder up: a stack in a subfolder (stacks/mailman) uses the checkout's."""
+    for folder in (root, *root.parents):
+        try:
+            recorded = (folder / BASE_RECORD).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        return {BASE_VARIABLE: recorded} if recorded else {}
+    return {}
 
 
 def _reason(err: OSError | UnicodeDecodeError) -> str:

@@ -147,3 +147,15 @@ def test_every_global_option_is_one_declaration_and_a_session_field() -> None:
             if command.name != "sink":  # the sink parses its own flags
                 assert any(option.flags[-1] in p.opts for p in command.params), (command.name, option.flags)
     assert list(global_options.argv(session)) == [arg for o in global_options.GLOBALS for arg in (o.flags[-1], "x")]
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_kube_context_on_a_swarm_project_is_a_usage_error(project: Project, capsys: pytest.CaptureFixture[str],
+                                                          where: str) -> None:
+    path = project.write("devstack.toml", '[project]\nname = "demo"\n[swarm]\nstack_file = "stack.yml"\n')
+    project.write("stack.yml", "services: {}\n")
+    flags = ["--kube-context", "devstack-test", "-f", str(path)]
+    code, out, err = run([*flags, "status"] if where == "before" else ["status", *flags], capsys)
+    assert code == 2 and out == ""
+    assert err == ("error: --kube-context devstack-test: devstack.toml deploys with provider 'swarm', not to "
+                   "Kubernetes (it has no [kubernetes] table)\n")

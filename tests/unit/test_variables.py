@@ -287,6 +287,15 @@ def test_the_recorded_base_image_is_used_without_the_variable(project: Project) 
     assert project.load(toml).images["relay"].args["BASE"] == "devstack/base:bookworm"
 
 
+def test_a_stack_in_a_subfolder_uses_the_checkouts_record(project: Project) -> None:
+    """stacks/mailman/devstack.toml and its siblings use the base image `make` recorded at the checkout's top."""
+    project.write(".devstack/base-image", "devstack/base:bookworm\n")
+    project.write("stacks/x/relay/Dockerfile", "FROM scratch\n")
+    project.write("stacks/x/stack.yml", "services: {}\n")
+    config = loader.load(project.write("stacks/x/devstack.toml", TOML), environ={})
+    assert config.images["relay"].args["BASE"] == "devstack/base:bookworm"
+
+
 def test_every_other_source_overrides_the_record(project: Project) -> None:
     project.write(".devstack/base-image", "devstack/base:bookworm\n")
     toml = TOML
