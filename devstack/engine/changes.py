@@ -46,6 +46,26 @@ class Changes:
                 self.live.setdefault(name, []).extend(f for f in files if f not in self.live[name])
 
 
+def roots(config: Config) -> list[Path]:
+    """The folders to watch: the project's, and every image context and deploy input that lies outside it (the
+    demo's Kubernetes profile builds `../relay`), none inside another."""
+    inputs = registry.deploy_inputs(config)
+    wanted = [config.root, *(image.context for image in config.images.values()), *inputs.folders,
+              *(path.parent for path in inputs.files), *(_fixed_part(pattern) for pattern in inputs.patterns)]
+    found: list[Path] = []
+    for folder in sorted({w.resolve() for w in wanted if w.is_dir()}, key=lambda p: len(p.parts)):
+        if not any(folder.is_relative_to(kept) for kept in found):
+            found.append(folder)
+    return found
+
+
+def _fixed_part(pattern: str) -> Path:
+    """The folder of a glob up to its first wildcard: /a/b/*.yaml → /a/b."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if any(c in part for c in "*?[")), len(parts) - 1)
+    return Path(*parts[:fixed]) if fixed else Path(pattern).parent
+
+
 def classify(config: Config, paths: Iterable[Path]) -> Changes:
     changes = Changes()
     patterns = {name: _patterns(image) for name, image in config.images.items()}  # read once per batch

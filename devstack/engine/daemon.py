@@ -86,7 +86,8 @@ class Daemon:
         """Serve the control API and watch from the start; do the first full pass, then reconcile changes until
         `stop` is set (Ctrl-C, SIGTERM, `devstack down`)."""
         server = control.Server(self.config, self.route)
-        roots = {"control": server.serve(), "watch": watch.watch([self.config.root], self.queue.put_nowait, self.stop),
+        watched = changesets.roots(self.config)
+        roots = {"control": server.serve(), "watch": watch.watch(watched, self.queue.put_nowait, self.stop),
                  "reconcile": self._first_then_reconcile(),
                  "observe": observer.observe(lambda: self.provider, self.board, self.console, self.config.project,
                                              lambda: self.queue.put_nowait(Reconverge("the engine is back")))}

@@ -31,6 +31,8 @@ CREATED: list[str] = []
 
 @dataclass(frozen=True)
 class TestCluster:
+    __test__ = False  # a fixture's value, not a test class
+
     kubeconfig: Path
     context: str = CONTEXT
     registry: str = REGISTRY

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from devstack.config.model import Config
+from devstack.config import loader
+from devstack.engine import changes
 from devstack.engine.changes import Changes, classify, sync_target
 from tests.unit.conftest import Project
 
@@ -152,3 +154,17 @@ def test_kubernetes_manifests_kustomize_and_helm_inputs_redeploy(project: Projec
         assert changes.deploy and not changes.rebuild, rel
     for rel in ("k8s/README.md", "notes.txt", "relay/Dockerfile", "deploy/other/unused.yaml"):
         assert not classify(config, paths(config, rel)).deploy, rel
+
+
+def test_watched_roots_include_contexts_outside_the_project_folder(tmp_path: Path) -> None:
+    """The demo's Kubernetes profile lives in stacks/demo/k8s and builds ../relay: an edit there must be seen."""
+    (tmp_path / "relay").mkdir()
+    (tmp_path / "relay" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "k8s" / "inner").mkdir(parents=True)
+    (tmp_path / "k8s" / "devstack.toml").write_text(
+        '[project]\nname = "demo"\nprovider = "kind"\n[images.relay]\ncontext = "../relay"\n'
+        '[images.inner]\ncontext = "inner"\n[kubernetes]\nmanifests = ["*.yaml"]\n')
+    (tmp_path / "k8s" / "inner" / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "k8s" / "app.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    config = loader.load(tmp_path / "k8s" / "devstack.toml")
+    assert changes.roots(config) == [(tmp_path / "k8s").resolve(), (tmp_path / "relay").resolve()]
