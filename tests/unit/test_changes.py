@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from devstack.config.model import Config
 from devstack.config import loader
+from devstack.config.model import Config
 from devstack.engine import changes
 from devstack.engine.changes import Changes, classify, sync_target
 from tests.unit.conftest import Project

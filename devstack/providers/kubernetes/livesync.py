@@ -22,6 +22,9 @@ from devstack.providers.kubernetes.api import Api
 Files = Sequence[tuple[Path, str]]  # (local path, absolute path in the container)
 _FRAME = 64 * 1024  # stdin goes in websocket frames of this size
 _TIMEOUT_S = 120.0
+# Unlike swarm's archive API, exec runs as the container's user.
+_WRITABLE = ("\n  live update writes as the container's user: make the synced files and their folders writable by it "
+             "in the Dockerfile (COPY --chown=UID:GID …)")
 
 
 def sync_files(api: Api, namespace: str, pod: str, container: str, files: Files, restart: Sequence[str]) -> None:
@@ -72,7 +75,8 @@ def run(api: Api, namespace: str, pod: str, container: str, command: list[str], 
     failure = _failure(status)
     if failure:
         detail = api.scrub(bytes(errors).decode("utf-8", "replace").strip())
-        raise DeployError(f"{what} failed: {failure}" + (f"\n  | {detail}" if detail else ""))
+        hint = _WRITABLE if command[0] == "tar" and ("Cannot open" in detail or "Permission denied" in detail) else ""
+        raise DeployError(f"{what} failed: {failure}" + (f"\n  | {detail}" if detail else "") + hint)
     return api.scrub(bytes(out).decode("utf-8", "replace"))
 
 

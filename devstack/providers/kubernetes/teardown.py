@@ -9,6 +9,8 @@ devstack manages instead.
 
 from __future__ import annotations
 
+import time
+
 import docker
 import docker.errors
 
@@ -20,6 +22,8 @@ from devstack.providers.kubernetes.clusters import Cluster
 from devstack.providers.kubernetes.discovery import Discovery
 
 _LAST = ("Namespace", "CustomResourceDefinition")  # deleting these first would take the rest along unasked
+_GONE_WAIT_S = 120.0  # pods get their termination grace period (30 s by default), namespaces then finalize
+_KEPT_UNLESS_DELETED = ("PersistentVolumeClaim", "Namespace")  # what down may keep on purpose (no --volumes)
 
 
 def down(api: Api, discovery: Discovery, project: str, options: DownOptions) -> DownReport:
@@ -34,6 +38,7 @@ def down(api: Api, discovery: Discovery, project: str, options: DownOptions) -> 
                                 "(`devstack down --volumes` removes them)")
             continue
         report.count(resource.plural, apply.delete(api, resource, obj))
+    _wait_gone(api, discovery, project, report)
     kept = sum(1 for r, _ in found if r.kind == "PersistentVolumeClaim") if not options.volumes else 0
     if kept:
         report.notes.append(f"kept {kept} PersistentVolumeClaim(s) and their data (`devstack down --volumes` "
@@ -41,6 +46,21 @@ def down(api: Api, discovery: Discovery, project: str, options: DownOptions) -> 
     if options.images:
         remove_images(project, report)
     return report
+
+
+def _wait_gone(api: Api, discovery: Discovery, project: str, report: DownReport) -> None:
+    """Return once what was deleted is gone, the pods the garbage collector removes after their owners and the
+    namespaces included: a new deploy right after `down` could not create anything in a terminating namespace."""
+    deadline = time.monotonic() + _GONE_WAIT_S
+    while True:
+        left = [f"{r.kind} {o['metadata']['name']}" for r, o in apply.labelled(api, discovery, project)
+                if o["metadata"].get("deletionTimestamp") or r.kind not in _KEPT_UNLESS_DELETED]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            report.notes.append(f"still terminating after {_GONE_WAIT_S:.0f}s: {', '.join(sorted(left)[:5])}")
+            return
+        time.sleep(0.5)
 
 
 def delete_cluster(cluster: Cluster, project: str, options: DownOptions) -> DownReport:
