@@ -115,7 +115,7 @@ def test_up_live_updates_rebuilds_survives_a_typo_and_keeps_running_after_ctrl_c
         # Any other change in the context rebuilds, pushes and rolls out; the forward follows the new pod.
         mark, gaps = daemon.mark(), Gaps(port)
         with (kube_demo.root.parent / "relay" / "Dockerfile").open("a") as dockerfile:
-            dockerfile.write("LABEL edited=by-the-test\n")
+            dockerfile.write(f"LABEL edited-by={kube_demo.name}\n")  # content never built before: no cache hit
         daemon.wait_for(r"relay .*1 file changed → built [\d.]+s → updated .*smoke ✓", after=mark, timeout=300)
         eventually(lambda: get(port, "/healthz") == "ok\n", "the forward reaching the new pod")
         gap = gaps.close()
