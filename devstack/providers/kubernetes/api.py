@@ -28,7 +28,7 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.stream import ws_client
 from websocket import WebSocketException
 
-from devstack.errors import ApiError, EngineUnavailable
+from devstack.errors import ApiError, DeployError, EngineUnavailable
 
 Json = dict[str, Any]
 Query = Sequence[tuple[str, str]]
