@@ -21,6 +21,19 @@ _RETRY_S = 1.0
 _log = logging.getLogger(__name__)
 
 
+def watch(api: Api, paths: list[str], selector: str) -> tuple[threading.Event, list[Informer]]:
+    """Informers on several collections and one event that any change sets; all started, or none."""
+    changed, started = threading.Event(), []
+    try:
+        for path in paths:
+            started.append(Informer(api, path, selector, lambda _kind, _obj: changed.set()).start())
+    except BaseException:
+        for informer in started:
+            informer.close()
+        raise
+    return changed, started
+
+
 class Informer:
     def __init__(self, api: Api, path: str, selector: str, on_change: OnChange | None = None) -> None:
         self.api, self.path, self.selector = api, path, selector

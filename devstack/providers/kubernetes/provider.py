@@ -29,6 +29,7 @@ from devstack.providers.kubernetes import (
     delivery,
     guard,
     health,
+    informers,
     inject,
     livesync,
     manifests,
@@ -40,12 +41,13 @@ from devstack.providers.kubernetes import (
 from devstack.providers.kubernetes import logs as pod_logs
 from devstack.providers.kubernetes.api import Api, Json, connect, typed_items
 from devstack.providers.kubernetes.discovery import Discovery
+from devstack.providers.kubernetes.informers import Informer
 
 _LOG_TAIL = 20
 _GONE_AFTER_S = 30.0  # a log follower with no pod to follow for this long ends (the resource was removed)
 _RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
 _RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # kubectl's own: other tools show it the same way
-_Closable = TypeVar("_Closable", pod_logs.Follower, portforward.Forwards)
+_Closable = TypeVar("_Closable", pod_logs.Follower, portforward.Forwards, Informer)
 
 
 class KubernetesProvider:
@@ -65,9 +67,10 @@ class KubernetesProvider:
         self._registry: clusters.Registry | None = None
         self._secrets: dict[str, dev_secrets.Secret] | None = None
         self._redactor: dev_secrets.Redactor | None = None
+        self._pods_changed: threading.Event | None = None  # set by the informers wait_for_change starts
         self._namespaces_used: set[str] = set()  # of every plan so far: log followers look in them all
         self._delivered: set[str] = set()
-        self._running: list[pod_logs.Follower | portforward.Forwards] = []
+        self._running: list[pod_logs.Follower | portforward.Forwards | Informer] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
@@ -118,7 +121,8 @@ class KubernetesProvider:
         inputs = render.Inputs(project=self.project, namespace=self.spec.namespace,
                                refs=delivery.refs(images, self._registry), secrets=tuple(self.secrets.values()))
         rendered = render.render(documents, inputs, _namespaced(self.discovery, documents))
-        self._namespaces_used.update(w.namespace for w in rendered.workloads)
+        with self._lock:
+            self._namespaces_used.update(w.namespace for w in rendered.workloads)
         try:
             current = apply.is_current(self.api, self.discovery, rendered)
         except DeployError:  # e.g. a custom resource whose CRD this deploy installs
@@ -212,10 +216,22 @@ class KubernetesProvider:
         return updated
 
     def wait_for_change(self, timeout_s: float) -> bool:
-        """Reachable (EngineUnavailable otherwise); the status is worth re-reading after every window."""
+        """Reachable (EngineUnavailable otherwise), then woken by a watch on the project's pods: an informer per
+        namespace, started on the first call and kept until close."""
         self.api.call("GET", "/version")
-        blocking.sleep(timeout_s)
-        return True
+        if self._pods_changed is None:
+            self._pods_changed = self._watch_pods()
+        seen = blocking.wait(self._pods_changed, timeout_s)
+        self._pods_changed.clear()
+        return seen
+
+    def _watch_pods(self) -> threading.Event:
+        path = self.discovery.find("v1", "Pod").collection
+        changed, started = informers.watch(self.api, [path(n) for n in self._namespaces()],
+                                           labels.selector(self.project))
+        for informer in started:
+            self._keep(informer)
+        return changed
 
     def restart(self, resource: str) -> None:
         """New pods of the same spec, as `kubectl rollout restart` does: a changed pod template annotation."""
@@ -253,7 +269,8 @@ class KubernetesProvider:
         return self._labelled("Pod")
 
     def _namespaces(self) -> list[str]:
-        namespaces = self._namespaces_used
+        with self._lock:  # plan() adds to it in another thread
+            namespaces = set(self._namespaces_used)
         return sorted(namespaces or {self.spec.namespace})
 
     def _status(self, obj: Json, pods: list[Json]) -> ResourceStatus:
