@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -52,6 +53,7 @@ SPOOL = Path("/var/spool/kumomta")
 SMTP_PORT = 25
 SMTP_LISTEN = ("0.0.0.0", 2500)
 RETRY_S = 5.0
+PUBLISH_BACKLOG = 10_000
 USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # a key file's name: never a path
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -118,6 +120,9 @@ class Deliverer:
     def __init__(self, options: Options, spool: Spool) -> None:
         self.options, self.spool = options, spool
         self.work: queue.Queue[Path] = queue.Queue()
+        # Delivery logs for the TSA daemons, sent by a thread of their own: a slow or absent TSA never holds
+        # up a delivery. Bounded: when the TSA cannot keep up, the oldest news is not worth a backlog.
+        self.logs: queue.Queue[bytes] = queue.Queue(maxsize=PUBLISH_BACKLOG)
         self.unreachable: set[str] = set()  # TSA URLs already reported, so a missing one logs once
 
     def start(self) -> None:
@@ -127,6 +132,7 @@ class Deliverer:
         for path in recovered:
             self.work.put(path)
         threading.Thread(target=self.run, name="delivery", daemon=True).start()
+        threading.Thread(target=self.publish_all, name="tsa-publish", daemon=True).start()
 
     def run(self) -> None:
         while True:
@@ -143,9 +149,18 @@ class Deliverer:
                 threading.Timer(RETRY_S, self.work.put, (path,)).start()
 
     def publish(self, recipient: str, error: str | None) -> None:
-        """A delivery record for each TSA daemon, best effort (kumod's shaping helper publishes its logs)."""
+        """Queue a delivery record for the TSA daemons (kumod's shaping helper publishes its logs)."""
         record = json.dumps({"type": "Bounce" if error else "Delivery", "recipient": recipient,
                              "response": {"content": error or "250 OK"}}).encode()
+        with contextlib.suppress(queue.Full):
+            self.logs.put_nowait(record)
+
+    def publish_all(self) -> None:
+        while True:
+            self.publish_one(self.logs.get())
+
+    def publish_one(self, record: bytes) -> None:
+        """One record to each TSA daemon, best effort."""
         for url in self.options.tsa_publish:
             try:
                 request = urllib.request.Request(url + PUBLISH_PATH, record, {"Content-Type": "application/json"})
