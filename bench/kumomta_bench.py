@@ -54,8 +54,11 @@ class Stack:
 
     def devstack(self, *args: str) -> float:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "devstack", "--kube-context", CONTEXT, *args], cwd=self.root,
-                       env=self.env, check=True, timeout=TIMEOUT_S, capture_output=True)
+        done = subprocess.run([sys.executable, "-m", "devstack", "--kube-context", CONTEXT, *args], cwd=self.root,
+                              env=self.env, check=False, timeout=TIMEOUT_S, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"devstack {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}"
+                               f"{done.stderr[-2000:]}")
         return time.perf_counter() - started
 
     def kubectl(self, *args: str) -> None:

@@ -202,11 +202,13 @@ def text_field(content: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def relay(config: Config, sender: str, rcpt: str, message: bytes) -> str | None:
+def relay(
+    config: Config, sender: str, rcpt: str, message: bytes, timeout_s: float = SMTP_TIMEOUT_SECONDS
+) -> str | None:
     """Send one message in its own SMTP session: None when accepted, else the reason."""
     try:
         # A fixed EHLO name: the default looks up this host's FQDN, which can stall without DNS.
-        with smtplib.SMTP(*config.sink, local_hostname="relay", timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+        with smtplib.SMTP(*config.sink, local_hostname="relay", timeout=timeout_s) as smtp:
             smtp.sendmail(sender, [rcpt], message)
     except smtplib.SMTPRecipientsRefused as e:
         return smtp_reply(*e.recipients[rcpt])

@@ -52,7 +52,10 @@ KEYS = Path("/opt/kumomta/etc/http_listener_keys")
 SPOOL = Path("/var/spool/kumomta")
 SMTP_PORT = 25
 SMTP_LISTEN = ("0.0.0.0", 2500)
-RETRY_S = 5.0
+RETRY_S = 2.0
+# Short, so that a sink not reachable yet (its Service's rules still being written after a deploy) costs a retry
+# soon rather than one long wait; the sink answers in milliseconds once it is.
+SMTP_TIMEOUT_S = 5.0
 PUBLISH_BACKLOG = 10_000
 USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # a key file's name: never a path
 
@@ -138,7 +141,7 @@ class Deliverer:
         while True:
             path = self.work.get()
             sender, recipient, message = self.spool.load(path)
-            error = relay.relay(self.options.relay, sender, recipient, message)
+            error = relay.relay(self.options.relay, sender, recipient, message, timeout_s=SMTP_TIMEOUT_S)
             if error is None or error.startswith("5"):
                 path.unlink()
                 self.publish(recipient, error)
