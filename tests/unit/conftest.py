@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -75,3 +76,12 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
     await asyncio.sleep(0)
     leaked = [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
     assert not leaked, f"tasks left pending: {leaked}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every coroutine test here is checked for asyncio tasks it leaves pending."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(function)
+                and "no_leaked_tasks" not in item.fixturenames):
+            item.fixturenames.append("no_leaked_tasks")
