@@ -140,8 +140,8 @@ def test_a_failing_readiness_probe(project: Project) -> None:
           exec: {command: ["sh", "-c", "echo database unreachable >&2; exit 1"]}
           periodSeconds: 1
         """)
-    output = failure(project.ci(timeout=25))
-    assert re.search(r"unready: not ready: not ready after 2\ds", output), output
+    output = failure(project.ci(timeout=60))  # long enough for the pod to start on a busy machine
+    assert re.search(r"unready: not ready: not ready after \d+s", output), output
     assert "Readiness probe failed" in output and "database unreachable" in output
     assert "| app starting" in output, "the pod's last log lines"
 
