@@ -14,6 +14,7 @@ import docker
 import docker.errors
 import yaml
 
+from devstack import blocking
 from devstack.errors import DeployError
 from devstack.images import docker_engine, reference
 from devstack.providers.kubernetes.api import APPLY_PATCH, Api
@@ -64,6 +65,7 @@ def push(tags: Sequence[str], registry: Registry) -> None:
         try:
             client.images.get(tag).tag(target, version)
             for line in client.images.push(target, tag=version, stream=True, decode=True):
+                blocking.check()  # Ctrl-C stops a push between two lines of its progress
                 if "error" in line:
                     raise DeployError(f"pushing {target}:{version} to {registry.push} failed: {line['error']}\n"
                                       "  is the registry running? (kubernetes.registry in devstack.toml)")
