@@ -1,0 +1,136 @@
+"""The Mailman stack (stacks/mailman) on the real test cluster, as a user runs it: `devstack ci` green with the
+mail-flow smoke test (a post through exim and Mailman delivered to a member at the sink, and archived by
+HyperKitty); an edit of mailman.cfg rolls mailman-core and nothing else; `down` leaves only the volumes, and
+`down --volumes` nothing; no secret value in any output.
+
+One deployment serves the module's tests, which run in order (each is a step of a user's session)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import base_image, free_port
+from tests.realkube.conftest import CREATED, TestCluster, labelled
+
+REPO = Path(__file__).resolve().parents[2]
+WORKLOADS = ("postgres", "mailman-core", "mailman-web", "exim", "sink")
+PORT_VARIABLES = ("MAILMAN_WEB_PORT", "MAILMAN_REST_PORT", "MAILMAN_SMTP_PORT", "MAILMAN_SINK_PORT")
+
+
+@dataclass
+class Mailman:
+    root: Path
+    name: str
+    cluster: TestCluster
+    env: dict[str, str]
+    outputs: list[str] = field(default_factory=list)  # everything devstack printed, for the secrets check
+
+    def devstack(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        context = self.cluster.context
+        result = subprocess.run([sys.executable, "-m", "devstack", "--kube-context", context, "--allow-context",
+                                 context, *args], cwd=self.root, env=self.env, capture_output=True, text=True,
+                                timeout=timeout, check=False)
+        self.outputs.append(result.stdout + result.stderr)
+        return result
+
+    def workloads(self) -> dict[str, dict[str, Any]]:
+        """name → {generation, template hash, pod uids} of every workload of the project."""
+        found = self.cluster.get("deployments,statefulsets", "-n", self.name)["items"]
+        pods = self.cluster.get("pods", "-n", self.name)["items"]
+        return {w["metadata"]["name"]: {
+            "generation": w["metadata"]["generation"],
+            "pods": sorted(p["metadata"]["uid"] for p in pods if not p["metadata"].get("deletionTimestamp")
+                           and p["metadata"]["labels"].get("dev.devstack.resource") == w["metadata"]["name"])}
+            for w in found}
+
+    def labelled(self) -> list[str]:
+        return labelled(self.cluster, self.name)
+
+    def settled(self, wanted: Callable[[list[str]], bool], timeout_s: float = 120) -> list[str]:
+        """What is still labelled once `wanted` holds: pods and namespaces take their grace period to go."""
+        deadline = time.monotonic() + timeout_s
+        while not wanted(left := self.labelled()) and time.monotonic() < deadline:
+            time.sleep(1)
+        return left
+
+    def secrets(self) -> dict[str, str]:
+        store = Path(self.env["XDG_STATE_HOME"]) / "devstack" / self.name / "secrets.json"
+        return dict(json.loads(store.read_text()))
+
+
+@pytest.fixture(scope="module")
+def mailman(tmp_path_factory: pytest.TempPathFactory, test_cluster: TestCluster) -> Iterator[Mailman]:
+    """A copy of stacks/mailman (with the sink beside it, as in the repository) under its own project name."""
+    tmp = tmp_path_factory.mktemp("mailman")
+    shutil.copytree(REPO / "stacks" / "mailman", tmp / "stacks" / "mailman")
+    shutil.copytree(REPO / "sink", tmp / "sink", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    name = f"mm{uuid.uuid4().hex[:8]}"
+    CREATED.append(name)  # the session checks that nothing of it is left on the cluster
+    config = tmp / "stacks" / "mailman" / "devstack.toml"
+    config.write_text(config.read_text().replace('name = "mailman"', f'name = "{name}"', 1))
+    env = {**os.environ, "KUBECONFIG": str(test_cluster.kubeconfig), "NO_COLOR": "1",
+           "XDG_STATE_HOME": str(tmp / "state"), **{variable: str(free_port()) for variable in PORT_VARIABLES}}
+    if base_image():
+        env["DEVSTACK_BASE_IMAGE"] = base_image() or ""
+    project = Mailman(config.parent, name, test_cluster, env)
+    yield project
+    result = project.devstack("down", "--volumes", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.settled(lambda left: not left) == []
+
+
+def test_ci_is_green_with_the_mail_flow(mailman: Mailman) -> None:
+    result = mailman.devstack("ci", "--timeout", "800")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    flow = re.search(r"mail-flow \(mailman-flow\): post to smoke-\w+@lists\.devstack\.test delivered to "
+                     r"member@example\.test at the sink, archived by HyperKitty · domain \d+ms · list \d+ms · "
+                     r"member \d+ms · post \d+ms · delivered \d+ms · archived \d+ms", result.stdout)
+    assert flow, result.stdout[-4000:]
+    assert re.search(r"exim-smtp \(smtp\): 127\.0\.0\.1:\d+ banner ok", result.stdout), result.stdout[-4000:]
+    assert set(mailman.workloads()) == set(WORKLOADS)
+    for args in (("status",), ("logs", "--tail", "300")):  # more output for the secrets check at the end
+        assert mailman.devstack(*args).returncode == 0
+
+
+def test_a_mailman_cfg_edit_rolls_core_and_only_core(mailman: Mailman) -> None:
+    before = mailman.workloads()
+    config = mailman.root / "k8s" / "config" / "mailman.cfg"
+    config.write_text(config.read_text().replace("[logging.smtp]\nlevel: info", "[logging.smtp]\nlevel: debug"))
+    result = mailman.devstack("ci", "--timeout", "600")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "mail-flow (mailman-flow): post to" in result.stdout
+    after = mailman.workloads()
+    changed = {name for name in WORKLOADS if after[name] != before[name]}
+    assert changed == {"mailman-core"}, {name: (before[name], after[name]) for name in WORKLOADS}
+    assert after["mailman-core"]["generation"] == before["mailman-core"]["generation"] + 1
+
+
+def test_down_keeps_only_the_volumes_unless_asked(mailman: Mailman) -> None:
+    result = mailman.devstack("down", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = [f"namespace/{mailman.name}", "persistentvolumeclaim/mailman-var", "persistentvolumeclaim/postgres-data"]
+    assert sorted(mailman.settled(lambda left: sorted(left) == kept)) == kept  # the claims, and their namespace
+    result = mailman.devstack("down", "--volumes", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert mailman.settled(lambda left: not left) == []
+
+
+def test_no_secret_value_was_ever_printed(mailman: Mailman) -> None:
+    values = mailman.secrets()
+    assert set(values) == {"mailman-rest-password", "hyperkitty-api-key", "django-secret-key", "postgres-password"}
+    printed = "\n".join(mailman.outputs)
+    assert len(mailman.outputs) >= 4 and "mail-flow" in printed
+    assert [name for name, value in values.items() if value in printed] == []
