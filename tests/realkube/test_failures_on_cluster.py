@@ -169,3 +169,50 @@ def test_a_field_another_manager_owns_is_a_clear_conflict(project: Project) -> N
     replicas = project.cluster.kubectl("get", "deployment/shared", "-n", project.name,
                                        "-o", "jsonpath={.spec.replicas}")
     assert replicas == "2"
+
+
+KEEPER = """\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Mi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: keeper}
+spec:
+  selector: {matchLabels: {app: keeper}}
+  template:
+    metadata: {labels: {app: keeper}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: main
+          image: app
+          command: ["sh", "-c", "echo kept > /data/proof; sleep 3600"]
+          volumeMounts: [{name: data, mountPath: /data}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+"""
+
+
+def test_down_keeps_claims_and_their_data_unless_asked(project: Project) -> None:
+    project.workloads()
+    (project.root / "k8s" / "keeper.yaml").write_text(KEEPER)
+    result = project.ci()
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    def down(*flags: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "devstack", "--kube-context", project.cluster.context, "down",
+                               *flags], cwd=project.root, env=project.env, capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    assert "kept 1 PersistentVolumeClaim" in down()
+    left = project.cluster.kubectl("get", "all,pvc", "-n", project.name, "-o", "name").split()
+    assert left == ["persistentvolumeclaim/data"], left
+    down("--volumes")
+    gone = project.cluster.kubectl("get", "namespace", project.name, "--ignore-not-found", "-o", "name")
+    assert gone.strip() == ""
