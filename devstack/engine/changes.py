@@ -53,7 +53,7 @@ def roots(config: Config) -> list[Path]:
     wanted = [config.root, *(image.context for image in config.images.values()), *inputs.folders,
               *(path.parent for path in inputs.files), *(_fixed_part(pattern) for pattern in inputs.patterns)]
     found: list[Path] = []
-    for folder in sorted({w.resolve() for w in wanted if w.is_dir()}, key=lambda p: len(p.parts)):
+    for folder in sorted({w.resolve() for w in wanted if w.is_dir()}, key=lambda p: (len(p.parts), str(p))):
         if not any(folder.is_relative_to(kept) for kept in found):
             found.append(folder)
     return found
