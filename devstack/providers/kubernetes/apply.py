@@ -8,6 +8,7 @@ taken back."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -92,10 +93,24 @@ def delete(api: Api, resource: Resource, obj: Json) -> int:
     return 1
 
 
+# Kubernetes 1.20's StatefulSet controller takes ownership of `.spec.volumeClaimTemplates` with every status update
+# (the templates it sends back carry server defaults), so any later apply of a StatefulSet with claim templates
+# conflicts with it. The field cannot change after creation anyway (the server refuses that), so taking it back
+# is safe; that one conflict alone is forced, nothing else.
+_CLAIM_TEMPLATES_CONFLICT = re.compile(r'.*Apply failed with 1 conflict: conflict with "kube-controller-manager"'
+                                       r"(?: using [^:]+)?: \.spec\.volumeClaimTemplates\s*", re.DOTALL)
+
+
 def _apply_one(api: Api, resource: Resource, obj: Json, source: str) -> None:
     path = resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"])
+    query = [("fieldManager", FIELD_MANAGER)]
     try:
-        api.call("PATCH", path, query=[("fieldManager", FIELD_MANAGER)], body=obj, content_type=APPLY_PATCH)
+        try:
+            api.call("PATCH", path, query=query, body=obj, content_type=APPLY_PATCH)
+        except ApiError as err:
+            if err.status != 409 or not _CLAIM_TEMPLATES_CONFLICT.fullmatch(str(err)):
+                raise
+            api.call("PATCH", path, query=[*query, ("force", "true")], body=obj, content_type=APPLY_PATCH)
     except ApiError as err:
         what = f"{source}: applying {obj['kind']} {obj['metadata']['name']!r}"
         if err.status == 409:

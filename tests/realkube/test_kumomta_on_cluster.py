@@ -1,0 +1,119 @@
+"""The KumoMTA stack's offline variant (stacks/kumomta/devstack.toml) on the real test cluster, as a KumoMTA
+developer runs it: `devstack ci`, then `devstack up` with an injection of 10 recipients and a policy edit that
+rolls the MTAs, then `down` (PVCs kept) and `down --volumes`."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.daemon import Daemon
+from tests.integration.conftest import base_image, free_port
+from tests.realkube.conftest import CREATED, KubeProject, TestCluster
+from tests.realkube.test_demo_on_cluster import eventually
+
+REPO = Path(__file__).resolve().parents[2]
+PORTS = ("KUMOMTA_HTTP_PORT", "KUMOMTA_TSA_PORT", "KUMOMTA_SINK_HTTP_PORT")
+TEN = [{"email": f"user{i}@example.test", "name": f"User {i}"} for i in range(10)]
+
+
+def copy_kumomta(tmp: Path, cluster: TestCluster) -> KubeProject:
+    """stacks/kumomta with what its images need beside it (the demo relay, the sink), laid out as in the
+    repository, under its own project name (its namespace) and free local ports."""
+    root = tmp / "repo"
+    shutil.copytree(REPO / "stacks" / "kumomta", root / "stacks" / "kumomta",
+                    ignore=shutil.ignore_patterns("__pycache__", ".devstack"))
+    shutil.copytree(REPO / "stacks" / "demo" / "relay", root / "stacks" / "demo" / "relay",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "sink", root / "sink", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    name = f"kk{uuid.uuid4().hex[:8]}"
+    CREATED.append(name)
+    config = root / "stacks" / "kumomta" / "devstack.toml"
+    config.write_text(config.read_text().replace('name = "kumomta"', f'name = "{name}"', 1))
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": "1",
+           **{port: str(free_port()) for port in PORTS}}
+    if base_image():
+        env["DEVSTACK_BASE_IMAGE"] = base_image() or ""
+    return KubeProject(root=root / "stacks" / "kumomta", name=name, cluster=cluster, env=env)
+
+
+@pytest.fixture
+def kumomta(tmp_path: Path, test_cluster: TestCluster) -> Iterator[KubeProject]:
+    project = copy_kumomta(tmp_path, test_cluster)
+    yield project
+    project.devstack("down", "--volumes", timeout=180)  # after a failure; a passing test has done it already
+
+
+def uids(project: KubeProject, resource: str) -> set[str]:
+    return {p["metadata"]["uid"] for p in project.pods(resource)}
+
+
+def ready_pods(project: KubeProject, resource: str) -> list[str]:
+    return sorted(p["metadata"]["name"] for p in project.pods(resource)
+                  if all(s["ready"] for s in p["status"].get("containerStatuses", [{"ready": False}])))
+
+
+def sink_recipients(project: KubeProject) -> int:
+    url = f"http://127.0.0.1:{project.port('KUMOMTA_SINK_HTTP_PORT')}/stats"
+    return int(httpx.get(url, timeout=5).json()["recipients"])
+
+
+def test_kumomta_ci_inject_policy_edit_and_down(kumomta: KubeProject) -> None:
+    result = kumomta.devstack("ci", "--timeout", "480", timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    for smoke in ("kumod-liveness", "tsa-shaping", "inject"):
+        assert re.search(rf"smoke .*{smoke}", output), output[-2000:]
+    key = kumomta.secret("http-listener-keys")
+    assert key not in output
+
+    # Every replica ready, each with its own spool claim, bound.
+    assert ready_pods(kumomta, "kumomta") == ["kumomta-0", "kumomta-1", "kumomta-2"]
+    assert ready_pods(kumomta, "kumomta-tsa") == ["kumomta-tsa-0", "kumomta-tsa-1"]
+    claims = kumomta.cluster.get("pvc", "-n", kumomta.name)["items"]
+    assert sorted((c["metadata"]["name"], c["status"]["phase"]) for c in claims) == [
+        (f"spool-kumomta-{i}", "Bound") for i in range(3)]
+
+    daemon = Daemon(kumomta.root, kumomta.env, "--timeout", "300", options=kumomta.global_options())
+    try:
+        daemon.wait_for("watching for changes", timeout=300)
+        # A user's injection: 10 recipients, the listener key; the sink counts 10 more.
+        before = sink_recipients(kumomta)
+        url = f"http://127.0.0.1:{kumomta.port('KUMOMTA_HTTP_PORT')}/api/inject/v1"
+        payload = {"envelope_sender": "dev@example.test", "recipients": TEN,
+                   "content": {"subject": "hi {{ name }}", "text_body": "ten", "from": {"email": "dev@example.test"}}}
+        answer = httpx.post(url, json=payload, auth=("devstack", key), timeout=30).json()
+        assert (answer["success_count"], answer["fail_count"]) == (10, 0), answer
+        eventually(lambda: sink_recipients(kumomta) == before + 10, "10 more recipients at the sink")
+        assert httpx.post(url, json=payload, auth=("devstack", "wrong"), timeout=30).status_code == 401
+
+        # A policy edit: the ConfigMap kumomta-policy changes, the MTAs roll, the TSA (tsa-policy) does not.
+        mtas, tsas = uids(kumomta, "kumomta"), uids(kumomta, "kumomta-tsa")
+        mark = daemon.mark()
+        init = kumomta.root / "k8s" / "policy" / "init.lua"
+        init.write_text(init.read_text() + "-- edited by the test\n")
+        daemon.wait_for(r"smoke ✓", after=mark, timeout=300)
+        assert not uids(kumomta, "kumomta") & mtas, "every kumod replica must be a new pod"
+        assert uids(kumomta, "kumomta-tsa") == tsas, "tsa-policy did not change: the TSA must not roll"
+        policy = kumomta.kubectl("get", "configmap", "kumomta-policy", "-o", "jsonpath={.data.init\\.lua}")
+        assert policy.endswith("-- edited by the test\n")
+    finally:
+        stopped = daemon.stop()
+    assert stopped == 0, "\n".join(daemon.lines[-40:])
+
+    down = kumomta.devstack("down", timeout=180)
+    assert down.returncode == 0, down.stdout + down.stderr
+    # The spool claims stay, and so does the namespace that holds them.
+    kept = [f"persistentvolumeclaim/spool-kumomta-{i}" for i in range(3)] + [f"namespace/{kumomta.name}"]
+    eventually(lambda: sorted(kumomta.labelled()) == sorted(kept), "only the spool claims labelled after down",
+               timeout=120)
+    down = kumomta.devstack("down", "--volumes", timeout=180)
+    assert down.returncode == 0, down.stdout + down.stderr
+    eventually(lambda: kumomta.labelled() == [], "nothing labelled after down --volumes", timeout=120)
