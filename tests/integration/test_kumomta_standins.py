@@ -1,7 +1,7 @@
 """The KumoMTA stack's stand-ins (stacks/kumomta/standins/kumomta) honour kumod's and tsa-daemon's contract, run
 as plain containers on a network this test creates, beside the real sink: basic auth against the mounted key
 files, check-liveness, a spool that survives a restart, one SMTP delivery per recipient, and the TSA endpoints
-with their trust rule. (The same images run on the real cluster in tests/cluster/test_kumomta_cluster.py.)"""
+with their trust rule. (The same images run on the real cluster in tests/realkube/test_kumomta_on_cluster.py.)"""
 
 from __future__ import annotations
 
