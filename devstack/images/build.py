@@ -85,3 +85,21 @@ def _explain(reason: str, step: str) -> str:
         return (f"{reason}\n  the base image could not be pulled: with no registry reachable, build the offline "
                 "base with `devstack base-image` and set DEVSTACK_BASE_IMAGE=devstack/base:bookworm")
     return reason
+
+
+def remove_project_images(client: docker.DockerClient, project: str) -> tuple[int, list[str]]:
+    """`down --images`: the images built for the project; how many went, and the ones kept and why. Tags are
+    content hashes, so another project built from the same files runs the very same image: that one stays."""
+    removed, kept = 0, []
+    for image in client.images.list(filters={"label": f"{LABEL_PROJECT}={project}"}):
+        try:
+            client.images.remove(image.id, force=True)
+            removed += 1
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as err:
+            if err.status_code != 409:
+                raise
+            name = next(iter(image.tags), image.short_id)
+            kept.append(f"kept image {name}: a container of another project still uses it")
+    return removed, kept

@@ -51,6 +51,7 @@ ETCD_PORT, ETCD_PEER_PORT = 23790, 23800
 REGISTRY = "127.0.0.1:5001"
 POD_CIDR, GATEWAY, BRIDGE = "10.244.0.0/24", "10.244.0.1", "dstest0"
 SERVICE_CIDR = "10.96.0.0/16"
+FORWARD_CHAIN = "DEVSTACK-TEST-FORWARD"
 PAUSE_IMAGE = "devstack.test/pause:1"
 HERE = Path(__file__).resolve().parent
 
@@ -153,6 +154,7 @@ def start_control_plane(admin: Path) -> None:
 
 def start_node(admin: Path) -> None:
     machine.make_bridge(BRIDGE, f"{GATEWAY}/24")
+    machine.accept_forwarding(BRIDGE, FORWARD_CHAIN)
     write_containerd_config()
     env = {**os.environ, "PATH": f"{CACHE / 'root/usr/bin'}:{CACHE / 'root/usr/sbin'}:{os.environ['PATH']}"}
     sock = STATE / "containerd/containerd.sock"
@@ -320,7 +322,7 @@ def teardown(quiet: bool) -> list[str]:
     baseline = STATE / "baseline.json"
     left: list[str] = []
     if baseline.exists():
-        left = machine.restore(baseline, chains=("KUBE-", "CNI-"), log_dirs=(Path("/var/log/pods"),
+        left = machine.restore(baseline, chains=("KUBE-", "CNI-", FORWARD_CHAIN), log_dirs=(Path("/var/log/pods"),
                                                                              Path("/var/log/containers")))
     left += machine.leftovers(STATE, BRIDGE)
     shutil.rmtree(STATE, ignore_errors=True)

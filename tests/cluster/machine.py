@@ -141,6 +141,18 @@ def make_bridge(name: str, cidr: str) -> None:
     subprocess.run(["ip", "link", "set", name, "up"], check=True)
 
 
+def accept_forwarding(bridge: str, chain: str) -> None:
+    """Let pods talk to each other directly. The kernel hands bridged traffic to iptables (br_netfilter), where
+    Docker's FORWARD policy is DROP: without this only traffic through a Service (which kube-proxy marks and
+    accepts) gets through. In a chain of its own, jumped to first, so that `down` finds and removes it."""
+    subprocess.run(["iptables", "-N", chain], capture_output=True, check=False)
+    subprocess.run(["iptables", "-F", chain], check=True)
+    for direction in ("-i", "-o"):
+        subprocess.run(["iptables", "-A", chain, direction, bridge, "-j", "ACCEPT"], check=True)
+    if subprocess.run(["iptables", "-C", "FORWARD", "-j", chain], capture_output=True, check=False).returncode:
+        subprocess.run(["iptables", "-I", "FORWARD", "1", "-j", chain], check=True)
+
+
 def delete_interface(name: str) -> None:
     if (Path("/sys/class/net") / name).exists():
         subprocess.run(["ip", "link", "delete", name], check=False)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -141,3 +142,80 @@ def _nothing_left_on_the_cluster(test_cluster: TestCluster) -> Iterator[None]:
     for name in leaks:
         cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
     assert not leaks, f"left behind on the test cluster: {leaks}"
+
+
+CONFIG = """\
+[project]
+name = "{name}"
+provider = "kind"
+
+[images.app]
+context = "app"
+args = {{ BASE = "${{DEVSTACK_BASE_IMAGE:-python:3.11-slim-bookworm}}" }}
+
+[kubernetes]
+manifests = ["k8s/*.yaml"]
+"""
+
+DOCKERFILE = """\
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
+CMD ["sh", "-c", "echo app starting; sleep 3600"]
+"""
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: main
+          image: {image}
+{extra}"""
+
+
+class AppProject:
+    """A project of its own with one image, `app` (the offline base running `sleep`), and the manifests a test
+    writes; deployed with `--kube-context devstack-test`."""
+
+    def __init__(self, root: Path, cluster: TestCluster) -> None:
+        self.root, self.cluster = root, cluster
+        self.name = f"kf{uuid.uuid4().hex[:8]}"
+        CREATED.append(self.name)
+        (root / "app").mkdir(parents=True)
+        (root / "app" / "Dockerfile").write_text(DOCKERFILE)
+        (root / "k8s").mkdir()
+        (root / "devstack.toml").write_text(CONFIG.format(name=self.name))
+        self.env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": "1",
+                    "DEVSTACK_BASE_IMAGE": base_image() or ""}
+
+    def workloads(self, **deployments: str) -> None:
+        """Exactly these Deployments in the manifests: name → the extra lines of its container."""
+        for old in (self.root / "k8s").glob("*.yaml"):
+            old.unlink()
+        for name, extra in deployments.items():
+            image = "app"
+            if extra.startswith("image: "):
+                image, extra = extra.removeprefix("image: ").split("\n", 1)[0], ""
+            text = DEPLOYMENT.format(name=name, image=image, extra=textwrap.indent(textwrap.dedent(extra), " " * 10))
+            (self.root / "k8s" / f"{name}.yaml").write_text(text)
+
+    def ci(self, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "devstack", "--kube-context", self.cluster.context, "ci",
+                               "--timeout", str(timeout)], cwd=self.root, env=self.env, capture_output=True,
+                              text=True, timeout=timeout + 120, check=False)
+
+
+@pytest.fixture
+def app_project(tmp_path: Path, test_cluster: TestCluster) -> Iterator[AppProject]:
+    made = AppProject(tmp_path, test_cluster)
+    yield made
+    down = subprocess.run([sys.executable, "-m", "devstack", "--kube-context", test_cluster.context, "down"],
+                          cwd=made.root, env=made.env, capture_output=True, text=True, timeout=180, check=False)
+    assert down.returncode == 0, down.stdout + down.stderr

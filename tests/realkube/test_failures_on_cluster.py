@@ -4,93 +4,12 @@ the manifests, and a server-side apply conflict with another field manager."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-import textwrap
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from tests.integration.conftest import base_image
-from tests.realkube.conftest import CREATED, TestCluster
-
-CONFIG = """\
-[project]
-name = "{name}"
-provider = "kind"
-
-[images.app]
-context = "app"
-args = {{ BASE = "${{DEVSTACK_BASE_IMAGE:-python:3.11-slim-bookworm}}" }}
-
-[kubernetes]
-manifests = ["k8s/*.yaml"]
-"""
-
-DOCKERFILE = """\
-ARG BASE=python:3.11-slim-bookworm
-FROM ${BASE}
-CMD ["sh", "-c", "echo app starting; sleep 3600"]
-"""
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: main
-          image: {image}
-{extra}"""
-
-
-class Project:
-    def __init__(self, root: Path, cluster: TestCluster) -> None:
-        self.root, self.cluster = root, cluster
-        self.name = f"kf{uuid.uuid4().hex[:8]}"
-        CREATED.append(self.name)
-        (root / "app").mkdir(parents=True)
-        (root / "app" / "Dockerfile").write_text(DOCKERFILE)
-        (root / "k8s").mkdir()
-        (root / "devstack.toml").write_text(CONFIG.format(name=self.name))
-        self.env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": "1",
-                    "DEVSTACK_BASE_IMAGE": base_image() or ""}
-
-    def workloads(self, **deployments: str) -> None:
-        """Exactly these Deployments in the manifests: name → the extra lines of its container."""
-        for old in (self.root / "k8s").glob("*.yaml"):
-            old.unlink()
-        for name, extra in deployments.items():
-            image = "app"
-            if extra.startswith("image: "):
-                image, extra = extra.removeprefix("image: ").split("\n", 1)[0], ""
-            text = DEPLOYMENT.format(name=name, image=image, extra=textwrap.indent(textwrap.dedent(extra), " " * 10))
-            (self.root / "k8s" / f"{name}.yaml").write_text(text)
-
-    def ci(self, timeout: int = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "devstack", "--kube-context", self.cluster.context, "ci",
-                               "--timeout", str(timeout)], cwd=self.root, env=self.env, capture_output=True,
-                              text=True, timeout=timeout + 120, check=False)
-
-
-@pytest.fixture
-def project(tmp_path: Path, test_cluster: TestCluster) -> Iterator[Project]:
-    made = Project(tmp_path, test_cluster)
-    yield made
-    down = subprocess.run([sys.executable, "-m", "devstack", "--kube-context", test_cluster.context, "down"],
-                          cwd=made.root, env=made.env, capture_output=True, text=True, timeout=180, check=False)
-    assert down.returncode == 0, down.stdout + down.stderr
+from tests.realkube.conftest import AppProject
 
 
 def failure(result: subprocess.CompletedProcess[str]) -> str:
@@ -99,74 +18,74 @@ def failure(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
 
 
-def test_an_image_that_does_not_exist(project: Project) -> None:
-    project.workloads(ghost=f"image: {project.cluster.registry}/devstack-test/no-such-image:1")
+def test_an_image_that_does_not_exist(app_project: AppProject) -> None:
+    app_project.workloads(ghost=f"image: {app_project.cluster.registry}/devstack-test/no-such-image:1")
     started = time.monotonic()
-    output = failure(project.ci(timeout=120))
+    output = failure(app_project.ci(timeout=120))
     assert time.monotonic() - started < 90, "a pull that cannot succeed ends the wait, not the timeout"
     assert "ghost: not ready" in output
     assert "ImagePullBackOff" in output or "ErrImagePull" in output, output
     assert "no-such-image" in output
 
 
-def test_a_container_that_exits(project: Project) -> None:
+def test_a_container_that_exits(app_project: AppProject) -> None:
     # With no probe at all a container counts as ready the moment it starts, and the rollout may be complete for
     # an instant before it exits (`kubectl rollout status` agrees); a probe, as real workloads have, rules that out.
-    project.workloads(crasher="""\
+    app_project.workloads(crasher="""\
         command: ["sh", "-c", "echo about to fail: missing SETTING; exit 3"]
         readinessProbe:
           exec: {command: ["true"]}
           initialDelaySeconds: 5
         """)
-    output = failure(project.ci())
+    output = failure(app_project.ci())
     assert "crasher: not ready" in output and "CrashLoopBackOff" in output, output
     assert "last exit code 3" in output
     assert "| about to fail: missing SETTING" in output, "the crashed container's own last log lines"
 
 
-def test_a_request_no_node_can_satisfy(project: Project) -> None:
-    project.workloads(greedy="""\
+def test_a_request_no_node_can_satisfy(app_project: AppProject) -> None:
+    app_project.workloads(greedy="""\
         resources:
           requests: {cpu: "64"}
         """)
-    output = failure(project.ci())
+    output = failure(app_project.ci())
     assert "greedy: not ready" in output and "Pending" in output, output
     assert "Insufficient cpu" in output, "the scheduler's own message"
 
 
-def test_a_failing_readiness_probe(project: Project) -> None:
-    project.workloads(unready="""\
+def test_a_failing_readiness_probe(app_project: AppProject) -> None:
+    app_project.workloads(unready="""\
         readinessProbe:
           exec: {command: ["sh", "-c", "echo database unreachable >&2; exit 1"]}
           periodSeconds: 1
         """)
-    output = failure(project.ci(timeout=60))  # long enough for the pod to start on a busy machine
+    output = failure(app_project.ci(timeout=60))  # long enough for the pod to start on a busy machine
     assert re.search(r"unready: not ready: not ready after \d+s", output), output
     assert "Readiness probe failed" in output and "database unreachable" in output
     assert "| app starting" in output, "the pod's last log lines"
 
 
-def test_objects_leaving_the_manifests_are_pruned(project: Project) -> None:
-    project.workloads(first="", second="")
-    result = project.ci()
+def test_objects_leaving_the_manifests_are_pruned(app_project: AppProject) -> None:
+    app_project.workloads(first="", second="")
+    result = app_project.ci()
     assert result.returncode == 0, result.stdout + result.stderr
-    project.workloads(second="")
-    result = project.ci()
+    app_project.workloads(second="")
+    result = app_project.ci()
     assert result.returncode == 0, result.stdout + result.stderr
-    names = project.cluster.kubectl("get", "deployments", "-n", project.name, "-o", "name").split()
+    names = app_project.cluster.kubectl("get", "deployments", "-n", app_project.name, "-o", "name").split()
     assert names == ["deployment.apps/second"]
 
 
-def test_a_field_another_manager_owns_is_a_clear_conflict(project: Project) -> None:
-    project.workloads(shared="")
-    assert project.ci().returncode == 0
+def test_a_field_another_manager_owns_is_a_clear_conflict(app_project: AppProject) -> None:
+    app_project.workloads(shared="")
+    assert app_project.ci().returncode == 0
     # Someone changes it by hand; devstack's next apply sets replicas too, and must not silently take it back.
-    project.cluster.kubectl("patch", "deployment/shared", "-n", project.name, "-p", '{"spec": {"replicas": 2}}')
-    project.workloads(shared="env: [{name: EDITED, value: '1'}]\n")
-    output = failure(project.ci())
+    app_project.cluster.kubectl("patch", "deployment/shared", "-n", app_project.name, "-p", '{"spec": {"replicas": 2}}')
+    app_project.workloads(shared="env: [{name: EDITED, value: '1'}]\n")
+    output = failure(app_project.ci())
     assert "conflict" in output.lower() and ".spec.replicas" in output, output
     assert "kubectl" in output, "the other field manager is named"
-    replicas = project.cluster.kubectl("get", "deployment/shared", "-n", project.name,
+    replicas = app_project.cluster.kubectl("get", "deployment/shared", "-n", app_project.name,
                                        "-o", "jsonpath={.spec.replicas}")
     assert replicas == "2"
 
@@ -197,22 +116,22 @@ spec:
 """
 
 
-def test_down_keeps_claims_and_their_data_unless_asked(project: Project) -> None:
-    project.workloads()
-    (project.root / "k8s" / "keeper.yaml").write_text(KEEPER)
-    result = project.ci()
+def test_down_keeps_claims_and_their_data_unless_asked(app_project: AppProject) -> None:
+    app_project.workloads()
+    (app_project.root / "k8s" / "keeper.yaml").write_text(KEEPER)
+    result = app_project.ci()
     assert result.returncode == 0, result.stdout + result.stderr
 
     def down(*flags: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "devstack", "--kube-context", project.cluster.context, "down",
-                               *flags], cwd=project.root, env=project.env, capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-m", "devstack", "--kube-context", app_project.cluster.context, "down",
+                               *flags], cwd=app_project.root, env=app_project.env, capture_output=True, text=True,
                               timeout=300, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout + done.stderr
 
     assert "kept 1 PersistentVolumeClaim" in down()
-    left = project.cluster.kubectl("get", "all,pvc", "-n", project.name, "-o", "name").split()
+    left = app_project.cluster.kubectl("get", "all,pvc", "-n", app_project.name, "-o", "name").split()
     assert left == ["persistentvolumeclaim/data"], left
     down("--volumes")
-    gone = project.cluster.kubectl("get", "namespace", project.name, "--ignore-not-found", "-o", "name")
+    gone = app_project.cluster.kubectl("get", "namespace", app_project.name, "--ignore-not-found", "-o", "name")
     assert gone.strip() == ""

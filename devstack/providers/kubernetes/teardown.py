@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import time
 
-import docker
-import docker.errors
-
 from devstack.images import build, docker_engine
 from devstack.providers.base import DownOptions, DownReport
 from devstack.providers.kubernetes import apply
@@ -77,13 +74,9 @@ def delete_cluster(cluster: Cluster, project: str, options: DownOptions) -> Down
 
 def remove_images(project: str, report: DownReport) -> None:
     """The images devstack built for the project, from the local engine (the cluster's copies go with it)."""
-    client = docker_engine.connect()
-    for image in client.images.list(filters={"label": f"{build.LABEL_PROJECT}={project}"}):
-        try:
-            client.images.remove(image.id, force=True)
-            report.count("images")
-        except docker.errors.NotFound:
-            pass
+    removed, kept = build.remove_project_images(docker_engine.connect(), project)
+    report.count("images", removed)
+    report.notes.extend(kept)
 
 
 def _claims(api: Api, namespace: Json) -> bool:

@@ -11,6 +11,7 @@ import docker
 import docker.errors
 
 from devstack import labels
+from devstack.images import build
 from devstack.providers.base import DownOptions, DownReport
 from devstack.providers.swarm import cluster, readiness
 
@@ -31,8 +32,9 @@ def down(client: docker.DockerClient, project: str, options: DownOptions) -> Dow
     if options.volumes:
         _remove_all(report, "volumes", client.volumes.list(filters=selector))
     if options.images:
-        images = client.images.list(filters=selector)
-        _remove_all(report, "images", images, lambda image: client.images.remove(image.id, force=True))
+        removed, kept = build.remove_project_images(client, project)
+        report.count("images", removed)
+        report.notes.extend(kept)
     if manager and cluster.leave_if_unused(client):
         report.notes.append("left the single-node swarm devstack had created")
     return report
