@@ -79,9 +79,12 @@ async def no_leaked_tasks() -> AsyncIterator[None]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every coroutine test here is checked for asyncio tasks it leaves pending."""
+    """Every coroutine test here is checked for asyncio tasks it leaves pending. (The hook sees the whole
+    session's items, the fixture only this folder's: hence the path check.)"""
+    here = Path(__file__).parent
     for item in items:
         function = getattr(item, "function", None)
         if (isinstance(item, pytest.Function) and inspect.iscoroutinefunction(function)
+                and item.path.is_relative_to(here)
                 and "no_leaked_tasks" not in item.fixturenames):
             item.fixturenames.append("no_leaked_tasks")
