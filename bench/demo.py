@@ -1,11 +1,21 @@
-"""A throwaway copy of the demo for the benchmarks: its own project name and ports, the repo's base image."""
+"""A throwaway copy of the demo for the benchmarks (its own project name and ports, the repo's base image), and
+`devstack up` run and timed line by line, with the edits the dev-loop benchmarks save."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+WAIT_S = 300
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,3 +41,62 @@ def environment(first_port: int) -> dict[str, str]:
     if "DEVSTACK_BASE_IMAGE" not in env and record.is_file():
         env["DEVSTACK_BASE_IMAGE"] = record.read_text().strip()
     return env
+
+
+class Daemon:
+    """`devstack up` (after the global `options`), each output line with the perf_counter time it arrived."""
+
+    def __init__(self, root: Path, env: dict[str, str], options: Sequence[str] = ()) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self.process = subprocess.Popen([sys.executable, "-m", "devstack", *options, "up"], cwd=root, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append((time.perf_counter(), line.rstrip("\n")))
+
+    def wait_for(self, pattern: str, after: int) -> float:
+        regex, deadline = re.compile(pattern), time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            for at, line in self.lines[after:]:
+                if regex.search(line):
+                    return at
+            time.sleep(0.01)
+        raise TimeoutError(f"no {pattern!r}:\n" + "\n".join(text for _, text in self.lines[-20:]))
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def watching(root: Path, env: dict[str, str], options: Sequence[str] = ()) -> Iterator[Daemon]:
+    """A daemon past its first pass; stopped (Ctrl-C) on the way out."""
+    daemon = Daemon(root, env, options)
+    try:
+        daemon.wait_for("watching for changes", 0)
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def edit(relay_py: Path, n: int) -> None:
+    """A change the relay shows (its greeting), different each time."""
+    relay_py.write_text(re.sub(r'GREETING = "[^"]*"', f'GREETING = "edit {n}\\\\n"', relay_py.read_text(), count=1))
+
+
+def measure_edits(daemon: Daemon, relay_py: Path, edits: int, pattern: str, start: int = 0) -> list[float]:
+    """Seconds from each save of relay.py to the daemon's line matching `pattern`."""
+    latencies = []
+    for n in range(start, start + edits):
+        mark = len(daemon.lines)
+        saved = time.perf_counter()
+        edit(relay_py, n)
+        latencies.append(daemon.wait_for(pattern, mark) - saved)
+    return latencies
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> None:
+    subprocess.run(command, cwd=cwd, env=env, check=check, capture_output=True, timeout=WAIT_S)

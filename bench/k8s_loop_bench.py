@@ -17,51 +17,25 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import demo  # noqa: E402  (bench/demo.py, beside this script)
+
 from devstack.config import loader  # noqa: E402
 from devstack.smoke import runner  # noqa: E402
 
-WAIT_S = 300
 CONTEXT, REGISTRY = "devstack-test", "127.0.0.1:5001"
+OPTIONS = ("--kube-context", CONTEXT)
 KUBECONFIG = REPO / ".devstack" / "test-cluster" / "kubeconfig"
-
-
-class Daemon:
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.lines: list[tuple[float, str]] = []
-        self.process = subprocess.Popen([sys.executable, "-m", "devstack", "--kube-context", CONTEXT, "up"],
-                                        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append((time.perf_counter(), line.rstrip("\n")))
-
-    def wait_for(self, pattern: str, after: int) -> float:
-        regex, deadline = re.compile(pattern), time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            for at, line in self.lines[after:]:
-                if regex.search(line):
-                    return at
-            time.sleep(0.01)
-        raise TimeoutError(f"no {pattern!r}:\n" + "\n".join(text for _, text in self.lines[-20:]))
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=30)
 
 
 def free_port() -> int:
@@ -88,19 +62,8 @@ def copy_demo(tmp: Path, name: str, live: bool) -> tuple[Path, dict[str, str]]:
     return root, env
 
 
-def edit(root: Path, n: int) -> None:
-    relay = root.parent / "relay" / "relay.py"
-    relay.write_text(re.sub(r'GREETING = "[^"]*"', f'GREETING = "edit {n}\\\\n"', relay.read_text(), count=1))
-
-
-def measure_edits(daemon: Daemon, root: Path, edits: int, pattern: str, start: int = 0) -> list[float]:
-    latencies = []
-    for n in range(start, start + edits):
-        mark = len(daemon.lines)
-        saved = time.perf_counter()
-        edit(root, n)
-        latencies.append(daemon.wait_for(pattern, mark) - saved)
-    return latencies
+def relay_py(root: Path) -> Path:
+    return root.parent / "relay" / "relay.py"
 
 
 def measure_floor(root: Path, env: dict[str, str], name: str, edits: int) -> list[float]:
@@ -111,12 +74,12 @@ def measure_floor(root: Path, env: dict[str, str], name: str, edits: int) -> lis
     latencies = []
     for n in range(1000, 1000 + edits):
         saved = time.perf_counter()
-        edit(root, n)
+        demo.edit(relay_py(root), n)
         tag = f"{REGISTRY}/relay:floor{n}"
-        run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, "../relay"], root, env)
-        run(["docker", "push", tag], root, env)
-        run([*kubectl, "set", "image", "deployment/relay", f"relay={tag}"], root, env)
-        run([*kubectl, "rollout", "status", "deployment/relay", "--timeout=120s"], root, env)
+        demo.run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, "../relay"], root, env)
+        demo.run(["docker", "push", tag], root, env)
+        demo.run([*kubectl, "set", "image", "deployment/relay", f"relay={tag}"], root, env)
+        demo.run([*kubectl, "rollout", "status", "deployment/relay", "--timeout=120s"], root, env)
         forwards = [subprocess.Popen([*kubectl, "port-forward", f"svc/{svc}", *ports], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                     for svc, ports in (("relay", [f"{env['RELAY_PORT']}:8000"]),
@@ -132,17 +95,13 @@ def measure_floor(root: Path, env: dict[str, str], name: str, edits: int) -> lis
                 forward.terminate()
                 forward.wait(timeout=10)
         latencies.append(time.perf_counter() - saved)
-        run(["docker", "rmi", "-f", tag], root, env, check=False)
+        demo.run(["docker", "rmi", "-f", tag], root, env, check=False)
     return latencies
-
-
-def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> None:
-    subprocess.run(command, cwd=cwd, env=env, check=check, capture_output=True, timeout=WAIT_S)
 
 
 def down(root: Path, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "devstack", "--kube-context", CONTEXT, "down", "--images"], cwd=root,
-                   env=env, capture_output=True, timeout=WAIT_S)
+                   env=env, capture_output=True, timeout=demo.WAIT_S)
 
 
 def main() -> int:
@@ -156,23 +115,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="devstack-k8sloop-") as tmp_name:
         tmp = Path(tmp_name)
         root, env = copy_demo(tmp, "benchk8sloop", live=False)
-        daemon = Daemon(root, env)
-        try:
-            daemon.wait_for("watching for changes", 0)
-            results["rebuild_s"] = measure_edits(daemon, root, args.edits, r"relay .*built .*smoke ✓")
-        finally:
-            daemon.stop()
+        with demo.watching(root, env, OPTIONS) as daemon:
+            results["rebuild_s"] = demo.measure_edits(daemon, relay_py(root), args.edits, r"relay .*built .*smoke ✓")
         try:
             results["floor_s"] = measure_floor(root, env, "benchk8sloop", args.edits)
         finally:
             down(root, env)
         root, env = copy_demo(tmp, "benchk8slive", live=True)
-        daemon = Daemon(root, env)
         try:
-            daemon.wait_for("watching for changes", 0)
-            results["live_s"] = measure_edits(daemon, root, args.edits, r"relay .*synced .*smoke ✓")
+            with demo.watching(root, env, OPTIONS) as daemon:
+                results["live_s"] = demo.measure_edits(daemon, relay_py(root), args.edits, r"relay .*synced .*smoke ✓")
         finally:
-            daemon.stop()
             down(root, env)
     report(results)
     return 0

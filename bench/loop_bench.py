@@ -17,12 +17,10 @@ import asyncio
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -34,7 +32,6 @@ import demo  # noqa: E402  (bench/demo.py, beside this script)
 from devstack.config import loader  # noqa: E402
 from devstack.smoke import runner  # noqa: E402
 
-WAIT_S = 240
 LOG_RATE, LOG_SECONDS = 50_000, 4
 # Prints RATE lines/s for SECONDS (paced every 1,000 lines), after a pause so devstack is following by then.
 SPAM = """import os, sys, time
@@ -50,49 +47,12 @@ time.sleep(3600)
 """
 
 
-class Daemon:
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.lines: list[tuple[float, str]] = []
-        self.process = subprocess.Popen([sys.executable, "-m", "devstack", "up"], cwd=root, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append((time.perf_counter(), line.rstrip("\n")))
-
-    def wait_for(self, pattern: str, after: int) -> float:
-        regex, deadline = re.compile(pattern), time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            for at, line in self.lines[after:]:
-                if regex.search(line):
-                    return at
-            time.sleep(0.01)
-        raise TimeoutError(f"no {pattern!r}:\n" + "\n".join(text for _, text in self.lines[-20:]))
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        self.process.wait(timeout=30)
-
-
 def copy_demo(tmp: Path, name: str, live: bool) -> tuple[Path, dict[str, str]]:
     return demo.copy(tmp, name, live_update=live), demo.environment(18300)
 
 
-def edit(root: Path, n: int) -> None:
-    relay = root / "stacks/demo/relay/relay.py"
-    relay.write_text(re.sub(r'GREETING = "[^"]*"', f'GREETING = "edit {n}\\\\n"', relay.read_text(), count=1))
-
-
-def measure_edits(daemon: Daemon, root: Path, edits: int, pattern: str, start: int = 0) -> list[float]:
-    latencies = []
-    for n in range(start, start + edits):
-        mark = len(daemon.lines)
-        saved = time.perf_counter()
-        edit(root, n)
-        latencies.append(daemon.wait_for(pattern, mark) - saved)
-    return latencies
+def relay_py(root: Path) -> Path:
+    return root / "stacks/demo/relay/relay.py"
 
 
 def measure_floor(root: Path, env: dict[str, str], name: str, edits: int) -> list[float]:
@@ -102,19 +62,15 @@ def measure_floor(root: Path, env: dict[str, str], name: str, edits: int) -> lis
     latencies = []
     for n in range(1000, 1000 + edits):
         saved = time.perf_counter()
-        edit(root, n)
+        demo.edit(relay_py(root), n)
         tag = f"relay:floor{n}"
-        run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, "stacks/demo/relay"], root, env)
-        run(["docker", "service", "update", "--quiet", "--image", tag, f"{name}_relay"], root, env)
+        demo.run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, "stacks/demo/relay"], root, env)
+        demo.run(["docker", "service", "update", "--quiet", "--image", tag, f"{name}_relay"], root, env)
         results = asyncio.run(runner.run_all(config.smoke, lambda _r: []))
         assert all(r.ok for r in results), [r.line() for r in results]
         latencies.append(time.perf_counter() - saved)
-        run(["docker", "rmi", "-f", tag], root, env, check=False)
+        demo.run(["docker", "rmi", "-f", tag], root, env, check=False)
     return latencies
-
-
-def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> None:
-    subprocess.run(command, cwd=cwd, env=env, check=check, capture_output=True, timeout=WAIT_S)
 
 
 def idle(pid: int, seconds: float) -> dict[str, float]:
@@ -142,13 +98,11 @@ def measure_logs(tmp: Path, env: dict[str, str]) -> dict[str, float]:
     (root / "devstack.toml").write_text(
         '[project]\nname = "benchlogs"\n[images.spam]\ncontext = "spam"\n'
         'args = { BASE = "${DEVSTACK_BASE_IMAGE:-python:3.11-slim-bookworm}" }\n[swarm]\nstack_file = "stack.yml"\n')
-    daemon = Daemon(root, env)
     try:
-        daemon.wait_for("watching for changes", 0)
-        time.sleep(LOG_SECONDS + 8)
-        shown = sum(1 for _, line in daemon.lines if re.search(r"spam\s+│ line \d+$", line))
+        with demo.watching(root, env) as daemon:
+            time.sleep(LOG_SECONDS + 8)
+            shown = sum(1 for _, line in daemon.lines if re.search(r"spam\s+│ line \d+$", line))
     finally:
-        daemon.stop()
         subprocess.run([sys.executable, "-m", "devstack", "down", "--images"], cwd=root, env=env, capture_output=True)
     produced = LOG_RATE * LOG_SECONDS
     return {"produced": produced, "shown": shown, "ratio": shown / produced}
@@ -163,23 +117,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="devstack-loop-") as tmp_name:
         tmp = Path(tmp_name)
         root, env = copy_demo(tmp, "benchloop", live=False)
-        daemon = Daemon(root, env)
-        try:
-            daemon.wait_for("watching for changes", 0)
+        with demo.watching(root, env) as daemon:
             results["idle"] = idle(daemon.process.pid, args.idle_seconds)
-            results["rebuild_s"] = measure_edits(daemon, root, args.edits, r"relay .*built .*smoke ✓")
-        finally:
-            daemon.stop()
+            results["rebuild_s"] = demo.measure_edits(daemon, relay_py(root), args.edits, r"relay .*built .*smoke ✓")
         results["floor_s"] = measure_floor(root, env, "benchloop", args.edits)
         subprocess.run([sys.executable, "-m", "devstack", "down", "--images"], cwd=root, env=env, capture_output=True)
 
         root, env = copy_demo(tmp, "benchlive", live=True)
-        daemon = Daemon(root, env)
         try:
-            daemon.wait_for("watching for changes", 0)
-            results["live_s"] = measure_edits(daemon, root, args.edits, r"relay .*synced .*smoke ✓")
+            with demo.watching(root, env) as daemon:
+                results["live_s"] = demo.measure_edits(daemon, relay_py(root), args.edits, r"relay .*synced .*smoke ✓")
         finally:
-            daemon.stop()
             subprocess.run([sys.executable, "-m", "devstack", "down", "--images"], cwd=root, env=env,
                            capture_output=True)
         results["logs"] = measure_logs(tmp, env)
