@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,6 +122,9 @@ def test_logs_follow_until_ctrl_c(running: tuple[Project, Daemon]) -> None:
         assert follow.stdout is not None
         first = follow.stdout.readline()  # the relay's earlier lines, as they stream
         assert re.match(r".*relay\s+│ ", first), first
+        # Keep reading, as a terminal does: an hour of lines can fill the pipe, and a writer blocked on a full pipe
+        # cannot exit whatever the signal.
+        threading.Thread(target=follow.stdout.read, daemon=True).start()
         follow.send_signal(signal.SIGINT)
         started = time.monotonic()
         assert follow.wait(timeout=10) == 130
