@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -27,4 +28,7 @@ cli.add_command(sink.command, with_globals=False)  # the sink parses its own fla
 
 
 def main() -> None:
+    # Ctrl-C is KeyboardInterrupt (exit 130) even when devstack was started with SIGINT ignored, as a
+    # non-interactive shell starts its background jobs: Python then installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(boundary.run(cli))
