@@ -111,6 +111,7 @@ def _build(top: Table, path: Path, values: dict[str, str]) -> Config:
     provider = project.string("provider", SWARM, choices=PROVIDERS)
     project.done()
     images = {key: _image(table, key, root) for key, table in top.tables("images")}
+    _check_bases(top, images)
     swarm = _swarm(top, root) if top.has("swarm") or provider == SWARM else None
     cluster = kubernetes.read(top, provider, name) if provider in model.KUBERNETES_PROVIDERS else None
     if cluster is None and top.has("kubernetes"):
@@ -134,9 +135,35 @@ def _image(table: Table, key: str, root: Path) -> ImageSpec:
     patterns = _ignore(table, context)
     spec = ImageSpec(name=key, ref=ref, context=context, dockerfile=dockerfile, args=table.str_map("args"),
                      ignore=patterns, packages=packages.read(table, context, patterns),
-                     live_update=_live_update(table, context, root) if table.has("live_update") else None)
+                     live_update=_live_update(table, context, root) if table.has("live_update") else None,
+                     base=table.string("base") if table.has("base") else None)
     table.done()
     return spec
+
+
+def _check_bases(top: Table, images: Mapping[str, ImageSpec]) -> None:
+    """`base` names another image of the project, nothing else sets BASE, and the chain of bases ends."""
+    layered = {name: spec.base for name, spec in images.items() if spec.base is not None}
+    for name, base in layered.items():
+        key = f"images.{name}.base"
+        if base not in images or base == name:
+            others = ", ".join(repr(other) for other in images if other != name) or "none"
+            raise top.error(key, f"expected another image of [images] (the one this is built FROM), got {base!r}; "
+                                 f"the images: {others}")
+        spec = images[name]
+        if spec.packages is not None:
+            raise top.error(key, f"cannot be combined with `packages`: both set the build arg {model.BASE_ARG} "
+                                 f"(list the packages in the package list of image {base!r})")
+        if model.BASE_ARG in spec.args:
+            raise top.error(key, f"cannot be combined with args.{model.BASE_ARG}: devstack sets that build arg to "
+                                 f"the tag of image {base!r}")
+    for name in layered:
+        chain = [name]
+        while (following := layered.get(chain[-1])) is not None and following not in chain:
+            chain.append(following)
+        if following is not None:
+            raise top.error(f"images.{name}.base", f"images built on each other in a loop: "
+                                                   f"{' → '.join([*chain, following])}")
 
 
 def _ref(table: Table, key: str) -> str:

@@ -11,6 +11,9 @@ from devstack.config.reader import relative
 SWARM = "swarm"
 KUBERNETES_PROVIDERS = ("kind", "k3d", "minikube", "context")
 PROVIDERS = (SWARM, *KUBERNETES_PROVIDERS)
+# The build arg a Dockerfile takes its FROM from (`ARG BASE` / `FROM ${BASE}`): devstack sets it for an image
+# built from a package list, and for one built on another image of the project (`base`).
+BASE_ARG = "BASE"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class ImageSpec:
     ignore: tuple[str, ...] = ()  # extra .dockerignore-style patterns
     live_update: LiveUpdate | None = None
     packages: PackageList | None = None
+    # Another image of the project this one is built FROM: built first, its tag passed as the build arg BASE.
+    base: str | None = None
 
 
 @dataclass(frozen=True)

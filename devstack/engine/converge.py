@@ -98,18 +98,25 @@ async def build_bases(builder: Builder, specs: tuple[ImageSpec, ...], console: C
 
 async def build_all(builder: Builder, targets: tuple[build.Target, ...], project: str,
                     console: Console, outcome: Outcome) -> None:
-    """Build concurrently; wait for all, then report every failure rather than the first one only."""
+    """Build concurrently, each image after its `base` when that is built too; wait for all, then report every
+    failure rather than the first one only."""
     if not targets:
         return
+    builds: dict[str, asyncio.Future[None]] = {}
 
     async def one(target: build.Target) -> None:
+        base = builds.get(target.spec.base or "")
+        if base is not None and not await _succeeded(base):
+            raise DevstackError(f"{target.spec.name}: not built: its base image {target.spec.base} did not build")
         started = time.monotonic()
         await blocking.call(builder.build, target, project, console.build_output)
         outcome.build_seconds[target.spec.name] = time.monotonic() - started
         console.event(target.spec.name, f"built {time.monotonic() - started:.1f}s ({target.tag})", ok=True)
 
     with console.progress("building " + ", ".join(t.spec.name for t in targets)):
-        results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
+        for target in targets:  # every build is scheduled before the first one runs: each finds its base's
+            builds[target.spec.name] = asyncio.ensure_future(one(target))
+        results = await asyncio.gather(*builds.values(), return_exceptions=True)
     failures = [r for r in results if isinstance(r, BaseException)]
     for failure in failures:
         if not isinstance(failure, DevstackError):
@@ -118,6 +125,15 @@ async def build_all(builder: Builder, targets: tuple[build.Target, ...], project
         raise failures[0]
     if failures:
         raise DevstackError("\n".join(str(f) for f in failures))
+
+
+async def _succeeded(build_of_base: asyncio.Future[None]) -> bool:
+    """Wait for a base image's build: True when it succeeded (its own failure is reported by itself)."""
+    try:
+        await asyncio.shield(build_of_base)
+    except DevstackError:
+        return False
+    return True
 
 
 async def _timed(outcome: Outcome, step: str, work: Awaitable[T]) -> T:

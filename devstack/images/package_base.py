@@ -34,14 +34,14 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from devstack.config.model import ImageSpec, PackageList
+from devstack.config.model import BASE_ARG, ImageSpec, PackageList
 from devstack.errors import InstallFailed, OfflineBaseError
 from devstack.images import offline_base
 from devstack.images.offline_base import Log, OfflineBase, last_lines
 
 PUBLIC = "debian:bookworm-slim"
 REPOSITORY = "devstack/debian"
-ARG = "BASE"
+ARG = BASE_ARG
 OFFLINE_ENV = "DEVSTACK_OFFLINE"
 LABEL_PACKAGES = "dev.devstack.base-packages"
 # The Dockerfile lines of such an image (README): apt installs the list unless the base already holds it.

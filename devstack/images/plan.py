@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import docker
 
-from devstack.config.model import Config, ImageSpec
+from devstack.config.model import BASE_ARG, Config, ImageSpec
 from devstack.images import build, context, docker_engine, package_base
 
 
@@ -24,8 +25,21 @@ class ImagePlan:
 
 
 def scan(specs: list[ImageSpec]) -> tuple[build.Target, ...]:
-    return tuple(build.Target(spec, context.scan(spec.context, spec.dockerfile, spec.args, spec.ignore))
-                 for spec in specs)
+    """Each image's content tag. An image built on another (`base`) is scanned after it, with the build arg BASE
+    set to that image's tag: a new base gives it a new tag too, so it is rebuilt whenever its base is."""
+    by_name = {spec.name: spec for spec in specs}
+    scanned: dict[int, build.Target] = {}  # by the spec's identity: a base is scanned once, as itself
+
+    def target(spec: ImageSpec) -> build.Target:
+        if id(spec) not in scanned:
+            built = spec
+            if spec.base in by_name:
+                built = dataclasses.replace(spec, args={**spec.args, BASE_ARG: target(by_name[spec.base]).tag})
+            scanned[id(spec)] = build.Target(built, context.scan(built.context, built.dockerfile, built.args,
+                                                                 built.ignore))
+        return scanned[id(spec)]
+
+    return tuple(target(spec) for spec in specs)
 
 
 def with_bases(config: Config, client: docker.DockerClient) -> list[ImageSpec]:

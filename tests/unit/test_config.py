@@ -242,6 +242,20 @@ CASES = {
                            "devstack.toml: images.relay.live_update.restart: expected a list, got str 'kill 1'"),
     "live_update unknown key": (live(rest=", restrat = []"), "devstack.toml: images.relay.live_update.restrat: "
                                                             "unknown key (did you mean 'restart'?)"),
+    # base: another image of the project (tests/unit/test_image_bases.py)
+    "base unknown": (toml(extra='[images.web]\ncontext = "relay"\nbase = "relai"'),
+                     "devstack.toml: images.web.base: expected another image of [images] (the one this is built "
+                     "FROM), got 'relai'; the images: 'relay'"),
+    "base itself": (toml(image='context = "relay"\nbase = "relay"'), "devstack.toml: images.relay.base: expected "
+                    "another image of [images] (the one this is built FROM), got 'relay'; the images: none"),
+    "base not a string": (toml(extra='[images.web]\ncontext = "relay"\nbase = ["relay"]'),
+                          "devstack.toml: images.web.base: expected a string, got list ['relay']"),
+    "base and args.BASE": (toml(extra='[images.web]\ncontext = "relay"\nbase = "relay"\nargs = { BASE = "x" }'),
+                           "devstack.toml: images.web.base: cannot be combined with args.BASE: devstack sets that "
+                           "build arg to the tag of image 'relay'"),
+    "base loop": (toml(image='context = "relay"\nbase = "web"',
+                       extra='[images.web]\ncontext = "relay"\nbase = "relay"'),
+                  "devstack.toml: images.relay.base: images built on each other in a loop: relay → web → relay"),
     # [swarm]
     "no swarm table": ('[project]\nname = "demo"\n', "devstack.toml: swarm.stack_file: is required for provider "
                                                     "'swarm' (the stack file to deploy)"),
