@@ -1,12 +1,14 @@
 """The Mailman stack (stacks/mailman) on the real test cluster, as a user runs it: `devstack ci` green with the
 mail-flow smoke test (a post through exim and Mailman delivered to a member at the sink, and archived by
-HyperKitty); an edit of mailman.cfg rolls mailman-core and nothing else; `down` leaves only the volumes, and
-`down --volumes` nothing; no secret value in any output.
+HyperKitty); an edit of mailman.cfg rolls mailman-core and nothing else; under `devstack up`, a saved Postorius
+template or Python file of the web app is live in the same web pod, with no build; `down` leaves only the volumes,
+and `down --volumes` nothing; no secret value in any output.
 
 One deployment serves the module's tests, which run in order (each is a step of a user's session)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from tests.daemon import Daemon
 from tests.integration.conftest import base_image, free_port
 from tests.realkube.conftest import CREATED, TestCluster, labelled
 
@@ -116,6 +120,65 @@ def test_a_mailman_cfg_edit_rolls_core_and_only_core(mailman: Mailman) -> None:
     changed = {name for name in WORKLOADS if after[name] != before[name]}
     assert changed == {"mailman-core"}, {name: (before[name], after[name]) for name in WORKLOADS}
     assert after["mailman-core"]["generation"] == before["mailman-core"]["generation"] + 1
+
+
+def fetch(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return str(response.read().decode())
+
+
+def shows(port: int, path: str, text: str, timeout_s: float = 60) -> float:
+    """Seconds until the page at `path` shows `text` (AssertionError past the timeout)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        with contextlib.suppress(OSError):
+            if text in fetch(port, path):
+                return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"{path} did not show {text!r} within {timeout_s:.0f}s")
+
+
+def web_pod(mailman: Mailman) -> tuple[str, str, int, str]:
+    """The one mailman-web pod: name, uid, restarts and image."""
+    (pod,) = [p for p in mailman.cluster.get("pods", "-n", mailman.name, "-l",
+                                             "dev.devstack.resource=mailman-web")["items"]
+              if not p["metadata"].get("deletionTimestamp")]
+    (status,) = pod["status"]["containerStatuses"]
+    return pod["metadata"]["name"], pod["metadata"]["uid"], status["restartCount"], status["image"]
+
+
+def test_a_saved_template_or_python_file_is_live_in_the_same_web_pod(mailman: Mailman) -> None:
+    port, context = int(mailman.env["MAILMAN_WEB_PORT"]), mailman.cluster.context
+    daemon = Daemon(mailman.root, mailman.env, "--timeout", "600", options=("--kube-context", context,
+                                                                           "--allow-context", context))
+    try:
+        daemon.wait_for("watching for changes", timeout=600)
+        before, pod = mailman.workloads(), web_pod(mailman)
+        assert 'id="dev-notice">A development stack' in fetch(port, "/postorius/lists/")
+
+        # A Postorius template override: the cached template loader forgets it when the workers reload.
+        template = mailman.root / "web" / "templates" / "postorius" / "index.html"
+        mark, token = daemon.mark(), uuid.uuid4().hex[:10]
+        template.write_text(template.read_text().replace("{% dev_notice %}", f"{{% dev_notice %}} (template {token})"))
+        seconds = shows(port, "/postorius/lists/", f"(template {token})")
+        daemon.wait_for(r"mailman-web .*1 file changed → synced to 1 container\(s\)", after=mark)
+        print(f"template saved → visible through the forward: {seconds:.1f}s")
+
+        # A Python file of the site's app: new workers import it afresh.
+        views = mailman.root / "web" / "mailman_site" / "views.py"
+        mark, token = daemon.mark(), uuid.uuid4().hex[:10]
+        views.write_text(views.read_text().replace('"list_domain": settings.EMAILNAME,',
+                                                   f'"list_domain": settings.EMAILNAME, "edit": "{token}",'))
+        seconds = shows(port, "/site/about.json", f'"edit": "{token}"')
+        line = daemon.wait_for(r"mailman-web .*1 file changed → synced to 1 container\(s\)", after=mark)
+        print(f"views.py saved → visible through the forward: {seconds:.1f}s ({line.strip()})")
+    finally:
+        stopped = daemon.stop()
+    assert stopped in (0, 130), "\n".join(daemon.lines[-40:])
+    # The same pod, never restarted, running the same image; no build, and no other workload touched.
+    assert web_pod(mailman) == pod
+    assert mailman.workloads() == before
+    assert not [line for line in daemon.lines if re.search(r"\bbuilt [\d.]+s|updated [\d.]+s", line)], daemon.lines
 
 
 def test_down_keeps_only_the_volumes_unless_asked(mailman: Mailman) -> None:

@@ -41,6 +41,16 @@ COMPRESS_OFFLINE = False
 COMPRESS_ENABLED = False
 POSTORIUS_TEMPLATE_BASE_URL = "http://mailman-web:8000/"
 
+# The stack's own web code (stacks/mailman/web, in the image mailman-web under /opt/mailman-site): its templates
+# come before the apps' own, its app is installed (for its template tags), and its URLs lead to Debian's. Debian's
+# settings.py imports this file at its very end, while the module `settings` runs: its names are all set by then.
+import settings as _debian  # noqa: E402
+
+_SITE = "/opt/mailman-site"
+INSTALLED_APPS = ("mailman_site", *_debian.INSTALLED_APPS)
+TEMPLATES = [{**_debian.TEMPLATES[0], "DIRS": [f"{_SITE}/templates", *_debian.TEMPLATES[0]["DIRS"]]}]
+ROOT_URLCONF = "mailman_site.urls"
+
 # Everything to the container's output (kubectl logs), nothing to files.
 LOGGING = {
     "version": 1,
