@@ -26,8 +26,8 @@ SUFFIX = ".svc.cluster.local"
 
 
 class Records:
-    """name → addresses, refreshed from the API at most every `min_age_s` (and on a miss, so that a Service
-    created a moment ago resolves)."""
+    """name → addresses, never older than `min_age_s`: a Service created, or deleted and created again with another
+    ClusterIP, a moment ago resolves to what it is now."""
 
     def __init__(self, kubeconfig: Path, min_age_s: float = 0.5) -> None:
         self.api = Api(kubeconfig)
@@ -36,7 +36,7 @@ class Records:
 
     def lookup(self, name: str) -> list[str] | None:
         with self.lock:
-            if name not in self.table and time.monotonic() - self.fetched > self.min_age_s:
+            if time.monotonic() - self.fetched > self.min_age_s:
                 self._refresh()
             return self.table.get(name)
 
