@@ -137,6 +137,13 @@ def _fatal_container(pod: Json, container: Json, waiting: Json, events: Events) 
                  previous=crashed and int(container.get("restartCount", 0)) > 0)
 
 
+def pod_ready(pod: Json) -> bool:
+    """Running, Ready and not being deleted: a pod that serves."""
+    status = pod.get("status") or {}
+    return (status.get("phase") == "Running" and _condition(status, "Ready") is not None
+            and not pod["metadata"].get("deletionTimestamp"))
+
+
 def _condition(status: Json, kind: str, *, value: str = "True", reason: str | None = None) -> Json | None:
     for condition in status.get("conditions") or []:
         matches = condition.get("type") == kind and condition.get("status") == value
