@@ -6,6 +6,7 @@ import click
 
 from devstack.cli.session import Session, pass_session
 from devstack.errors import UsageError
+from devstack.observe import control
 from devstack.smoke import runner
 
 
@@ -23,5 +24,6 @@ def command(session: Session, names: tuple[str, ...]) -> int:
     if not selected:
         session.console.info(f"{session.config.file.name} declares no smoke tests")
         return 0
-    runner.check(selected, session.provider(), session.console)
+    # A running `devstack up` serves the forwards already: the tests go through its ports.
+    runner.check(selected, session.provider(), session.console, forward=control.find(session.config) is None)
     return 0

@@ -29,7 +29,7 @@ from devstack.images.builder import Builder, DockerBuilder
 from devstack.observe import control, forwards, logs, view
 from devstack.observe.console import Console
 from devstack.providers import registry
-from devstack.providers.base import Closable, Provider
+from devstack.providers.base import Provider
 from devstack.smoke import runner
 
 
@@ -78,9 +78,8 @@ class Daemon:
         self.interrupted = False
         self.backoff = observer.Backoff()
         self.retry_in: float | None = None  # seconds until the retry of a pass that failed for an outside reason
-        self.forwards = forwards.Forwards()
-        self.provider_forwards: Closable | None = None  # forwards the provider serves itself (Kubernetes)
-        self.wanted_forwards: dict[int, int] = {}  # local port → the published port it forwards to
+        # The provider of the moment opens each connection: a reloaded config may bring a new one.
+        self.forwards = forwards.Forwards(lambda forward: self.provider.connect(forward), console.event)
 
     async def run(self) -> None:
         """Serve the control API and watch from the start; do the first full pass, then reconcile changes until
@@ -218,9 +217,7 @@ class Daemon:
             outcome = await converge(self.config, self.provider, self.console, self.timeout_s, announce=announce,
                                      builder=self.builder)
             self._record(cycle, outcome)
-            await self.forwards.ensure(self.wanted_forwards)
-            if self.provider_forwards is None:
-                self.provider_forwards = await blocking.call(self.provider.start_forwards, self.console.event)
+            await self.forwards.ensure(await blocking.call(self.provider.relayed))
             if trigger is not None and not outcome.changed_anything and outcome.deploy is not None:
                 await blocking.call(self.provider.restart, trigger.resource)
                 await blocking.call(self.provider.wait_ready, outcome.deploy, self.timeout_s)
@@ -244,7 +241,6 @@ class Daemon:
                 cycle.add(self.config.project, f"deployed {took:.1f}s")
         self.board.deployed(list(plan.resources), dict(plan.resource_images))
         self.logs.follow(self.provider, plan.resources, since=time.time())
-        self.wanted_forwards = dict(plan.relays)
 
     async def _smoke(self, cycle: Cycle, *, announce: bool = False) -> None:
         if not self.config.smoke:
@@ -272,9 +268,6 @@ class Daemon:
                 self.board.error = str(err)
 
     def _close_provider(self) -> None:
-        if self.provider_forwards is not None:
-            self.provider_forwards.close()
-            self.provider_forwards = None
         self.provider.close()
 
     def _failed(self, cycle: Cycle, resource: str, step: str, err: DevstackError) -> None:

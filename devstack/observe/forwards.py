@@ -1,8 +1,16 @@
-"""Port forwards the daemon keeps open: 127.0.0.1:local → 127.0.0.1:target, where the provider publishes the
-resource's port. Each connection is piped both ways. A forward outlives redeploys and restarts of its target:
-it only needs the target port to answer again, and the next connection gets through.
+"""Port forwards: devstack listens on 127.0.0.1:local for each [[forwards]] entry the provider does not serve itself
+and pipes every connection it accepts to a channel the provider opens to the target at that moment
+(`Provider.connect`: a published port on swarm, a pod's portforward stream on Kubernetes). The daemon, `ci` and
+`smoke` all forward through here.
 
-A local port already in use is an error naming the port and, when /proc tells, the process holding it.
+A forward outlives redeploys and restarts of its target: a connection made while the target is away fails, and
+the next one gets through. Each connection is an asyncio task of its own, cancelled on `close`. A local port
+already in use is an error naming the port and, when /proc tells, the process holding it.
+
+    forwards = Forwards(provider.connect, console.event)
+    await forwards.ensure(await blocking.call(provider.relayed))    # after every deploy
+    ...
+    await forwards.close()
 """
 
 from __future__ import annotations
@@ -10,60 +18,109 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 
+from devstack.config.model import Forward
 from devstack.errors import DevstackError, PortInUse
 from devstack.observe import ports
+from devstack.providers.channel import CHUNK, Channel
 
-_CHUNK = 64 * 1024
+Connect = Callable[[Forward], Awaitable[Channel]]
+OnEvent = Callable[[str, str], None]  # (resource, message), for the console
 
 
 class Forwards:
-    def __init__(self) -> None:
-        self._servers: dict[int, tuple[int, asyncio.Server]] = {}  # local → (target, server)
+    def __init__(self, connect: Connect, on_event: OnEvent) -> None:
+        self._connect, self._on_event = connect, on_event
+        self._servers: dict[int, tuple[Forward, asyncio.Server]] = {}
+        self._connections: set[asyncio.Task[None]] = set()
+        self._failing: set[int] = set()  # local ports whose last connection failed: said once until one succeeds
 
-    async def ensure(self, wanted: dict[int, int]) -> None:
-        """Serve exactly these local → target forwards: start new ones, move or close changed ones."""
-        for local in [p for p in self._servers if self._servers[p][0] != wanted.get(p)]:
+    async def ensure(self, wanted: Sequence[Forward]) -> None:
+        """Serve exactly these forwards: start new ones, move or close changed ones. Every new port is bound
+        before any is served, so a taken one fails the whole call."""
+        by_local = {forward.local: forward for forward in wanted}
+        for local in [p for p, (forward, _) in self._servers.items() if by_local.get(p) != forward]:
             await self._close(local)
-        for local, target in wanted.items():
+        for local, forward in by_local.items():
             if local not in self._servers:
-                self._servers[local] = (target, await _serve(local, target))
+                self._servers[local] = (forward, await self._serve(forward))
 
     async def close(self) -> None:
         for local in list(self._servers):
             await self._close(local)
+        connections = list(self._connections)
+        for task in connections:
+            task.cancel()
+        await asyncio.gather(*connections, return_exceptions=True)
 
     async def _close(self, local: int) -> None:
         _, server = self._servers.pop(local)
         server.close()
         await server.wait_closed()
 
-
-async def _serve(local: int, target: int) -> asyncio.Server:
-    async def pipe_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, forward: Forward) -> asyncio.Server:
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
-        except OSError:
-            writer.close()  # the target is (re)starting: this connection fails, the next one may not
-            return
-        await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+            return await asyncio.start_server(functools.partial(self._accepted, forward), "127.0.0.1",
+                                              forward.local)
+        except OSError as err:
+            where = f"cannot forward 127.0.0.1:{forward.local} to {forward.resource}:{forward.remote}"
+            if err.errno == errno.EADDRINUSE:
+                raise PortInUse(f"{where}: port {forward.local} is already in use{ports.holder(forward.local)}; "
+                                "stop what listens there or change the forward's `local` in devstack.toml") from None
+            raise DevstackError(f"{where}: {err.strerror}") from None
 
-    try:
-        return await asyncio.start_server(pipe_client, "127.0.0.1", local)
-    except OSError as err:
-        if err.errno == errno.EADDRINUSE:
-            raise PortInUse(f"forward: port 127.0.0.1:{local} is already in use{ports.holder(local)}; free it or "
-                                "choose another `local` in [[forwards]]") from None
-        raise DevstackError(f"forward: cannot listen on 127.0.0.1:{local}: {err.strerror}") from None
+    def _accepted(self, forward: Forward, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # A task of our own rather than the one asyncio makes of a coroutine callback: close() cancels it, and
+        # asyncio would report every cancelled one as an error.
+        task = asyncio.create_task(self._connection(forward, reader, writer), name=f"forward {forward.local}")
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
 
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await reader.read(_CHUNK):
-            writer.write(chunk)
-            await writer.drain()
-    except (ConnectionError, OSError):
-        pass  # either side went away: close both
-    finally:
-        with contextlib.suppress(ConnectionError, OSError):
+    async def _connection(self, forward: Forward, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            channel = await self._connect(forward)
+            try:
+                await pipe(reader, writer, channel)
+            finally:
+                await channel.close()
+            self._failing.discard(forward.local)
+        except DevstackError as err:
+            if forward.local not in self._failing:  # once, not at every retry of a client waiting for a restart
+                self._failing.add(forward.local)
+                self._on_event(forward.resource, f"forward 127.0.0.1:{forward.local}: {err}")
+        finally:
             writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: Channel) -> None:
+    """Copy both ways until the target's side ends. The client's end of sending is passed on, and its answer
+    still awaited (an HTTP client may half-close after its request); a client gone away ends both."""
+
+    async def upstream() -> None:
+        while data := await reader.read(CHUNK):
+            await channel.write(data)
+        await channel.write_eof()
+
+    async def downstream() -> None:
+        while data := await channel.read():
+            writer.write(data)
+            await writer.drain()
+
+    sending, answering = asyncio.create_task(upstream()), asyncio.create_task(downstream())
+    try:
+        await asyncio.wait((sending, answering), return_when=asyncio.FIRST_COMPLETED)
+        if not answering.done() and sending.exception() is None:
+            await answering
+    finally:
+        for task in (sending, answering):
+            task.cancel()
+        outcomes = await asyncio.gather(sending, answering, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, DevstackError):
+            raise outcome
+        if isinstance(outcome, Exception) and not isinstance(outcome, (ConnectionError, OSError)):
+            raise outcome

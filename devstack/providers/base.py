@@ -2,16 +2,19 @@
 
 The engine drives a provider through: prepare → deliver images → plan → apply → wait_ready; and status, logs,
 down on their own. Providers wrap blocking SDKs, so these methods are synchronous; the engine runs them off the
-event loop.
+event loop. `connect` alone is a coroutine: forwarded connections are piped on the event loop.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from devstack.config.model import Forward
+from devstack.providers.channel import Channel
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,6 @@ class DeployPlan:
     # handed back to apply and wait_ready. A plan is data, applied as it was planned, with no lookup in the
     # provider's memory.
     rendered: object = None
-    # [[forwards]] the daemon relays: local port → the 127.0.0.1 port where the provider publishes the target
-    relays: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,6 @@ class DownReport:
                                       for kind, n in self.removed.items() if n)
 
 
-class Closable(Protocol):
-    def close(self) -> None: ...
-
-
 class Provider(Protocol):
     name: str
 
@@ -122,9 +119,16 @@ class Provider(Protocol):
     def restart(self, resource: str) -> None:
         """Replace the resource's running instances with new ones of the same spec."""
 
-    def start_forwards(self, on_event: Callable[[str, str], None] | None = None) -> Closable | None:
-        """Serve the [[forwards]] the provider forwards itself (Kubernetes: through the API) until closed; None
-        where the engine publishes ports on 127.0.0.1 (swarm)."""
+    def relayed(self) -> tuple[Forward, ...]:
+        """The [[forwards]] devstack must serve on 127.0.0.1 itself (observe/forwards.py): on swarm those the
+        engine does not publish at their `local` port, on Kubernetes every one."""
+        ...
+
+    async def connect(self, forward: Forward) -> Channel:
+        """A new connection to the forward's target as it is now (after a restart, the new task or pod); the
+        one coroutine of the Protocol, as a connection lives on the daemon's event loop. Raises DevstackError
+        when the target cannot be reached now."""
+        ...
 
     def close(self) -> None:
         """Stop every background stream the provider started."""

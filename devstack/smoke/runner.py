@@ -12,6 +12,7 @@ from devstack.config.model import SmokeSpec
 from devstack.errors import CheckFailed as Failed
 from devstack.errors import SmokeFailed
 from devstack.observe.console import Console
+from devstack.observe.forwards import Forwards
 from devstack.providers.base import Provider
 from devstack.smoke import http_check, http_inject, imap_roundtrip, mailman_flow, smtp_probe
 from devstack.smoke.result import Result
@@ -64,13 +65,21 @@ def report(results: Sequence[Result], console: Console) -> None:
         raise SmokeFailed(f"{len(failed)} of {len(results)} smoke tests failed: {', '.join(failed)}")
 
 
-def check(specs: Sequence[SmokeSpec], provider: Provider, console: Console) -> None:
-    """Run and report `specs` against what `provider` deployed, through the forwards it serves itself (the
-    smoke tests reach Kubernetes through those); raise SmokeFailed when any fails."""
-    forwards = provider.start_forwards(console.event)
+def check(specs: Sequence[SmokeSpec], provider: Provider, console: Console, *, forward: bool = True) -> None:
+    """Run and report `specs` against what `provider` deployed, through the [[forwards]] served meanwhile (the
+    tests reach Kubernetes through them); `forward=False` when a running daemon serves them already. Raise
+    SmokeFailed when any fails."""
+
+    async def forwarded() -> list[Result]:
+        served = Forwards(provider.connect, console.event)
+        try:
+            if forward:
+                await served.ensure(await blocking.call(provider.relayed))
+            return await run_all(specs, provider.logs)
+        finally:
+            await served.close()
+
     try:
-        report(asyncio.run(run_all(specs, provider.logs)), console)
+        report(asyncio.run(forwarded()), console)
     finally:
-        if forwards is not None:
-            forwards.close()
         provider.close()

@@ -5,17 +5,18 @@ update and the forwards' gap are tested on the real test cluster (tests/realkube
 
 from __future__ import annotations
 
+import asyncio
 import io
-import os
 import socket
 import tarfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from k8s_env import Env
 
 from devstack.errors import DeployError
+from devstack.observe.forwards import Forwards
 from devstack.providers.kubernetes import livesync
 from devstack.providers.kubernetes.provider import KubernetesProvider
 
@@ -52,31 +53,50 @@ def pod_of(env: Env, workload: str) -> str:
                 if p["metadata"]["name"].startswith(workload + "-"))
 
 
-def test_a_local_port_in_use_is_named(env: Env) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen(1)
-        port = taken.getsockname()[1]
-        provider = up(env, extra=f"[[forwards]]\nresource = \"relay\"\nlocal = {port}\nremote = 8000\n")
-        with pytest.raises(DeployError, match=f"port {port} is already in use by pid {os.getpid()} "):
-            provider.start_forwards()  # this test's own process holds it, and the message says so
+async def ask(port: int, data: bytes, done: Callable[[bytes], bool] = lambda answer: False) -> bytes:
+    """What comes back for `data`, until `done` says it is all or the connection closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    answer = b""
+    while not done(answer) and (chunk := await asyncio.wait_for(reader.read(65536), 5)):
+        answer += chunk
+    writer.close()
+    return answer
 
 
-def test_forward_to_an_undeclared_port_reports_the_error_channel(env: Env) -> None:
+async def test_forwards_reach_a_service_and_a_pod_through_the_websocket_stream(env: Env) -> None:
+    relay_port, pod_port = free_port(), free_port()
+    up(env).close()
+    pod, sink = pod_of(env, "relay"), pod_of(env, "sink")
+    provider = env.provider(env.config(extra=FORWARDS.format(relay=relay_port, pod=sink, pod_port=pod_port)))
+    forwards = Forwards(provider.connect, lambda resource, message: None)
+    try:
+        await forwards.ensure(await asyncio.to_thread(provider.relayed))
+        assert await ask(relay_port, b"hello", lambda answer: b"hello" in answer) == pod.encode() + b"|hello"
+        # Large enough for 64-bit frame lengths, masked both ways: every byte comes back, in order.
+        big = bytes(range(256)) * 1024
+        prefix = pod.encode() + b"|"
+        echoed = await ask(relay_port, big, lambda answer: len(answer.replace(prefix, b"")) >= len(big))
+        assert echoed.replace(prefix, b"") == big
+        assert await ask(pod_port, b"smtp?", lambda answer: b"?" in answer) == sink.encode() + b"|smtp?"
+    finally:
+        await forwards.close()
+        provider.close()
+
+
+async def test_forward_to_an_undeclared_port_reports_the_error_channel(env: Env) -> None:
     port = free_port()
     provider = up(env, extra=f"[[forwards]]\nresource = \"relay\"\nlocal = {port}\nremote = 9999\n")
     events: list[str] = []
-    forwards = provider.start_forwards(lambda resource, message: events.append(message))
+    forwards = Forwards(provider.connect, lambda resource, message: events.append(message))
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-            conn.sendall(b"hello")
-            assert conn.recv(100) == b""
-        deadline = time.monotonic() + 5  # the event is reported by the connection's thread, just after
-        while not events and time.monotonic() < deadline:
-            time.sleep(0.02)
+        await forwards.ensure(provider.relayed())
+        assert await ask(port, b"hello") == b""  # closed: nothing listens on that port in the pod
     finally:
-        forwards.close()
-    assert any("error forwarding port 9999" in e for e in events)
+        await forwards.close()
+        provider.close()
+    assert len(events) == 1 and "error forwarding port 9999 to pod relay-" in events[0], events
 
 
 def test_sync_copies_files_with_tar_through_exec_and_runs_the_restart_command(env: Env, tmp_path: Path) -> None:

@@ -99,6 +99,9 @@ def test_up_live_updates_rebuilds_survives_a_typo_and_keeps_running_after_ctrl_c
     try:
         daemon.wait_for("watching for changes", timeout=400)
         assert get(port, "/") == "devstack demo relay\n"
+        # `smoke` from another terminal goes through the daemon's forwards (it cannot listen on their ports).
+        smoke = kube_demo.devstack("smoke")
+        assert smoke.returncode == 0 and "sink-smtp" in smoke.stdout and "in use" not in smoke.stdout, smoke
         (first_image,) = images(kube_demo, "relay")
         (first_pod,) = [p["metadata"]["name"] for p in kube_demo.pods("relay")]
         logs = subprocess.Popen(kube_demo.argv("logs", "-f", "relay"), cwd=kube_demo.root, env=kube_demo.env,

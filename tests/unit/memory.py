@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from devstack import blocking
-from devstack.config.model import Config, ImageSpec
+from devstack.config.model import Config, Forward, ImageSpec
 from devstack.errors import DeployError, EngineUnavailable
 from devstack.images import build, plan
-from devstack.providers.base import Closable, DeployPlan, DownOptions, DownReport, ResourceStatus
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
+from devstack.providers.channel import Channel
 
 _TICK_S = 0.02
 
@@ -119,8 +120,11 @@ class MemoryProvider:
     def restart(self, resource: str) -> None:
         self.engine.step("restart")
 
-    def start_forwards(self, on_event: Callable[[str, str], None] | None = None) -> Closable | None:
-        return None
+    def relayed(self) -> tuple[Forward, ...]:
+        return ()
+
+    async def connect(self, forward: Forward) -> Channel:
+        raise DeployError("the in-memory engine publishes no ports")
 
     def close(self) -> None:
         pass

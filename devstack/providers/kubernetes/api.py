@@ -2,8 +2,9 @@
 context (never the ambient current-context), and its errors become devstack errors here.
 
 devstack works on plain JSON objects, whatever their kind (custom resources included), so requests go through
-the client's generic transport (auth, TLS, proxies from the kubeconfig) rather than its typed models. Exec and
-port-forward use the client's websocket support (`kubernetes.stream`).
+the client's generic transport (auth, TLS, proxies from the kubeconfig) rather than its typed models. Exec uses
+the client's websocket support (`kubernetes.stream`); port-forward opens its own asyncio websocket (websocket.py)
+from `upgrade()`, with the same address, TLS and credentials.
 
     EngineUnavailable    the kubeconfig, its context or the API server cannot be reached
     ApiError(DeployError) the server answered with an error status; `.status` holds the HTTP code
@@ -15,7 +16,9 @@ import contextlib
 import json
 import os
 import socket
+import ssl
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,10 +28,9 @@ from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.stream import ws_client
-from websocket import WebSocketException
 
-from devstack.errors import ApiError, DeployError, EngineUnavailable
+from devstack.errors import ApiError, EngineUnavailable
+from devstack.providers.kubernetes import websocket
 
 Json = dict[str, Any]
 Query = Sequence[tuple[str, str]]
@@ -74,6 +76,7 @@ class Api:
         self.client = api_client
         self.context = context
         self.scrub = scrub
+        self._tls: ssl.SSLContext | None = None
 
     @property
     def host(self) -> str:
@@ -107,18 +110,23 @@ class Api:
         self._check(response, data, "GET", path)
         return data.decode("utf-8", "replace")
 
-    def websocket(self, path: str, query: Query, protocol: str) -> Any:
-        """A websocket to a streaming subresource (a pod's portforward), authenticated as every other request."""
+    def upgrade(self, path: str, query: Query, protocol: str) -> websocket.Request:
+        """How to open a websocket to a streaming subresource (a pod's portforward): the API server's address,
+        TLS as the kubeconfig says, and the same credentials as every other request."""
         _method, url, headers, _body, _post = self.client.param_serialize(
             method="GET", resource_path=path, query_params=list(query), header_params={},
             auth_settings=["BearerToken"])
-        url = "wss://" + url.removeprefix("https://") if url.startswith("https://") else "ws://" + url.removeprefix(
-            "http://")
-        try:
-            return ws_client.create_websocket(  # type: ignore[no-untyped-call]
-                self.client.configuration, url, {**headers, "sec-websocket-protocol": protocol})
-        except (OSError, ValueError, WebSocketException) as err:
-            raise DeployError(self.scrub(f"GET {path}: {err}")) from None
+        parsed = urllib.parse.urlsplit(url)
+        secure = parsed.scheme == "https"
+        if secure and self._tls is None:
+            self._tls = _tls_context(self.client.configuration)
+        configuration = self.client.configuration
+        return websocket.Request(
+            host=parsed.hostname or "localhost", port=parsed.port or (443 if secure else 80),
+            target=parsed.path + (f"?{parsed.query}" if parsed.query else ""), protocol=protocol,
+            tls=self._tls if secure else None,
+            server_hostname=getattr(configuration, "tls_server_name", None) or parsed.hostname,
+            headers={k: v for k, v in headers.items() if k.lower() not in ("content-type", "accept")})
 
     def stream(self, path: str, query: Query, timeout_s: float | None = None) -> Stream:
         """A long response read line by line: a watch, or logs with follow=true."""
@@ -157,7 +165,7 @@ class Api:
     def _check(self, response: urllib3.BaseHTTPResponse, data: bytes, method: str, path: str) -> None:
         if response.status < 400:
             return
-        message = _status_message(data) or response.reason or "error"
+        message = websocket.status_message(data) or response.reason or "error"
         raise ApiError(response.status, self.scrub(f"{method} {path}: {response.status} {message}"))
 
     def _unreachable(self, err: BaseException) -> str:
@@ -215,12 +223,18 @@ class Stream:
                 self._response.close()
 
 
-def _status_message(data: bytes) -> str:
-    try:
-        status = json.loads(data)
-    except ValueError:
-        return bytes(data[:200]).decode("utf-8", "replace").strip()
-    return str(status.get("message", "")) if isinstance(status, dict) else ""
+def _tls_context(configuration: kube_client.Configuration) -> ssl.SSLContext:
+    """The kubeconfig's TLS settings (its CA, client certificate, insecure-skip-tls-verify) as an SSLContext; the
+    client library writes inline certificate data to files first, so paths are all there is to read."""
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif configuration.assert_hostname is False:
+        context.check_hostname = False
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
+    return context
 
 
 def typed_items(found: Json) -> list[Json]:

@@ -3,8 +3,8 @@
 prepare creates a kind/k3d/minikube cluster when absent and connects through the configured context only
 (after the context guard said yes); deliver pushes or loads images; plan renders the manifests and compares
 digests; apply applies server-side and prunes; wait_ready watches the rollouts; sync live-updates through exec.
-Beyond the Protocol: start_forwards (port forwards through the API), follow_all (every pod's logs), sync_files,
-and close, which stops every background stream the provider started.
+Beyond the Protocol: follow_all (every pod's logs), sync_files, and close, which stops every background stream
+the provider started.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from devstack import blocking, labels
 from devstack import secrets as dev_secrets
-from devstack.config.model import Config, KubernetesSpec
+from devstack.config.model import Config, Forward, KubernetesSpec
 from devstack.errors import DeployError
 from devstack.images import reference
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
@@ -36,6 +36,7 @@ from devstack.providers.kubernetes import (
     portforward,
     readiness,
     render,
+    routing,
     teardown,
 )
 from devstack.providers.kubernetes import logs as pod_logs
@@ -47,7 +48,7 @@ _LOG_TAIL = 20
 _GONE_AFTER_S = 30.0  # a log follower with no pod to follow for this long ends (the resource was removed)
 _RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
 _RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # kubectl's own: other tools show it the same way
-_Closable = TypeVar("_Closable", pod_logs.Follower, portforward.Forwards, Informer)
+_Closable = TypeVar("_Closable", pod_logs.Follower, Informer)
 
 
 class KubernetesProvider:
@@ -70,7 +71,7 @@ class KubernetesProvider:
         self._pods_changed: threading.Event | None = None  # set by the informers wait_for_change starts
         self._namespaces_used: set[str] = set()  # of every plan so far: log followers look in them all
         self._delivered: set[str] = set()
-        self._running: list[pod_logs.Follower | portforward.Forwards | Informer] = []
+        self._running: list[pod_logs.Follower | Informer] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
@@ -139,7 +140,9 @@ class KubernetesProvider:
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
         rendered = _rendered(plan)
+        deadline = time.monotonic() + timeout_s
         readiness.wait(self.api, self.discovery, rendered.workloads, self.project, timeout_s, self.wait_options)
+        routing.wait(self.api, self.discovery, rendered.objects, self.project, deadline)
 
     def status(self) -> list[ResourceStatus]:
         pods = self._pods()
@@ -177,14 +180,17 @@ class KubernetesProvider:
         return self._keep(pod_logs.Follower(self.api, self._namespaces(), self.project, on_line,
                                             tail_lines=tail_lines)).start()
 
-    def start_forwards(self, on_event: Callable[[str, str], None] | None = None) -> portforward.Forwards:
-        """Listen on 127.0.0.1 for every [[forwards]] entry until `.close()`; raises when a local port is taken."""
-        targets = [portforward.Target(self.spec.namespace, f.resource, f.local, f.remote)
-                   for f in self.config.forwards]
-        return self._keep(portforward.Forwards(self.api, targets, on_event=on_event)).start()
+    def relayed(self) -> tuple[Forward, ...]:
+        """Every [[forwards]] entry: nothing on the cluster listens on this machine's 127.0.0.1."""
+        return self.config.forwards
+
+    async def connect(self, forward: Forward) -> portforward.PodChannel:
+        """A portforward stream to the forward's current pod, through the API server."""
+        target = portforward.Target(self.spec.namespace, forward.resource, forward.remote)
+        return await portforward.connect(self.api, target)
 
     def close(self) -> None:
-        """Stop every background stream this provider started (log followers, forwards)."""
+        """Stop every background stream this provider started (log followers, informers)."""
         self._closed.set()
         with self._lock:
             running, self._running = self._running, []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,11 +11,12 @@ import docker
 
 from devstack import blocking, labels
 from devstack import secrets as dev_secrets
-from devstack.config.model import Config
+from devstack.config.model import Config, Forward
 from devstack.errors import DeployError, PortInUse
 from devstack.images import docker_engine
 from devstack.observe import ports
-from devstack.providers.base import Closable, DeployPlan, DownOptions, DownReport, ResourceStatus
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
+from devstack.providers.channel import TcpChannel, open_tcp
 from devstack.providers.swarm import cluster, deploy, events, live, readiness, secrets, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
 
@@ -35,6 +36,7 @@ class SwarmProvider:
         self._applied_at: datetime | None = None
         self.created_swarm = False
         self._secrets: dict[str, str] | None = None
+        self._published: dict[int, int] = {}  # a relayed forward's local port → where its target is published
 
     @property
     def client(self) -> docker.DockerClient:
@@ -50,17 +52,14 @@ class SwarmProvider:
         """Swarm runs on the engine that built the images: nothing to move."""
 
     def plan(self, images: Mapping[str, str]) -> DeployPlan:
-        inputs = stackfile.Inputs(project=self.project, variables=self.config.variables, images=images,
-                                  forwards=self.config.forwards, config_file=self.config.file.name,
-                                  secrets=self._swarm_secrets())
-        rendered = stackfile.render(self.stack_file, self.config.display(self.stack_file), inputs)
+        rendered = self._render(images)
         with docker_engine.translated("list the project's services"):
             current = deploy.is_current(self.client, self.project, rendered.services, rendered.digest)
             if not current:
                 self._check_ports_free(rendered)
         runs = {name: str(spec.get("image", "")) for name, spec in rendered.document["services"].items()}
         return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images,
-                          resource_images=runs, rendered=rendered, relays=self._relays(rendered))
+                          resource_images=runs, rendered=rendered)
 
     def apply(self, plan: DeployPlan) -> None:
         self._applied_at = datetime.now(UTC)
@@ -136,9 +135,21 @@ class SwarmProvider:
             self._applied_at = datetime.now(UTC)  # the tasks to wait for are those created from now on
             self.client.services.get(self._service(resource)).force_update()
 
-    def start_forwards(self, on_event: Callable[[str, str], None] | None = None) -> Closable | None:
-        """The engine publishes swarm ports on 127.0.0.1 itself; the daemon relays the rest (DeployPlan.relays)."""
-        return None
+    def relayed(self) -> tuple[Forward, ...]:
+        """The forwards whose target the stack file publishes at another port than `local` (the others the
+        engine serves itself, published at `local` by the rendered stack file)."""
+        published = stackfile.endpoints(self._render({}).document)
+        self._published = {f.local: published[key] for f in self.config.forwards
+                           if (key := f"{f.resource}:{f.remote}") in published and published[key] != f.local}
+        return tuple(f for f in self.config.forwards if f.local in self._published)
+
+    async def connect(self, forward: Forward) -> TcpChannel:
+        """A connection to where the engine publishes the target on 127.0.0.1."""
+        if forward.local not in self._published:
+            self.relayed()  # a provider made anew by a config reload: read the stack file once
+        if forward.local not in self._published:
+            raise DeployError(f"forward 127.0.0.1:{forward.local}: the engine serves it itself, not devstack")
+        return await open_tcp(self._published[forward.local], f"{forward.resource}:{forward.remote}")
 
     def close(self) -> None:
         """Nothing runs in the background: log followers belong to the daemon."""
@@ -171,11 +182,11 @@ class SwarmProvider:
     def _service(self, resource: str) -> str:
         return f"{self.project}_{resource}"
 
-    def _relays(self, rendered: Rendered) -> dict[int, int]:
-        """Forwards whose target the stack file publishes at another port: the daemon relays local → that port."""
-        published = stackfile.endpoints(rendered.document)
-        return {f.local: published[key] for f in self.config.forwards
-                if (key := f"{f.resource}:{f.remote}") in published and published[key] != f.local}
+    def _render(self, images: Mapping[str, str]) -> Rendered:
+        inputs = stackfile.Inputs(project=self.project, variables=self.config.variables, images=images,
+                                  forwards=self.config.forwards, config_file=self.config.file.name,
+                                  secrets=self._swarm_secrets())
+        return stackfile.render(self.stack_file, self.config.display(self.stack_file), inputs)
 
     def _write(self, document: str) -> Path:
         # May hold substituted secrets: readable by the owner only.
