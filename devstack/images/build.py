@@ -90,16 +90,23 @@ def _explain(reason: str, step: str) -> str:
 def remove_project_images(client: docker.DockerClient, project: str) -> tuple[int, list[str]]:
     """`down --images`: the images built for the project; how many went, and the ones kept and why. Tags are
     content hashes, so another project built from the same files runs the very same image: that one stays."""
-    removed, kept = 0, []
-    for image in client.images.list(filters={"label": f"{LABEL_PROJECT}={project}"}):
-        try:
-            client.images.remove(image.id, force=True)
-            removed += 1
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as err:
-            if err.status_code != 409:
-                raise
-            name = next(iter(image.tags), image.short_id)
-            kept.append(f"kept image {name}: a container of another project still uses it")
-    return removed, kept
+    removed, pending = 0, client.images.list(filters={"label": f"{LABEL_PROJECT}={project}"})
+    while pending:
+        refused = []
+        for image in pending:
+            try:
+                client.images.remove(image.id, force=True)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as err:
+                if err.status_code != 409:
+                    raise
+                refused.append(image)
+        # The engine refuses to remove an image while one built on it (`base`) exists: once that one is gone,
+        # another round removes it. A round that removes nothing leaves what is in use.
+        if len(refused) == len(pending):
+            break
+        pending = refused
+    return removed, [f"kept image {next(iter(image.tags), image.short_id)}: a container of another project still "
+                     "uses it" for image in pending]

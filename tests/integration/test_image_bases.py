@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import docker.models.images
 import pytest
 
 from devstack.config import loader
@@ -64,8 +65,8 @@ def run(engine: docker.DockerClient, tag: str) -> str:
     return bytes(engine.containers.run(tag, ["cat", "/srv/app.txt"], remove=True, network_mode="none")).decode()
 
 
-def test_an_image_is_built_from_its_base_and_again_when_the_base_changes(layered: Layered,
-                                                                         engine: docker.DockerClient) -> None:
+def test_an_image_is_built_from_its_base_and_again_when_the_base_changes(layered: Layered, engine: docker.DockerClient,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     first = layered.build()
     assert run(engine, first["app"]) == "tool v1\n"
 
@@ -80,3 +81,13 @@ def test_an_image_is_built_from_its_base_and_again_when_the_base_changes(layered
     message = str(failed.value)
     assert "image 'tools' failed to build" in message and "non-zero code: 3" in message, message
     assert "app: not built: its base image tools did not build" in message
+
+    # `down --images`: an image and the one built on it both go, even when the engine lists the base first (it
+    # lists the newest first: reversed here) and refuses to remove it while the other exists.
+    listed = docker.models.images.ImageCollection.list
+    monkeypatch.setattr(docker.models.images.ImageCollection, "list",
+                        lambda self, **kwargs: list(reversed(listed(self, **kwargs))))
+    removed, kept = build.remove_project_images(engine, layered.project)
+    monkeypatch.undo()
+    assert (removed, kept) == (4, [])
+    assert engine.images.list(filters={"label": f"{build.LABEL_PROJECT}={layered.project}"}) == []
