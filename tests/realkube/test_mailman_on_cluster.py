@@ -172,6 +172,15 @@ def test_a_saved_template_or_python_file_is_live_in_the_same_web_pod(mailman: Ma
         seconds = shows(port, "/site/about.json", f'"edit": "{token}"')
         line = daemon.wait_for(r"mailman-web .*1 file changed → synced to 1 container\(s\)", after=mark)
         print(f"views.py saved → visible through the forward: {seconds:.1f}s ({line.strip()})")
+
+        # A save with an error fails the live update at once, pointing at the pod's log; the pod stays, and the
+        # next save is live again.
+        good, mark = views.read_text(), daemon.mark()
+        views.write_text(good + "\n\ndef broken(:\n")
+        daemon.wait_for(r"mailman-web .*1 file changed → live update failed", after=mark)
+        assert any("fix the file and save it again" in line for line in daemon.lines[mark:]), daemon.lines[mark:]
+        views.write_text(good.replace(f'"edit": "{token}"', '"edit": "fixed"'))
+        shows(port, "/site/about.json", '"edit": "fixed"')
     finally:
         stopped = daemon.stop()
     assert stopped in (0, 130), "\n".join(daemon.lines[-40:])
