@@ -168,6 +168,9 @@ def start_node(admin: Path) -> None:
     spawn("proxy", [bin_path("kube-proxy"), f"--kubeconfig={admin}", "--bind-address=127.0.0.1",
                     f"--hostname-override={NODE}", f"--cluster-cidr={POD_CIDR}", "--proxy-mode=iptables",
                     "--masquerade-all", "--conntrack-max-per-core=0",
+                    # Rules follow every endpoint change at once, not up to a second later: a test's first
+                    # request after devstack saw the Service's endpoints must not race kube-proxy.
+                    "--iptables-min-sync-period=0s",
                     "--conntrack-tcp-timeout-established=0", "--conntrack-tcp-timeout-close-wait=0",
                     "--healthz-bind-address=127.0.0.1:10256", "--metrics-bind-address=127.0.0.1:10249"], env=env)
     spawn("dns", [sys.executable, str(HERE / "dns.py"), "--listen", GATEWAY, "--kubeconfig", str(admin)])
