@@ -2,9 +2,9 @@
 
 prepare creates a kind/k3d/minikube cluster when absent and connects through the configured context only
 (after the context guard said yes); deliver pushes or loads images; plan renders the manifests and compares
-digests; apply applies server-side and prunes; wait_ready watches the rollouts; sync live-updates through exec.
-Beyond the Protocol: follow_all (every pod's logs), sync_files, and close, which stops every background stream
-the provider started.
+digests; apply applies server-side and prunes; wait_ready watches the rollouts, then the Services' endpoints;
+sync live-updates through exec; connect opens a port-forward stream to a current pod. Beyond the Protocol:
+sync_files (live update of one container).
 """
 
 from __future__ import annotations
@@ -174,11 +174,6 @@ class KubernetesProvider:
                         return
         finally:
             follower.close()
-
-    def follow_all(self, on_line: pod_logs.OnLine, *, tail_lines: int = 10) -> pod_logs.Follower:
-        """Stream every container of every project pod to `on_line(resource, line)` until `.close()`."""
-        return self._keep(pod_logs.Follower(self.api, self._namespaces(), self.project, on_line,
-                                            tail_lines=tail_lines)).start()
 
     def relayed(self) -> tuple[Forward, ...]:
         """Every [[forwards]] entry: nothing on the cluster listens on this machine's 127.0.0.1."""
