@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import select
+import shlex
 import socket
 import tarfile
 import threading
@@ -172,20 +173,36 @@ def _exec(handler: _Handler, pod: Json, query: dict[str, list[str]], headers: di
     store.execs.append((name, container, command))
     files = store.files.setdefault((namespace, name, container), {})
     try:
-        if command[:1] == ["tar"]:
-            for path, data in _read_tar(connection).items():
-                files["/" + path] = data
-        elif command[:1] == ["rm"]:
-            for path in [a for a in command[1:] if a.startswith("/")]:
-                for existing in [p for p in files if p == path or p.startswith(path.rstrip("/") + "/")]:
-                    del files[existing]
-        elif command[:1] == ["false"]:
-            connection.send(b"\x02" + b"it failed on purpose\n")
-            return connection.send(b"\x03" + json.dumps(_failure(1)).encode())
+        # A script of steps (`sh -c "tar … || { …; echo devstack-live-update-step:0 >&2; exit $s; }\n…"`) runs
+        # each line's command in turn, as the shell would.
+        steps = _script_steps(command[2]) if command[:2] == ["sh", "-c"] else [command]
+        for number, step in enumerate(steps):
+            if not _run(connection, files, step):
+                connection.send(b"\x02" + b"it failed on purpose\n")
+                if len(steps) > 1:
+                    connection.send(b"\x02" + f"devstack-live-update-step:{number}\n".encode())
+                return connection.send(b"\x03" + json.dumps(_failure(1)).encode())
         connection.send(b"\x01" + b"ok\n")
         connection.send(b"\x03" + json.dumps({"metadata": {}, "status": "Success"}).encode())
     finally:
         _release(connection)
+
+
+def _script_steps(script: str) -> list[list[str]]:
+    return [[word for word in shlex.split(line.split(" || ", 1)[0]) if word != "</dev/null"]
+            for line in script.splitlines()]
+
+
+def _run(connection: ws.Connection, files: dict[str, bytes], command: list[str]) -> bool:
+    """One command of an exec; False when it fails (`false` does, on purpose)."""
+    if command[:1] == ["tar"]:
+        for path, data in _read_tar(connection).items():
+            files["/" + path] = data
+    elif command[:1] == ["rm"]:
+        for path in [a for a in command[1:] if a.startswith("/")]:
+            for existing in [p for p in files if p == path or p.startswith(path.rstrip("/") + "/")]:
+                del files[existing]
+    return command[:1] != ["false"]
 
 
 def _read_tar(connection: ws.Connection) -> dict[str, bytes]:

@@ -113,9 +113,24 @@ def test_sync_copies_files_with_tar_through_exec_and_runs_the_restart_command(en
     assert updated == [f"{pod}/relay"]
     files = env.kube.store.files[("demo", pod, "relay")]
     assert files["/app/relay.py"] == b"print('v2')\n" and files["/app/static/css/site.css"] == b"body {}\n"
-    commands = [command for _pod, _container, command in env.kube.store.execs]
-    assert commands == [["tar", "-xf", "-", "-C", "/"], ["rm", "-rf", "--", "/app/old.py"],
-                        ["sh", "-c", "kill -HUP 1"]]
+    # One exec for the three steps: copy, remove, restart (only tar reads stdin).
+    ((_pod, _container, command),) = env.kube.store.execs
+    assert command[:2] == ["sh", "-c"] and [line.split(" || ")[0] for line in command[2].splitlines()] == [
+        "tar -xf - -C /", "rm -rf -- /app/old.py </dev/null", "sh -c 'kill -HUP 1' </dev/null"]
+
+
+def test_a_failing_step_is_named_and_stops_the_rest(env: Env, tmp_path: Path) -> None:
+    provider = up(env)
+    pod = pod_of(env, "relay")
+    source = tmp_path / "relay.py"
+    source.write_text("print('v3')\n")
+    with pytest.raises(DeployError) as caught:
+        provider.sync_files(pod, "relay", [(source, "/app/relay.py"), (tmp_path / "gone.py", "/app/gone.py")],
+                            ["false"])
+    message = str(caught.value)
+    assert message.startswith(f"running `false` in pod {pod} container relay failed: exit code 1"), message
+    assert "it failed on purpose" in message and "devstack-live-update-step" not in message
+    assert env.kube.store.files[("demo", pod, "relay")]["/app/relay.py"] == b"print('v3')\n"  # the copy went in
 
 
 def test_a_failing_exec_says_what_failed(env: Env, tmp_path: Path) -> None:

@@ -8,7 +8,14 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pytest
+
+from devstack.config import loader
+from devstack.config.kubernetes import on_context
+from devstack.errors import DeployError
+from devstack.providers import registry
 from tests.realkube.conftest import AppProject
 
 
@@ -135,3 +142,34 @@ def test_down_keeps_claims_and_their_data_unless_asked(app_project: AppProject) 
     down("--volumes")
     gone = app_project.cluster.kubectl("get", "namespace", app_project.name, "--ignore-not-found", "-o", "name")
     assert gone.strip() == ""
+
+
+def test_live_update_failures_name_their_step(app_project: AppProject, monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    """Live update on a real runtime: copy and restart go in one exec, and the step that fails is the one named."""
+    app_project.workloads(nobody="securityContext: {runAsUser: 65534, runAsGroup: 65534}\n")
+    ci = app_project.ci()
+    assert ci.returncode == 0, ci.stdout + ci.stderr
+    monkeypatch.setenv("KUBECONFIG", str(app_project.cluster.kubeconfig))
+    config = on_context(loader.load(app_project.root / "devstack.toml", environ=app_project.env),
+                        app_project.cluster.context)
+    provider = registry.create(config)
+    provider.prepare()
+    note = tmp_path / "note.txt"
+    note.write_text("synced by devstack\n")
+    try:
+        # The container's user (nobody) cannot write under /etc: the copy fails, says why and what to do.
+        with pytest.raises(DeployError) as caught:
+            provider.sync("app", [(note, "/etc/devstack-note.txt")], ["true"])
+        message = str(caught.value)
+        assert re.match(r"copying 1 file\(s\) into pod nobody-\S+ container main failed: exit code 2", message), message
+        assert "Permission denied" in message and "writes as the container's user" in message
+        # Where it may write, the copy goes in and the restart command runs after it, in the same exec.
+        with pytest.raises(DeployError) as caught:
+            provider.sync("app", [(note, "/tmp/devstack-note.txt")], ["sh", "-c", "cat /tmp/devstack-note.txt; exit 4"])
+        message = str(caught.value)
+        assert re.match(r"running `sh -c cat /tmp/devstack-note.txt; exit 4` in pod nobody-\S+ container main "
+                        r"failed: exit code 4", message), message
+        assert provider.sync("app", [(note, "/tmp/devstack-note.txt")], ["test", "-s", "/tmp/devstack-note.txt"])
+    finally:
+        provider.close()

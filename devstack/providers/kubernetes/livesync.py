@@ -1,15 +1,18 @@
 """Live update: copy changed files into a running container through the API's exec with tar (what `kubectl cp`
-does), remove the ones deleted locally, then run the restart commands. No image build, no rollout.
+does), remove the ones deleted locally, then run the restart command: one exec running `sh -c` when there is more
+than one step. No image build, no rollout.
 
-Needs `tar` in the container, as `kubectl cp` does.
+Needs `tar` in the container, as `kubectl cp` does (and `sh` for the single exec; without it, one exec a step).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import shlex
 import tarfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,8 @@ from devstack.providers.kubernetes.api import Api
 Files = Sequence[tuple[Path, str]]  # (local path, absolute path in the container)
 _FRAME = 64 * 1024  # stdin goes in websocket frames of this size
 _TIMEOUT_S = 120.0
+_MARK = "devstack-live-update-step:"  # a failing step of a script says its number on stderr
+_NO_SHELL = "executable file not found"  # the runtime's words when the image has no `sh`
 # Unlike swarm's archive API, exec runs as the container's user.
 _WRITABLE = ("\n  live update writes as the container's user: make the synced files and their folders writable by it "
              "in the Dockerfile (COPY --chown=UID:GID …)")
@@ -29,18 +34,57 @@ _WRITABLE = ("\n  live update writes as the container's user: make the synced fi
 
 def sync_files(api: Api, namespace: str, pod: str, container: str, files: Files, restart: Sequence[str]) -> None:
     """Make the container's copies match the local files (deleted ones removed), then run the `restart`
-    command (an argv, as in [images.NAME.live_update]; empty: none)."""
+    command (an argv, as in [images.NAME.live_update]; empty: none). The steps go in one exec when there are
+    several (each exec is a round trip through the API server, the kubelet and the runtime)."""
     present = [(local, remote) for local, remote in files if local.exists()]
     removed = [remote for local, remote in files if not local.exists()]
     where = f"pod {pod} container {container}"
+    steps = []
     if present:
-        run(api, namespace, pod, container, ["tar", "-xf", "-", "-C", "/"], stdin=archive(present),
-            what=f"copying {len(present)} file(s) into {where}")
+        steps.append(Step(f"copying {len(present)} file(s) into {where}", ["tar", "-xf", "-", "-C", "/"]))
     if removed:
-        run(api, namespace, pod, container, ["rm", "-rf", "--", *removed],
-            what=f"removing {len(removed)} file(s) from {where}")
+        steps.append(Step(f"removing {len(removed)} file(s) from {where}", ["rm", "-rf", "--", *removed]))
     if restart:
-        run(api, namespace, pod, container, list(restart), what=f"running `{' '.join(restart)}` in {where}")
+        steps.append(Step(f"running `{' '.join(restart)}` in {where}", list(restart)))
+    stdin = archive(present) if present else None
+    if len(steps) == 1:
+        run(api, namespace, pod, container, steps[0].command, what=steps[0].what, stdin=stdin)
+    elif steps:
+        run_steps(api, namespace, pod, container, steps, stdin)
+
+
+@dataclass(frozen=True)
+class Step:
+    what: str  # for errors: "copying 2 file(s) into pod relay-0 container relay"
+    command: list[str]
+
+
+def run_steps(api: Api, namespace: str, pod: str, container: str, steps: Sequence[Step], stdin: bytes | None) -> None:
+    """The steps in order, in one `sh -c`; the first to fail stops the rest and is named. A container without a
+    shell gets one exec per step."""
+    where = f"live update of pod {pod} container {container}"
+    outcome = _exec(api, namespace, pod, container, ["sh", "-c", script(steps)], stdin, where)
+    if not outcome.failure:
+        return
+    marks = [line.removeprefix(_MARK) for line in outcome.detail.splitlines() if line.startswith(_MARK)]
+    detail = "\n".join(line for line in outcome.detail.splitlines() if not line.startswith(_MARK))
+    if not marks and _NO_SHELL in f"{outcome.failure} {detail}":
+        for step in steps:
+            run(api, namespace, pod, container, step.command, what=step.what,
+                stdin=stdin if step.command[0] == "tar" else None)
+        return
+    failed = steps[int(marks[-1])] if marks and marks[-1].isdigit() and int(marks[-1]) < len(steps) else None
+    raise DeployError(_message(failed.what if failed else where, outcome.failure, detail,
+                               tar=failed is not None and failed.command[0] == "tar"))
+
+
+def script(steps: Sequence[Step]) -> str:
+    """Each step's command, then on failure its number on stderr and its exit status. Only tar reads stdin."""
+    lines = []
+    for number, step in enumerate(steps):
+        redirect = "" if step.command[0] == "tar" else " </dev/null"
+        lines.append(f"{shlex.join(step.command)}{redirect} || {{ s=$?; echo {_MARK}{number} >&2; exit $s; }}")
+    return "\n".join(lines)
 
 
 def archive(files: Files) -> bytes:
@@ -57,6 +101,21 @@ def archive(files: Files) -> bytes:
 def run(api: Api, namespace: str, pod: str, container: str, command: list[str], *, what: str,
         stdin: bytes | None = None) -> str:
     """Exec a command; its stdout, or DeployError with its stderr and exit code."""
+    outcome = _exec(api, namespace, pod, container, command, stdin, what)
+    if outcome.failure:
+        raise DeployError(_message(what, outcome.failure, outcome.detail, tar=command[0] == "tar"))
+    return outcome.out
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    out: str
+    detail: str  # stderr
+    failure: str  # "" on success, else what went wrong ("exit code 1")
+
+
+def _exec(api: Api, namespace: str, pod: str, container: str, command: list[str], stdin: bytes | None,
+          what: str) -> _Outcome:
     try:
         client: Any = stream(api.core().connect_get_namespaced_pod_exec, pod, namespace, command=command,
                              container=container, stdin=stdin is not None, stdout=True, stderr=True, tty=False,
@@ -72,12 +131,13 @@ def run(api: Api, namespace: str, pod: str, container: str, command: list[str], 
         out, errors, status = client.read_stdout(0), client.read_stderr(0), client.read_channel(3)
     finally:
         client.close()
-    failure = _failure(status)
-    if failure:
-        detail = api.scrub(bytes(errors).decode("utf-8", "replace").strip())
-        hint = _WRITABLE if command[0] == "tar" and ("Cannot open" in detail or "Permission denied" in detail) else ""
-        raise DeployError(f"{what} failed: {failure}" + (f"\n  | {detail}" if detail else "") + hint)
-    return api.scrub(bytes(out).decode("utf-8", "replace"))
+    return _Outcome(api.scrub(bytes(out).decode("utf-8", "replace")),
+                    api.scrub(bytes(errors).decode("utf-8", "replace").strip()), _failure(status))
+
+
+def _message(what: str, failure: str, detail: str, *, tar: bool) -> str:
+    hint = _WRITABLE if tar and ("Cannot open" in detail or "Permission denied" in detail) else ""
+    return f"{what} failed: {failure}" + (f"\n  | {detail}" if detail else "") + hint
 
 
 def _failure(status: bytes) -> str:
