@@ -5,6 +5,7 @@ with their trust rule. (The same images run on the real cluster in tests/realkub
 
 from __future__ import annotations
 
+import functools
 import json
 import smtplib
 import time
@@ -124,6 +125,9 @@ def stack(engine: docker.DockerClient, images: dict[str, str], tmp_path_factory:
                       published(tsa, 8008), published(strict, 8008))
         wait_for(lambda: httpx.get(f"{found.kumod_url}/api/check-liveness/v1").status_code == 200, "kumod")
         wait_for(lambda: httpx.get(f"{found.sink_url}/healthz").status_code == 200, "the sink")
+        # Until a container listens, Docker's proxy accepts on the published port and then resets the connection.
+        for url in (found.tsa_url, found.strict_tsa_url):
+            wait_for(functools.partial(httpx.get, f"{url}/get_config_v1/shaping.toml"), "the TSA stand-ins")
         yield found
     finally:
         for container in started:
