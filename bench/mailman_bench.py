@@ -133,18 +133,20 @@ def config_edits(root: Path, daemon: Daemon, edits: int) -> list[float]:
     return times
 
 
-def template_edits(root: Path, env: dict[str, str], edits: int,
+def template_edits(root: Path, env: dict[str, str], edits: int, daemon: Daemon | None = None,
                    copy_in: Callable[[Path], None] | None = None) -> list[float]:
     """A Postorius template override saved, until the list index through the forward shows it: with `devstack up`
-    running (copy_in None: its live update), or copied in and reloaded by `copy_in` (the floor)."""
+    running (`daemon`: its live update), or copied in and reloaded by `copy_in` (the floor). Under the daemon,
+    the next save waits (untimed) for the cycle's smoke tests, as the floor's next save waits for its reload."""
     template = root / "web" / "templates" / "postorius" / "index.html"
     page = f"http://127.0.0.1:{env['MAILMAN_WEB_PORT']}/postorius/lists/"
     times = []
-    # A connection per request: uwsgi closes each after its answer, and a pooled one reused before the forward
-    # passed the close on would fail the bench for nothing.
+    # A connection per request: uwsgi closes each after its answer, and a client sees that close a second late
+    # through any Kubernetes port-forward (the runtime's wait); a pooled connection reused meanwhile would fail.
     with httpx.Client(timeout=30, headers={"Connection": "close"}) as client:
         for _ in range(edits):
             mark = f"bench-{uuid.uuid4().hex[:12]}"
+            line = daemon.mark() if daemon else 0
             started = time.perf_counter()
             template.write_text(template.read_text().replace("{% dev_notice %}", f"{{% dev_notice %}} {mark}", 1))
             if copy_in is not None:
@@ -155,6 +157,8 @@ def template_edits(root: Path, env: dict[str, str], edits: int,
                     raise RuntimeError(f"the list index did not show the saved template within 120s ({mark})")
                 time.sleep(0.05)
             times.append(time.perf_counter() - started)
+            if daemon:
+                daemon.wait_for(r"smoke [✓✗]", after=line, timeout=TIMEOUT_S)
     return times
 
 
@@ -217,7 +221,7 @@ def measure(tmp: Path, rounds: int, edits: int) -> dict[str, Any]:
             daemon.wait_for("watching for changes", timeout=TIMEOUT_S)
             results["post"] = posts(env, password, rounds)
             results["edit"] = {"devstack": config_edits(mailman, daemon, edits)}
-            results["template"] = {"devstack": template_edits(mailman, env, edits)}
+            results["template"] = {"devstack": template_edits(mailman, env, edits, daemon)}
         finally:
             daemon.stop()
         results["edit"]["floor"] = restarts_by_hand(mailman, env, edits)
@@ -226,7 +230,7 @@ def measure(tmp: Path, rounds: int, edits: int) -> dict[str, Any]:
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             listening(int(env["MAILMAN_WEB_PORT"]))
-            results["template"]["floor"] = template_edits(mailman, env, edits, copy_by_hand(env))
+            results["template"]["floor"] = template_edits(mailman, env, edits, copy_in=copy_by_hand(env))
         finally:
             forward.terminate()
             forward.wait(timeout=30)
