@@ -60,7 +60,8 @@ class PodChannel:
         await self._ws.send(bytes((_DATA,)) + data)
 
     async def write_eof(self) -> None:
-        # The protocol cannot half-close a stream: the connection ends here, as kubectl's does.
+        # v4.channel.k8s.io cannot half-close a stream (kubectl's SPDY streams can). Ending it here frees the
+        # pod's side at once; kept open, a client that left would hold it until the server's idle timeout.
         await self._ws.close()
 
     async def close(self) -> None:
