@@ -38,8 +38,9 @@ class Forwards:
         self._failing: set[int] = set()  # local ports whose last connection failed: said once until one succeeds
 
     async def ensure(self, wanted: Sequence[Forward]) -> None:
-        """Serve exactly these forwards: start new ones, move or close changed ones. Every new port is bound
-        before any is served, so a taken one fails the whole call."""
+        """Serve exactly these forwards: start new ones, move or close changed ones. A taken port raises
+        PortInUse (an outside reason: the daemon retries); the forwards started before it keep serving, and the
+        next call starts the rest."""
         by_local = {forward.local: forward for forward in wanted}
         for local in [p for p, (forward, _) in self._servers.items() if by_local.get(p) != forward]:
             await self._close(local)
