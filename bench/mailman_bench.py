@@ -239,14 +239,14 @@ def measure(tmp: Path, rounds: int, edits: int) -> dict[str, Any]:
     return results
 
 
-# The README's numbers (a run on the 2-core development machine, the test cluster shared with other jobs).
+# The README's numbers (a run on the 2-core development machine, nothing else running).
 EXAMPLE_RESULTS: dict[str, Any] = json.loads(
-    '{"mailman.json": {"ci": {"mailman": [32.509, 5.257], "demo": [5.654, 1.434]}, "post": {"mailman": [2.914'
-    ', 1.264, 2.473, 2.909, 3.301, 2.715, 1.211, 2.759, 2.918, 2.673, 3.316, 2.198, 2.887, 2.671, 3.504, 1.30'
-    '7, 1.323, 1.784, 2.615, 3.819], "sink": [0.174, 0.158, 0.242, 0.108, 0.094, 0.1, 0.082, 0.132, 0.1, 0.1,'
-    ' 0.105, 0.11, 0.143, 0.098, 0.106, 0.121, 0.109, 0.119, 0.131, 0.145]}, "edit": {"devstack": [47.45, 41.'
-    '955, 46.257], "floor": [47.832, 40.141, 41.033]}, "template": {"devstack": [5.113, 10.421, 8.366], "floo'
-    'r": [4.075, 4.056, 3.605]}}}')
+    '{"mailman.json": {"ci": {"mailman": [37.561, 6.07], "demo": [4.893, 1.909]}, "post": {"mailman": [1.'
+    '368, 2.906, 3.593, 2.218, 2.707, 2.531, 2.904, 2.674, 2.365, 2.677, 2.398, 3.814, 2.507, 2.501, 2.62'
+    '7, 3.543, 3.508, 2.569, 3.572, 3.647], "sink": [0.185, 0.134, 0.117, 0.12, 0.115, 0.262, 0.243, 0.19'
+    '5, 0.166, 0.225, 0.171, 0.159, 0.122, 0.159, 0.125, 0.147, 0.179, 0.257, 0.156, 0.168]}, "edit": {"d'
+    'evstack": [59.574, 41.544, 37.14], "floor": [46.453, 39.784, 39.57]}, "template": {"devstack": [4.68'
+    '1, 3.072, 0.246], "floor": [4.854, 4.69, 4.011]}}}')
 
 
 def readme_tables(results: Path) -> str:
