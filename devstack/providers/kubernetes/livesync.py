@@ -48,7 +48,7 @@ def sync_files(api: Api, namespace: str, pod: str, container: str, files: Files,
         steps.append(Step(f"running `{' '.join(restart)}` in {where}", list(restart)))
     stdin = archive(present) if present else None
     if len(steps) == 1:
-        run(api, namespace, pod, container, steps[0].command, what=steps[0].what, stdin=stdin)
+        run(api, namespace, pod, container, steps[0], stdin)
     elif steps:
         run_steps(api, namespace, pod, container, steps, stdin)
 
@@ -57,6 +57,11 @@ def sync_files(api: Api, namespace: str, pod: str, container: str, files: Files,
 class Step:
     what: str  # for errors: "copying 2 file(s) into pod relay-0 container relay"
     command: list[str]
+
+    @property
+    def copies(self) -> bool:
+        """The copy: tar, the one step that reads stdin (the archive)."""
+        return self.command[0] == "tar"
 
 
 def run_steps(api: Api, namespace: str, pod: str, container: str, steps: Sequence[Step], stdin: bytes | None) -> None:
@@ -70,19 +75,18 @@ def run_steps(api: Api, namespace: str, pod: str, container: str, steps: Sequenc
     detail = "\n".join(line for line in outcome.detail.splitlines() if not line.startswith(_MARK))
     if not marks and _NO_SHELL in f"{outcome.failure} {detail}":
         for step in steps:
-            run(api, namespace, pod, container, step.command, what=step.what,
-                stdin=stdin if step.command[0] == "tar" else None)
+            run(api, namespace, pod, container, step, stdin)
         return
     failed = steps[int(marks[-1])] if marks and marks[-1].isdigit() and int(marks[-1]) < len(steps) else None
     raise DeployError(_message(failed.what if failed else where, outcome.failure, detail,
-                               tar=failed is not None and failed.command[0] == "tar"))
+                               tar=failed is not None and failed.copies))
 
 
 def script(steps: Sequence[Step]) -> str:
     """Each step's command, then on failure its number on stderr and its exit status. Only tar reads stdin."""
     lines = []
     for number, step in enumerate(steps):
-        redirect = "" if step.command[0] == "tar" else " </dev/null"
+        redirect = "" if step.copies else " </dev/null"
         lines.append(f"{shlex.join(step.command)}{redirect} || {{ s=$?; echo {_MARK}{number} >&2; exit $s; }}")
     return "\n".join(lines)
 
@@ -98,18 +102,15 @@ def archive(files: Files) -> bytes:
     return buffer.getvalue()
 
 
-def run(api: Api, namespace: str, pod: str, container: str, command: list[str], *, what: str,
-        stdin: bytes | None = None) -> str:
-    """Exec a command; its stdout, or DeployError with its stderr and exit code."""
-    outcome = _exec(api, namespace, pod, container, command, stdin, what)
+def run(api: Api, namespace: str, pod: str, container: str, step: Step, stdin: bytes | None) -> None:
+    """Exec one step (given the archive when it is the copy); DeployError with its stderr and exit code."""
+    outcome = _exec(api, namespace, pod, container, step.command, stdin if step.copies else None, step.what)
     if outcome.failure:
-        raise DeployError(_message(what, outcome.failure, outcome.detail, tar=command[0] == "tar"))
-    return outcome.out
+        raise DeployError(_message(step.what, outcome.failure, outcome.detail, tar=step.copies))
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    out: str
     detail: str  # stderr
     failure: str  # "" on success, else what went wrong ("exit code 1")
 
@@ -128,11 +129,10 @@ def _exec(api: Api, namespace: str, pod: str, container: str, command: list[str]
                 client.write_stdin(stdin[start:start + _FRAME])
             client.close_channel(0)  # v5 only: tells the command its stdin ended; tar also stops at its end marker
         client.run_forever(timeout=_TIMEOUT_S)
-        out, errors, status = client.read_stdout(0), client.read_stderr(0), client.read_channel(3)
+        errors, status = client.read_stderr(0), client.read_channel(3)
     finally:
         client.close()
-    return _Outcome(api.scrub(bytes(out).decode("utf-8", "replace")),
-                    api.scrub(bytes(errors).decode("utf-8", "replace").strip()), _failure(status))
+    return _Outcome(api.scrub(bytes(errors).decode("utf-8", "replace").strip()), _failure(status))
 
 
 def _message(what: str, failure: str, detail: str, *, tar: bool) -> str:
