@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from devstack.cli.session import Session, pass_session
-from devstack.config.model import Config
+from devstack.config.model import BASE_ARG, Config
 from devstack.errors import UsageError
 from devstack.images import docker_engine, offline_base, package_base
 
@@ -52,7 +52,7 @@ def _config(session: Session) -> Config | None:
 
 
 def package_bases(config: Config, *, auto: bool, force: bool, log: offline_base.Log) -> None:
-    specs = [spec for spec in config.images.values() if spec.packages and package_base.ARG not in spec.args]
+    specs = [spec for spec in config.images.values() if spec.packages and BASE_ARG not in spec.args]
     if not specs:
         return
     client = docker_engine.connect()

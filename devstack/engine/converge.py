@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from devstack import blocking
-from devstack.config.model import Config, ImageSpec
+from devstack.config.model import BASE_ARG, Config, ImageSpec
 from devstack.errors import DevstackError
 from devstack.images import build, package_base
 from devstack.images.builder import Builder, DockerBuilder
@@ -51,7 +51,7 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
         if announce and target not in image_plan.missing:
             console.event(target.spec.name, f"image unchanged ({target.tag})")
         elif announce and package_base.needs_offline(target.spec):
-            console.event(target.spec.name, f"FROM {target.spec.args[package_base.ARG]}: the offline base of its "
+            console.event(target.spec.name, f"FROM {target.spec.args[BASE_ARG]}: the offline base of its "
                                             f"packages ({package_base.why_offline()})")
     # Tags are content hashes, known before any build: plan the deploy first, so a bad stack file or a missing
     # variable is reported at once rather than after minutes of building.

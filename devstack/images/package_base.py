@@ -41,7 +41,6 @@ from devstack.images.offline_base import Log, OfflineBase, last_lines
 
 PUBLIC = "debian:bookworm-slim"
 REPOSITORY = "devstack/debian"
-ARG = BASE_ARG
 OFFLINE_ENV = "DEVSTACK_OFFLINE"
 LABEL_PACKAGES = "dev.devstack.base-packages"
 # The Dockerfile lines of such an image (README): apt installs the list unless the base already holds it.
@@ -222,13 +221,13 @@ def public_usable(client: docker.DockerClient, ref: str = PUBLIC) -> bool:
 
 def with_base(spec: ImageSpec, public: str | None) -> ImageSpec:
     """`spec` with the build arg BASE set: `public` when usable (not None), else the list's offline base."""
-    if spec.packages is None or ARG in spec.args:
+    if spec.packages is None or BASE_ARG in spec.args:
         return spec
-    return dataclasses.replace(spec, args={**spec.args, ARG: public or offline_tag(spec.packages)})
+    return dataclasses.replace(spec, args={**spec.args, BASE_ARG: public or offline_tag(spec.packages)})
 
 
 def needs_offline(spec: ImageSpec) -> bool:
-    return spec.packages is not None and spec.args.get(ARG) == offline_tag(spec.packages)
+    return spec.packages is not None and spec.args.get(BASE_ARG) == offline_tag(spec.packages)
 
 
 def ensure(client: docker.DockerClient, spec: ImageSpec, log: Log, force: bool = False) -> bool:

@@ -57,5 +57,5 @@ def images(config: Config, client: docker.DockerClient) -> ImagePlan:
         targets = scan(with_bases(config, client))
         missing = tuple(t for t in targets if not build.exists(client, t.tag))
         bases = tuple(t.spec for t in missing if package_base.needs_offline(t.spec)
-                      and not build.exists(client, t.spec.args[package_base.ARG]))
+                      and not build.exists(client, t.spec.args[BASE_ARG]))
     return ImagePlan(targets=targets, missing=missing, bases=bases)
