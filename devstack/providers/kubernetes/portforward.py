@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from devstack import blocking
 from devstack.errors import DeployError
-from devstack.providers.kubernetes import health, websocket
+from devstack.providers.kubernetes import health, routing, websocket
 from devstack.providers.kubernetes.api import Api, Json
 from devstack.providers.kubernetes.render import RESOURCE
 
@@ -133,6 +133,4 @@ def _service_pods(api: Api, service: Json, remote: int) -> tuple[list[Json], int
     for declared in spec.get("ports") or []:
         if int(declared.get("port", 0)) == remote:
             port = declared.get("targetPort", remote)
-    query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
-    found = api.call("GET", f"/api/v1/namespaces/{service['metadata']['namespace']}/pods", query=query)
-    return found.get("items", []), int(port) if str(port).isdigit() else port
+    return routing.selected_pods(api, service), int(port) if str(port).isdigit() else port

@@ -142,7 +142,7 @@ class KubernetesProvider:
         rendered = _rendered(plan)
         deadline = time.monotonic() + timeout_s
         readiness.wait(self.api, self.discovery, rendered.workloads, self.project, timeout_s, self.wait_options)
-        routing.wait(self.api, self.discovery, rendered.objects, self.project, deadline)
+        routing.wait(self.api, self.discovery, rendered.objects, deadline)
 
     def status(self) -> list[ResourceStatus]:
         pods = self._pods()

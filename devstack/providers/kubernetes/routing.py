@@ -13,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 
-from devstack import blocking, labels
+from devstack import blocking
 from devstack.errors import DeployError, ReadinessError
 from devstack.providers.kubernetes import health
 from devstack.providers.kubernetes.api import Api, Json, typed_items
@@ -23,12 +23,12 @@ _POLL_S = 0.2
 _SERVICE_NAME = "kubernetes.io/service-name"  # the label tying a slice to its Service
 
 
-def wait(api: Api, discovery: Discovery, objects: Sequence[Json], project: str, deadline: float) -> None:
+def wait(api: Api, discovery: Discovery, objects: Sequence[Json], deadline: float) -> None:
     """Until every Service in `objects` lists its ready pods; ReadinessError naming the first that does not."""
     services = [o for o in objects if o.get("kind") == "Service" and (o.get("spec") or {}).get("selector")]
     slices = _slices(discovery) if services else None
     while services:
-        missing = [(service, ips) for service in services if (ips := unlisted(api, slices, service, project))]
+        missing = [(service, ips) for service in services if (ips := unlisted(api, slices, service))]
         if not missing:
             return
         if time.monotonic() > deadline:
@@ -38,16 +38,22 @@ def wait(api: Api, discovery: Discovery, objects: Sequence[Json], project: str, 
         blocking.sleep(_POLL_S)
 
 
-def unlisted(api: Api, slices: Resource | None, service: Json, project: str) -> set[str]:
+def unlisted(api: Api, slices: Resource | None, service: Json) -> set[str]:
     """The addresses of ready pods the Service selects that it does not route to yet."""
     namespace, name = service["metadata"].get("namespace") or "default", service["metadata"]["name"]
-    selector = service["spec"]["selector"]
-    found = api.call("GET", f"/api/v1/namespaces/{namespace}/pods", query=[("labelSelector", labels.selector(project))])
-    wanted = {pod["status"]["podIP"] for pod in typed_items(found)
-              if _selects(selector, pod) and health.pod_ready(pod) and (pod.get("status") or {}).get("podIP")}
+    wanted = {pod["status"]["podIP"] for pod in selected_pods(api, service)
+              if health.pod_ready(pod) and (pod.get("status") or {}).get("podIP")}
     if not wanted:
         return set()
     return wanted - (_sliced(api, slices, namespace, name) if slices else _endpoints(api, namespace, name))
+
+
+def selected_pods(api: Api, service: Json) -> list[Json]:
+    """The pods the Service's selector picks, asked of the server by that selector."""
+    selector = (service.get("spec") or {}).get("selector") or {}
+    query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
+    namespace = service["metadata"].get("namespace") or "default"
+    return typed_items(api.call("GET", f"/api/v1/namespaces/{namespace}/pods", query=query))
 
 
 def _slices(discovery: Discovery) -> Resource | None:
@@ -68,8 +74,3 @@ def _endpoints(api: Api, namespace: str, name: str) -> set[str]:
     endpoints = api.get(f"/api/v1/namespaces/{namespace}/endpoints/{name}") or {}
     return {address.get("ip") for subset in endpoints.get("subsets") or []
             for address in subset.get("addresses") or []}
-
-
-def _selects(selector: dict[str, str], pod: Json) -> bool:
-    pod_labels = pod["metadata"].get("labels") or {}
-    return all(pod_labels.get(key) == value for key, value in selector.items())
