@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack import secrets as dev_secrets
-from devstack.config import kubernetes, model, packages, secrets, smoke
+from devstack.config import kubernetes, model, packages, resources, secrets, smoke
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
 from devstack.config.reader import Table, relative
 from devstack.config.variables import SECRET_PREFIX, interpolate_tree, read_env_file
@@ -120,9 +120,11 @@ def _build(top: Table, path: Path, values: dict[str, str]) -> Config:
     tests = tuple(top.map("smoke", smoke.read))
     _unique(path.name, "smoke", [t.name for t in tests])
     dev_secrets = secrets.read(top)
+    settings, local, commands = resources.read(top)
     top.done()
     return Config(file=path, project=name, provider=provider, variables=values, images=images, swarm=swarm,
-                  forwards=forwards, smoke=tests, kubernetes=cluster, secrets=dev_secrets)
+                  forwards=forwards, smoke=tests, kubernetes=cluster, secrets=dev_secrets, resources=settings,
+                  local=local, commands=commands)
 
 
 def _image(table: Table, key: str, root: Path) -> ImageSpec:

@@ -115,6 +115,65 @@ class SmokeSpec:
     options: object  # HttpInject, Smtp, Imap or Http from devstack.config.smoke (a dataclass, not a mapping)
 
 
+TRIGGERS = ("auto", "manual")
+
+
+@dataclass(frozen=True)
+class Link:
+    """An endpoint shown beside the forwards: a web UI, an API root."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """[resources.NAME]: how the dev loop treats one resource (a service, a workload or a [[local]] one)."""
+
+    name: str
+    depends_on: tuple[str, ...] = ()  # deployed and rolled only once each of these is ready
+    trigger: str = "auto"  # auto | manual: manual records saves as pending until `devstack trigger NAME`
+    links: tuple[Link, ...] = ()
+    key: str = ""  # where the file sets them, for messages: "resources.kumod", "local[0]"
+
+
+@dataclass(frozen=True)
+class ShellCommand:
+    """A command as written: a string runs through `sh -c`, a list runs as it is (no shell)."""
+
+    argv: tuple[str, ...]
+    text: str  # as the user wrote it, for messages
+
+    @property
+    def shell(self) -> bool:
+        return self.argv[:2] == ("sh", "-c") and len(self.argv) == 3 and self.argv[2] == self.text
+
+
+@dataclass(frozen=True)
+class LocalResource:
+    """[[local]]: a command on this machine, re-run when its `deps` change; `serve` is kept running."""
+
+    name: str
+    command: ShellCommand | None  # run to completion; fails its cycle when it exits non-zero
+    serve: ShellCommand | None  # started after `command` succeeded, restarted when the deps change
+    deps: tuple[str, ...]  # absolute glob patterns (`**` spans folders)
+    workdir: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """[[commands]]: a named one-off command of a resource (`devstack run NAME`); its output goes to that
+    resource's log. Either `run` on this machine or `exec` in the resource's container."""
+
+    name: str
+    resource: str
+    run: ShellCommand | None
+    exec: ShellCommand | None
+    description: str = ""
+    workdir: Path | None = None  # for `run`
+
+
 @dataclass(frozen=True)
 class Config:
     file: Path
@@ -127,6 +186,13 @@ class Config:
     smoke: tuple[SmokeSpec, ...] = ()
     kubernetes: KubernetesSpec | None = None
     secrets: tuple[SecretSpec, ...] = ()
+    resources: Mapping[str, ResourceSpec] = field(default_factory=dict)  # only those with settings
+    local: tuple[LocalResource, ...] = ()
+    commands: tuple[CommandSpec, ...] = ()
+
+    def resource(self, name: str) -> ResourceSpec:
+        """The settings of a resource; the defaults for one with no [resources.NAME] table."""
+        return self.resources.get(name) or ResourceSpec(name)
 
     @property
     def root(self) -> Path:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from devstack import blocking
+from devstack.config import resources
 from devstack.config.model import BASE_ARG, Config, ImageSpec
 from devstack.errors import DevstackError
 from devstack.images import build, package_base
@@ -56,6 +57,7 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     # Tags are content hashes, known before any build: plan the deploy first, so a bad stack file or a missing
     # variable is reported at once rather than after minutes of building.
     deploy_plan = await blocking.call(provider.plan, image_plan.tags)
+    resources.check_names(config, deploy_plan.resources)  # [resources.X], depends_on: names the deploy knows
     outcome.deploy = deploy_plan
     await _timed(outcome, "base", build_bases(builder, image_plan.bases, console))
     await _timed(outcome, "build", build_all(builder, image_plan.missing, config.project, console, outcome))
