@@ -18,7 +18,7 @@ BASE = $$(cat $(BASE_RECORD))
 CLUSTER := $(PYTHON) tests/cluster/cluster.py
 CLUSTER_KUBECONFIG := .devstack/test-cluster/kubeconfig
 
-.PHONY: help demo test down lint unit integration bench bench-tools venv docker base-image lua clean test-cluster \
+.PHONY: help demo test down lint docs unit integration bench bench-tools venv docker base-image lua clean test-cluster \
 	test-cluster-down
 
 help:
@@ -26,6 +26,7 @@ help:
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make down   remove the demo stack"
 	@echo "make bench  run the benchmarks under bench/"
+	@echo "make docs   build the documentation site into site/ (offline; open site/index.html)"
 	@echo "make test-cluster       start devstack's Kubernetes test cluster (context devstack-test)"
 	@echo "make test-cluster-down  stop it and undo what it changed on this machine"
 
@@ -37,7 +38,7 @@ down: venv docker
 
 # The suite runs on the real test cluster too: started here when it is not running, and stopped again (with
 # everything it changed on the machine undone) when this run started it.
-test: venv docker base-image lua lint
+test: venv docker base-image lua lint docs
 	@started=0; if ! $(CLUSTER) status >/dev/null 2>&1; then started=1; fi; \
 	status=0; $(MAKE) --no-print-directory test-cluster || status=$$?; \
 	if [ $$status -eq 0 ]; then \
@@ -58,11 +59,16 @@ test-cluster-down:
 	@$(CLUSTER) down
 
 lint: venv
-	$(BIN)/ruff check devstack sink tests bench
+	$(BIN)/ruff check devstack sink tests bench docs
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Every bench/*_bench.py, then the README's tables from their results (bench/run.py).
+# The documentation site (mkdocs.yml): docs/ and the repository's other Markdown, offline; --strict makes a broken
+# link or anchor an error.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# Every bench/*_bench.py, then the tables of docs/benchmarks.md from their results (bench/run.py).
 bench: venv docker base-image bench-tools
 	DEVSTACK_BASE_IMAGE=$(BASE) $(BIN)/python bench/run.py
 

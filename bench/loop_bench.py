@@ -150,14 +150,14 @@ def report(results: dict[str, object], edits: int) -> None:
     (out / "loop.json").write_text(json.dumps(results, indent=2))
 
 
-# Results in the shape main() writes them (the README's numbers), for tests/unit/test_bench.py.
+# Results in the shape main() writes them (the numbers in docs/benchmarks.md), for tests/unit/test_bench.py.
 EXAMPLE_RESULTS = {"loop.json": {"rebuild_s": [6.85], "floor_s": [11.34], "live_s": [0.24],
                                  "idle": {"cpu_percent": 0.25, "rss_mib": 63},
                                  "logs": {"produced": 200000, "shown": 200000, "ratio": 1.0}}}
 
 
 def readme_tables(results: Path) -> str:
-    """The README's two tables, from the last results/loop.json."""
+    """The two tables of docs/benchmarks.md, from the last results/loop.json."""
     data = json.loads((results / "loop.json").read_text())
     rebuild, floor = statistics.median(data["rebuild_s"]), statistics.median(data["floor_s"])
     live, idle_, logs = statistics.median(data["live_s"]), data["idle"], data["logs"]

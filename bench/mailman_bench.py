@@ -239,7 +239,7 @@ def measure(tmp: Path, rounds: int, edits: int) -> dict[str, Any]:
     return results
 
 
-# The README's numbers (a run on the 2-core development machine, nothing else running).
+# The numbers in docs/benchmarks.md (a run on the 2-core development machine, nothing else running).
 EXAMPLE_RESULTS: dict[str, Any] = json.loads(
     '{"mailman.json": {"ci": {"mailman": [37.561, 6.07], "demo": [4.893, 1.909]}, "post": {"mailman": [1.'
     '368, 2.906, 3.593, 2.218, 2.707, 2.531, 2.904, 2.674, 2.365, 2.677, 2.398, 3.814, 2.507, 2.501, 2.62'

@@ -50,7 +50,7 @@ TIMEOUT_S = 900
 MAILBOX = "admin@mailu.test"
 PORTS = {"SMTP_PORT": 18500, "SUBMISSION_PORT": 18501, "SUBMISSIONS_PORT": 18502, "IMAP_PORT": 18503,
          "IMAPS_PORT": 18504, "HTTP_PORT": 18505, "HTTPS_PORT": 18506}
-EXAMPLE_RESULTS: dict[str, Any] = {RESULT: {  # the README's numbers, in the shape this script writes them
+EXAMPLE_RESULTS: dict[str, Any] = {RESULT: {  # the numbers in docs/benchmarks.md, in the shape this script writes them
     "ci": {"mailu": [46.23, 0.842], "demo": [4.939, 0.943]},
     "mail": {"smtp": [0.0768] * 50, "append": [0.0521] * 50},
     "edit": {"devstack": [12.53, 16.55, 12.90], "floor": [21.61, 27.64, 23.20]}}}

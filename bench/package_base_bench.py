@@ -1,4 +1,4 @@
-"""The offline path of images from Debian packages (README: "Images from Debian packages"), for the list `hello`:
+"""The offline path of images from Debian packages (docs/images.md), for the list `hello`:
 
     cold base      debootstrap + chroot apt-get + import, with no cached minimal system (the first list)
     cached base    the same with the minimal system unpacked from its cache (every later list)
@@ -100,8 +100,8 @@ def _report(rows: dict[str, list[float]], floor: list[float], sizes: dict[str, i
     (out / "package_base.json").write_text(json.dumps(results, indent=2))
 
 
-# The results this README shows (the last run), in the shape `_report` writes them: tests/unit/test_bench.py checks
-# that the README holds the tables they give.
+# The results docs/benchmarks.md shows (the last run), in the shape `_report` writes them: tests/unit/test_bench.py
+# checks that the page holds the tables they give.
 EXAMPLE_RESULTS = {"package_base.json": {"sizes_mb": {"image": 117, "base": 117}, **{
     key: {"seconds": mine, "peer_s": peer, "ratio": mine / peer} for key, mine, peer in [
         ("cold base", 171.71, 171.71), ("cached base", 64.18, 171.71), ("reuse", 0.004236, 171.71),
@@ -113,7 +113,7 @@ LABELS = {"cold base": "offline base, first list (debootstrap + apt + import)",
 
 
 def readme_tables(results: Path) -> str:
-    """The README's table, from the last results/package_base.json."""
+    """The table of docs/benchmarks.md, from the last results/package_base.json."""
     data = json.loads((results / "package_base.json").read_text())
     rows = ["| operation | time | compared with | ratio |", "| --- | --- | --- | --- |"]
     for key, label in LABELS.items():

@@ -1,10 +1,11 @@
-"""`make bench`: run every benchmark under bench/, then print the README's tables from what they measured.
+"""`make bench`: run every benchmark under bench/, then print the tables of docs/benchmarks.md from what they measured.
 
 A benchmark is a script named bench/NAME_bench.py (found by that name: adding one is adding the file). It
   - measures when run as a script, bounded in count and time, and writes its results under bench/results/;
-  - defines `readme_tables(results: Path) -> str`: the README's Markdown tables, from its latest results there;
+  - defines `readme_tables(results: Path) -> str`: its Markdown tables for docs/benchmarks.md, from its latest
+    results there;
   - may define EXAMPLE_RESULTS ({file name: JSON} in the shape it writes): tests/unit/test_bench.py renders them
-    and checks that the README carries the same tables.
+    and checks that docs/benchmarks.md carries the same tables.
 
 Usage: python bench/run.py [--list] [--only NAME]... [--tables-only]
   --list          print the benchmarks found, run nothing
@@ -72,7 +73,7 @@ def main() -> int:
         return 0
     failed = [] if args.tables_only else [name for name, path in chosen.items() if not run(name, path)]
     for name in chosen:
-        print(f"\n--- README tables: {name} ---\n{tables(name)}")
+        print(f"\n--- README tables: {name} ---\n{tables(name)}")  # the heading tests/unit/test_bench.py reads
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

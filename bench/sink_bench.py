@@ -270,7 +270,7 @@ def main() -> int:
 MODE_LABELS = {"per-connection": "one connection per message", "reuse (-d)": "connection reuse (`-d`)"}
 
 
-# Results in the shape main() writes them (the README's numbers), for tests/unit/test_bench.py.
+# Results in the shape main() writes them (the numbers in docs/benchmarks.md), for tests/unit/test_bench.py.
 EXAMPLE_RESULTS = {"sink-20261130-000000.json": {"summary": [
     {"mode": "per-connection", "postfix_msg_per_s": 6100, "devstack_msg_per_s": 3280,
      "ratio_devstack_to_postfix": 0.538, "postfix_cpu_us_per_msg": 136, "devstack_cpu_us_per_msg": 291,
@@ -281,7 +281,7 @@ EXAMPLE_RESULTS = {"sink-20261130-000000.json": {"summary": [
 
 
 def readme_tables(results: Path) -> str:
-    """The README's table, from the newest results/sink-*.json."""
+    """The table of docs/benchmarks.md, from the newest results/sink-*.json."""
     runs = sorted(results.glob("sink-*.json"))
     if not runs:
         raise FileNotFoundError(f"no {results.name}/sink-*.json")

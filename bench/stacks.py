@@ -1,5 +1,5 @@
-"""What the stack benchmarks (bench/*_bench.py of a mail stack) share: their README rows for cold and warm `ci`
-against a peer stack, and writing their results where bench/run.py reads them."""
+"""What the stack benchmarks (bench/*_bench.py of a mail stack) share: their rows in docs/benchmarks.md for cold and
+warm `ci` against a peer stack, and writing their results where bench/run.py reads them."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def ci_rows(ours: list[float], peer: list[float], peer_name: str, cold_note: str
 
 
 def record(name: str, results: dict[str, Any], readme_tables: Callable[[Path], str]) -> int:
-    """Write `results` as bench/results/NAME and print the README's tables from them."""
+    """Write `results` as bench/results/NAME and print the tables of docs/benchmarks.md from them."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / name).write_text(json.dumps(results, indent=2))
     print(readme_tables(RESULTS))

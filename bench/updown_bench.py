@@ -176,14 +176,14 @@ LABELS = {"cold up": "cold up (base image present, no demo image, nothing deploy
           "warm up": "warm up (nothing changed: nothing built, nothing updated)", "down": "down"}
 
 
-# Results in the shape main() writes them (the README's numbers), for tests/unit/test_bench.py.
+# Results in the shape main() writes them (the numbers in docs/benchmarks.md), for tests/unit/test_bench.py.
 EXAMPLE_RESULTS = {"updown.json": {key: {"devstack_s": mine, "floor_s": floor, "ratio": mine / floor}
                                    for key, mine, floor in [("cold up", 4.8, 4.3), ("warm up", 0.4, 0.2),
                                                             ("down", 4.1, 3.7)]}}
 
 
 def readme_tables(results: Path) -> str:
-    """The README's table, from the last results/updown.json."""
+    """The table of docs/benchmarks.md, from the last results/updown.json."""
     data = json.loads((results / "updown.json").read_text())
     rows = ["| operation | devstack | by hand | ratio |", "| --- | --- | --- | --- |"]
     for key, label in LABELS.items():

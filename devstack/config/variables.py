@@ -8,7 +8,7 @@
     ${secret:NAME}       the value of the dev secret [secrets.NAME] (generated once, kept outside the repo)
 
 A default, alt or message may hold variables, nested to any depth, and braces that balance
-(`${JSON:-{"a":{}}}`); only the branch taken is evaluated, as in compose. The README lists every difference
+(`${JSON:-{"a":{}}}`); only the branch taken is evaluated, as in compose. docs/configuration.md lists every difference
 from compose, each with its reason.
 
 Values come from, lowest to highest precedence: devstack.toml [variables], the project's .env, the environment.

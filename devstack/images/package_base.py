@@ -43,7 +43,7 @@ PUBLIC = "debian:bookworm-slim"
 REPOSITORY = "devstack/debian"
 OFFLINE_ENV = "DEVSTACK_OFFLINE"
 LABEL_PACKAGES = "dev.devstack.base-packages"
-# The Dockerfile lines of such an image (README): apt installs the list unless the base already holds it.
+# The Dockerfile lines of such an image (docs/images.md): apt installs the list unless the base already holds it.
 DOCKERFILE = """ARG BASE=debian:bookworm-slim
 FROM ${BASE}
 COPY packages.txt /tmp/devstack-packages.txt

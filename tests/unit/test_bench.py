@@ -1,7 +1,7 @@
-"""`make bench` runs bench/run.py: it finds every bench/NAME_bench.py and prints the README's tables from their
-results. Here: discovery, and each benchmark's tables rendered from its EXAMPLE_RESULTS (results in the shape it
-writes them), with the README showing the very same table headers, so README and benchmarks cannot drift apart
-unnoticed."""
+"""`make bench` runs bench/run.py: it finds every bench/NAME_bench.py and prints the benchmark tables from their
+results for docs/benchmarks.md. Here: discovery, and each benchmark's tables rendered from its EXAMPLE_RESULTS
+(results in the shape it writes them), with docs/benchmarks.md showing the very same table headers, so the page and
+the benchmarks cannot drift apart unnoticed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+PAGE = REPO / "docs" / "benchmarks.md"  # where the benchmarks' tables are shown
 sys.path.insert(0, str(REPO / "bench"))
 import run  # noqa: E402  (bench/run.py, as make bench runs it)
 
@@ -52,7 +53,7 @@ def test_the_first_benchmarks_carry_examples() -> None:
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_each_benchmark_prints_the_readme_tables(name: str, tmp_path: Path) -> None:
     text = run.module(name).readme_tables(example_results(tmp_path, name))
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    readme = PAGE.read_text(encoding="utf-8")
     rows = text.splitlines()
     headers = [row for i, row in enumerate(rows) if i + 1 < len(rows) and rows[i + 1].startswith("| ---")]
     assert headers, text
@@ -62,7 +63,7 @@ def test_each_benchmark_prints_the_readme_tables(name: str, tmp_path: Path) -> N
 
 
 def test_the_readme_rows_come_back_from_the_numbers_they_show(tmp_path: Path) -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    readme = PAGE.read_text(encoding="utf-8")
     for name in ("loop", "sink"):
         for row in run.module(name).readme_tables(example_results(tmp_path, name)).splitlines()[2:]:
             assert not row.startswith("| ") or row in readme, row

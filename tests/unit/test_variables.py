@@ -16,7 +16,7 @@ VALUES = {"SET": "value", "EMPTY": "", "OTHER": "other", "A_B": "ab"}
 # --- the reference tables --------------------------------------------------------------------------------------------
 # Transcribed from compose-spec/compose-go template/template_test.go and docker/cli cli/compose/template/
 # template_test.go: the cases, with their mapping (FOO="first", BAR="" and JSON='{"json":2}'; anything else unset).
-# Where devstack deliberately differs, the case is in DIFFERENCES below (and in the README's table) instead.
+# Where devstack deliberately differs, the case is in DIFFERENCES below (and in docs/configuration.md's table) instead.
 
 REFERENCE = {"FOO": "first", "BAR": "", "JSON": '{"json":2}'}
 
@@ -96,7 +96,7 @@ REFERENCE_ERRORS = [
 ]
 
 # Where devstack differs from compose-go on purpose: (template, what compose-go gives, what devstack says).
-# Each row is a row of the README's "Differences from compose" table.
+# Each row is a row of the "Differences from compose" table in docs/configuration.md.
 DIFFERENCES = [
     # an unset variable with no default: compose warns and uses "", devstack stops (TestNoValueNoDefault)
     ("This ${missing} var", "This  var", "variable 'missing' is not set"),
@@ -138,7 +138,7 @@ def test_differences_from_compose(text: str, compose: str, devstack: str) -> Non
 
 
 def test_the_readme_lists_every_difference() -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
     table = readme.split("### Differences from compose", 1)[1].split("\n\n", 2)[1]
     for text, _, _ in DIFFERENCES:
         assert f"`{text}`" in table, text
