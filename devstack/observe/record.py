@@ -3,21 +3,28 @@
     .cast   asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/), playable with `asciinema play`
     .svg    rich's SVG export of everything printed
     .html   rich's HTML export
+
+Every form keeps whole lines: a recording is as wide as its longest line (at least the terminal), so a smoke
+line's timings at its end are not cut off at the terminal's edge.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
+from rich.cells import cell_len
+
 from devstack.errors import UsageError
 from devstack.observe.console import Console
 
 _SUFFIXES = (".cast", ".svg", ".html")
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07|[@-Z\\-_])")
 
 
 class CastStream:
@@ -39,6 +46,7 @@ class CastStream:
         return self.target.isatty()
 
     def save(self, path: Path, width: int, height: int) -> None:
+        width = max(width, widest("".join(text for _, text in self.events)))
         header = {"version": 2, "width": width, "height": height, "timestamp": int(self.started),
                   "env": {"TERM": "xterm-256color", "SHELL": "/bin/sh"}, "title": "devstack up"}
         lines = [json.dumps(header)]
@@ -57,11 +65,23 @@ def recording_console(path: Path, console: Console) -> Console:
         recording.on_close.append(lambda: stream.save(path, *shutil.get_terminal_size((100, 30))))
         return recording
     recording = Console(tty=console.tty, record=True)
-    if path.suffix == ".svg":
-        recording.on_close.append(lambda: recording.rich.save_svg(str(path), title="devstack up"))
-    else:
-        recording.on_close.append(lambda: recording.rich.save_html(str(path)))
+    recording.on_close.append(lambda: _export(recording, path))
     return recording
+
+
+def _export(recording: Console, path: Path) -> None:
+    rich = recording.rich
+    # rich's SVG export crops each line at the console's width: widen it to the longest line first.
+    rich.width = max(rich.width, widest(rich.export_text(clear=False)))
+    if path.suffix == ".svg":
+        rich.save_svg(str(path), title="devstack up")
+    else:
+        rich.save_html(str(path))
+
+
+def widest(text: str) -> int:
+    """The width in terminal cells of the longest line of `text`, escape sequences left out."""
+    return max((cell_len(line) for line in _ESCAPES.sub("", text).replace("\r", "\n").split("\n")), default=0)
 
 
 def finish(console: Console) -> None:
