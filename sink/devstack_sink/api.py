@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +20,8 @@ class Api:
         self.capture_size = capture_size
 
     async def __call__(self, request: Request) -> Response:
+        if request.path.startswith(MESSAGE_PREFIX) and request.method == "GET":
+            return await get_message(self, request)
         methods = ROUTES.get(request.path.rstrip("/") or "/")
         if methods is None:
             raise HttpError(404, f"no such endpoint {request.path!r}; try one of {sorted(ROUTES)}")
@@ -61,12 +65,40 @@ async def post_reset(api: Api, request: Request) -> Response:
     return json_response({"reset": True})
 
 
-async def get_captured(api: Api, request: Request) -> Response:
+def _capture_on(api: Api) -> None:
     if not api.capture_size:
         raise HttpError(404, "capture is off; start the sink with --capture N (or SINK_CAPTURE=N)")
-    answers = await api.workers.ask({"op": "captured"})
-    messages = capture.merge((a.get("messages", []) for a in answers), api.capture_size)
+
+
+async def get_captured(api: Api, request: Request) -> Response:
+    """The kept messages that match the query's filters (sender, recipient, subject, message_id, q: each a
+    case-insensitive substring), the newest `limit` of them, oldest first; without their bodies."""
+    _capture_on(api)
+    params = urllib.parse.parse_qs(request.query)
+    unknown = sorted(set(params) - {*capture.FILTERS, "limit"})
+    if unknown:
+        raise HttpError(400, f"unknown parameter {unknown[0]!r}; expected one of {[*capture.FILTERS, 'limit']}")
+    limit_text = params.get("limit", [str(api.capture_size)])[-1]
+    if not limit_text.isdigit():
+        raise HttpError(400, f"limit: expected a whole number, got {limit_text!r}")
+    query = {key: values[-1] for key, values in params.items() if key in capture.FILTERS}
+    answers = await api.workers.ask({"op": "captured", "query": query})
+    messages = capture.merge((a.get("messages", []) for a in answers), min(int(limit_text), api.capture_size))
     return json_response({"capture": api.capture_size, "messages": messages})
+
+
+async def get_message(api: Api, request: Request) -> Response:
+    """/captured/ID: one kept message with its body (JSON); /captured/ID/raw: the message itself."""
+    _capture_on(api)
+    wanted, _, rest = request.path.removeprefix(MESSAGE_PREFIX).partition("/")
+    if rest not in ("", "raw"):
+        raise HttpError(404, f"no such endpoint {request.path!r}; try /captured/ID or /captured/ID/raw")
+    for answer in await api.workers.ask({"op": "message", "id": wanted}):
+        if answer.get("message") is not None:
+            if rest == "raw":
+                return Response(200, base64.b64decode(answer["raw"]), "message/rfc822")
+            return json_response(answer["message"])
+    raise HttpError(404, f"no captured message {wanted!r} (the oldest go first, to keep within the capture's bounds)")
 
 
 async def get_faults(api: Api, request: Request) -> Response:
@@ -93,6 +125,7 @@ async def get_healthz(api: Api, request: Request) -> Response:
     return json_response({"status": status, "workers": size, "workers_alive": alive}, 200 if alive == size else 503)
 
 
+MESSAGE_PREFIX = "/captured/"
 ROUTES: dict[str, dict[str, Endpoint]] = {
     "/stats": {"GET": get_stats},
     "/metrics": {"GET": get_metrics},

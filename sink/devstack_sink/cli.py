@@ -15,6 +15,7 @@ from typing import NoReturn
 
 from devstack_sink import faults, loops, service
 from devstack_sink.options import (
+    DEFAULT_CAPTURE_BYTES,
     DEFAULT_HTTP,
     DEFAULT_LISTEN,
     DEFAULT_MAX_SIZE,
@@ -28,6 +29,7 @@ from devstack_sink.workers import StartError
 
 DEFAULT_WORKERS = "auto"
 MAX_CAPTURE = 10_000
+MAX_CAPTURE_BYTES = 2**32
 
 EPILOG = """\
 fault rules (--fault, repeatable; or SINK_FAULTS with rules separated by ";"):
@@ -44,9 +46,10 @@ fault rules (--fault, repeatable; or SINK_FAULTS with rules separated by ";"):
              *@slow.test:delay=5   mail:*@blocked.test:554   *@flaky.test:421,p=0.1
 
 environment: SINK_LISTEN, SINK_HTTP, SINK_WORKERS, SINK_FAULTS, SINK_CAPTURE,
-SINK_MAX_SIZE, SINK_HOSTNAME (a flag wins over its variable)
+SINK_CAPTURE_BYTES, SINK_MAX_SIZE, SINK_HOSTNAME (a flag wins over its variable)
 
-HTTP: GET /stats /metrics /captured /faults /healthz, POST /reset, PUT and DELETE /faults
+HTTP: GET /stats /metrics /captured /captured/ID /captured/ID/raw /faults /healthz,
+POST /reset, PUT and DELETE /faults
 """
 
 
@@ -70,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--http", metavar="HOST:PORT", help=f"HTTP API address (default {DEFAULT_HTTP})")
     add("--workers", metavar="N", help="SMTP worker processes on the port; auto = one per CPU, at most 4 (default)")
     add("--fault", metavar="RULE", action="append", help="a fault rule, see below (repeatable)")
-    add("--capture", metavar="N", help="keep the last N envelopes and headers for GET /captured (default 0: off)")
+    add("--capture", metavar="N", help="keep the last N messages for GET /captured (default 0: off)")
+    add("--capture-bytes", metavar="BYTES",
+        help=f"what the kept messages may hold in all; the oldest go first (default {DEFAULT_CAPTURE_BYTES})")
     add("--max-size", metavar="BYTES", help=f"largest message accepted, 0 = no limit (default {DEFAULT_MAX_SIZE})")
     add("--hostname", metavar="NAME", help="name in the greeting and EHLO reply (default devstack-sink)")
     return parser
@@ -102,12 +107,14 @@ def parse_options(argv: list[str], env: Mapping[str, str]) -> SinkOptions:
     http = parse_address(*_pick(args.http, "--http", env, "SINK_HTTP", DEFAULT_HTTP))
     workers = parse_workers(*_pick(args.workers, "--workers", env, "SINK_WORKERS", DEFAULT_WORKERS))
     capture = parse_count(*_pick(args.capture, "--capture", env, "SINK_CAPTURE", "0"), low=0, high=MAX_CAPTURE)
+    capture_bytes = parse_count(*_pick(args.capture_bytes, "--capture-bytes", env, "SINK_CAPTURE_BYTES",
+                                       str(DEFAULT_CAPTURE_BYTES)), low=workers, high=MAX_CAPTURE_BYTES)
     max_size_text, max_size_name = _pick(args.max_size, "--max-size", env, "SINK_MAX_SIZE", str(DEFAULT_MAX_SIZE))
     max_size = parse_count(max_size_text, max_size_name, low=0, high=2**40)
     hostname = _pick(args.hostname, "--hostname", env, "SINK_HOSTNAME", "devstack-sink")[0].strip()
     if not hostname or not hostname.isprintable() or " " in hostname:
         raise OptionError(f"--hostname: expected a host name without spaces, got {hostname!r}")
-    return SinkOptions(listen, http, workers, _rules(args.fault, env), capture, max_size, hostname)
+    return SinkOptions(listen, http, workers, _rules(args.fault, env), capture, capture_bytes, max_size, hostname)
 
 
 def _announce(banner: str) -> None:

@@ -2,8 +2,8 @@
 
 aiosmtpd's own smtp_DATA keeps every line of the message in a list until the final dot (up to
 data_size_limit per connection: 32 MiB by default, times the number of connections). A null sink
-needs none of it: Discarder takes the bytes in whatever pieces they arrive, keeps only the first few
-when capture wants the headers, and never holds more than one piece.
+needs none of it: Discarder takes the bytes in whatever pieces they arrive, keeps only as many as
+capture asks for (none when it is off), and never holds more than one piece beyond them.
 
 Two callers feed it. The fast path (smtp.SinkSMTP.data_received) hands it each read as it comes. The
 task path reads with StreamReader.readuntil(b".\\r\\n"), which leaves the scanning to C code and
@@ -27,7 +27,7 @@ class Message:
 
     size: int = 0  # bytes on the wire, dot-stuffing included, the final ".\r\n" excluded
     long_line: bool = False  # some line was longer than the limit
-    head: bytes = b""  # the first bytes, if asked for
+    head: bytearray = dataclasses.field(default_factory=bytearray)  # the first bytes, if asked for (capture)
 
 
 class _LineMeter:
@@ -77,7 +77,7 @@ class Discarder:
         self._take(piece[: max(content, 0)])
         self.message.size += min(content, 0)
         # Likewise the head, when the message was shorter than `keep`.
-        self.message.head = self.message.head[: self.message.size]
+        del self.message.head[max(self.message.size, 0) :]
         self.message.long_line = self._meter.too_long
         return used
 
@@ -86,7 +86,7 @@ class Discarder:
         message.size += len(content)
         self._meter.feed(content)
         if len(message.head) < self._keep:
-            message.head += content[: self._keep - len(message.head)]
+            message.head += content[: self._keep - len(message.head)]  # a bytearray: appended in place
 
 
 async def discard_message(reader: asyncio.StreamReader, keep: int, line_limit: int) -> Message:

@@ -35,7 +35,7 @@ class Fleet(Protocol):
 class LocalFleet:
     def __init__(self, options: SinkOptions) -> None:
         self.options, self.size, self.rules = options, 1, options.rules
-        self.worker = state.WorkerState.new(0, options.rules, options.capture)
+        self.worker = state.WorkerState.new(0, options.rules, options.capture, options.capture_bytes)
 
     async def start(self) -> None:
         try:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-from devstack_sink import datastream, faults, state
+from devstack_sink import capture, datastream, faults, state
 
 if TYPE_CHECKING:
     from devstack_sink.smtp import SinkSMTP
@@ -72,13 +72,14 @@ class SinkHandler:
         assert envelope is not None and server.session is not None
         self.stats.bytes += message.size
         self.stats.long_lines += message.long_line
-        reply = await self._judge(server, envelope, message)
-        self.worker.capture.record(
-            str(server.session.peer), str(envelope.mail_from), envelope.rcpt_tos, message.size, reply, message.head
-        )
+        queue_id = self.worker.next_queue_id()
+        reply = await self._judge(server, envelope, message, queue_id)
+        self.worker.capture.record(capture.envelope(
+            queue_id, str(server.session.peer), str(envelope.mail_from), envelope.rcpt_tos, message.size, reply,
+            bytes(message.head)))
         return reply
 
-    async def _judge(self, server: SinkSMTP, envelope: Envelope, message: datastream.Message) -> str:
+    async def _judge(self, server: SinkSMTP, envelope: Envelope, message: datastream.Message, queue_id: str) -> str:
         limit = server.data_size_limit
         if limit and message.size > limit:
             self.stats.oversize_messages += 1
@@ -87,7 +88,7 @@ class SinkHandler:
         if refuses(reply):
             return reply
         self.stats.messages += 1
-        return reply or f"250 2.0.0 OK: queued as {self.worker.next_queue_id()} (discarded)"
+        return reply or f"250 2.0.0 OK: queued as {queue_id} (discarded)"
 
     async def fault(self, server: SinkSMTP, stage: faults.Stage, addresses: Sequence[str]) -> str:
         """The reply a fault rule imposes at this stage ("" if none applies or it only delays)."""

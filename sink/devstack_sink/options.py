@@ -11,6 +11,8 @@ DEFAULT_LISTEN = "127.0.0.1:2525"
 DEFAULT_HTTP = "127.0.0.1:8025"
 # aiosmtpd's own default (32 MiB): advertised in EHLO SIZE; larger messages are read, discarded and refused.
 DEFAULT_MAX_SIZE = 2**25
+# What captured messages may hold in all (the oldest go first), when capture is on.
+DEFAULT_CAPTURE_BYTES = 16 * 2**20
 MAX_WORKERS = 64
 AUTO_WORKERS = 4
 
@@ -35,6 +37,7 @@ class SinkOptions:
     workers: int = 1
     rules: tuple[faults.Rule, ...] = ()
     capture: int = 0
+    capture_bytes: int = DEFAULT_CAPTURE_BYTES
     max_size: int = DEFAULT_MAX_SIZE
     hostname: str = "devstack-sink"
 

@@ -374,7 +374,7 @@ class SinkSMTP(SMTP):
             return
         self.in_data = True
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        keep = self.sink.worker.capture.header_budget
+        keep = self.sink.worker.capture.keep_bytes
         if self._by_hand:  # data_received feeds the body to the discarder, then calls _finish_data
             self._discarder = datastream.Discarder(keep, LINE_LIMIT)
             return

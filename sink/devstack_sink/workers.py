@@ -19,7 +19,7 @@ from typing import Any
 from devstack_sink import faults, handler, loops, smtp, sockets, state
 from devstack_sink.options import Address, SinkOptions
 
-# Control messages are trusted and can be large (captured headers): no small line limit.
+# Control messages are trusted and can be large (captured messages): no small line limit.
 CONTROL_LIMIT = 256 * 2**20
 
 
@@ -34,11 +34,13 @@ class WorkerConfig:
     hostname: str
     max_size: int
     capture: int
+    capture_bytes: int  # this worker's share of the budget
     rules: tuple[faults.Rule, ...]
 
     @classmethod
     def of(cls, options: SinkOptions, index: int, listen: Address, rules: tuple[faults.Rule, ...]) -> WorkerConfig:
-        return cls(index, listen, options.hostname, options.max_size, options.capture, rules)
+        share = options.capture_bytes // options.workers
+        return cls(index, listen, options.hostname, options.max_size, options.capture, share, rules)
 
     def to_json(self) -> str:
         fields = dataclasses.asdict(self) | {"rules": [r.to_json() for r in self.rules]}
@@ -77,7 +79,7 @@ def _send(control: socket.socket, message: dict[str, Any]) -> None:
 
 
 async def run_worker(control: socket.socket, config: WorkerConfig) -> int:
-    worker = state.WorkerState.new(config.index, config.rules, config.capture)
+    worker = state.WorkerState.new(config.index, config.rules, config.capture, config.capture_bytes)
     try:
         server = await serve_smtp(sockets.listen(config.listen, reuse_port=True), worker, config)
     except OSError as error:

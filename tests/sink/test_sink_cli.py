@@ -22,6 +22,7 @@ from sinktools import ProcessSink
         (["--fault", "tempfail.test"], "--fault"),
         (["--fault", "x.test:451,p=7"], "--fault"),
         (["--capture", "-1"], "--capture"),
+        (["--capture-bytes", "lots"], "--capture-bytes"),
         (["--max-size", "big"], "--max-size"),
         (["--hostname", "two words"], "--hostname"),
         (["--frobnicate"], "--frobnicate"),

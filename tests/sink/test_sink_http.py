@@ -1,4 +1,4 @@
-"""The HTTP API: stats, metrics, reset, captured envelopes, fault rules at run time, health."""
+"""The HTTP API: stats, metrics, reset, captured messages and their search, fault rules at run time, health."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_captured_is_off_by_default(sink: ThreadSink) -> None:
     assert "--capture" in document["error"]
 
 
-def test_captured_keeps_the_last_envelopes_with_headers(make_sink: SinkFactory) -> None:
+def test_captured_keeps_the_last_messages_with_headers_and_bodies(make_sink: SinkFactory) -> None:
     sink = make_sink(capture=2)
     for recipient in ("one@example.test", "two@example.test", "three@example.test"):
         send(sink, recipient)
@@ -77,9 +77,92 @@ def test_captured_keeps_the_last_envelopes_with_headers(make_sink: SinkFactory) 
     last = messages[-1]
     assert last["mail_from"] == "a@example.test"
     assert last["size"] == len(MESSAGE)
-    assert last["reply"].startswith("250 ")
+    assert last["reply"] == f"250 2.0.0 OK: queued as {last['id']} (discarded)"
     assert last["headers"] == [["From", "Alice <a@example.test>"], ["Subject", "captured"], ["X-Long", "one two"]]
-    assert "body" not in str(document)  # bodies are never kept
+    assert (last["subject"], last["truncated"]) == ("captured", False)
+    assert "body" not in last  # a listing leaves bodies out; /captured/ID has them
+    status, one = sink.http("GET", f"/captured/{last['id']}")
+    assert (status, one["body"], one["rcpt_tos"]) == (200, "body\r\n", ["three@example.test"])
+    assert sink.http("GET", f"/captured/{last['id']}/raw") == (200, MESSAGE.decode())
+    assert sink.http("GET", f"/captured/{messages[0]['id']}")[1]["rcpt_tos"] == ["two@example.test"]
+
+
+def message(subject: str, message_id: str, body: bytes = b"hello\r\n") -> bytes:
+    return f"From: x@example.test\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n\r\n".encode() + body
+
+
+def deliver(sink: ThreadSink, sender: str, recipients: list[str], data: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", sink.smtp_port, timeout=10) as client:
+        client.sendmail(sender, recipients, data)
+
+
+@pytest.mark.parametrize(
+    ("query", "subjects"),
+    [
+        ("sender=ALICE@", ["one", "three"]),
+        ("recipient=carol%40b.test", ["two", "three"]),
+        ("subject=Thr", ["three"]),
+        ("message_id=%3Cid-2%40", ["two"]),
+        ("q=id-1", ["one"]),
+        ("q=b.test", ["two", "three"]),
+        ("sender=alice&subject=one", ["one"]),
+        ("sender=nobody", []),
+        ("limit=1", ["three"]),
+        ("q=&limit=2", ["two", "three"]),
+    ],
+)
+def test_captured_messages_are_searchable(make_sink: SinkFactory, query: str, subjects: list[str]) -> None:
+    sink = make_sink(capture=10)
+    deliver(sink, "alice@a.test", ["bob@a.test"], message("one", "<id-1@a.test>"))
+    deliver(sink, "dave@a.test", ["carol@b.test"], message("two", "<id-2@a.test>"))
+    deliver(sink, "alice@a.test", ["x@a.test", "carol@b.test"], message("three", "<id-3@a.test>"))
+    status, document = sink.http("GET", f"/captured?{query}")
+    assert status == 200
+    assert [m["subject"] for m in document["messages"]] == subjects
+
+
+@pytest.mark.parametrize(("query", "named"), [("colour=red", "colour"), ("limit=ten", "limit")])
+def test_bad_searches_are_refused_naming_the_parameter(make_sink: SinkFactory, query: str, named: str) -> None:
+    status, document = make_sink(capture=10).http("GET", f"/captured?{query}")
+    assert status == 400
+    assert named in document["error"]
+
+
+def test_capture_is_bounded_by_bytes_oldest_first_and_cuts_a_message_larger_than_all(make_sink: SinkFactory) -> None:
+    sink = make_sink(capture=100, capture_bytes=3000)
+    for n in range(5):
+        deliver(sink, "a@a.test", ["b@a.test"], message(f"m{n}", f"<m{n}@a.test>", b"x" * 900 + b"\r\n"))
+    kept = sink.http("GET", "/captured")[1]["messages"]
+    assert [m["subject"] for m in kept] == ["m2", "m3", "m4"]  # about 960 bytes each: three fit in 3000
+    deliver(sink, "a@a.test", ["b@a.test"], message("big", "<big@a.test>", b"y" * 5000 + b"\r\n"))
+    kept = sink.http("GET", "/captured")[1]["messages"]
+    assert [(m["subject"], m["truncated"]) for m in kept] == [("big", True)]
+    body = sink.http("GET", f"/captured/{kept[0]['id']}")[1]["body"]
+    assert body == "y" * (3000 - len(message("big", "<big@a.test>", b"")))
+
+
+def test_a_dot_stuffed_body_comes_back_as_it_was_sent(make_sink: SinkFactory) -> None:
+    sink = make_sink(capture=1)
+    deliver(sink, "a@a.test", ["b@a.test"], message("dots", "<d@a.test>", b".leading dot\r\n..two\r\n"))
+    kept = sink.http("GET", "/captured")[1]["messages"][0]
+    assert sink.http("GET", f"/captured/{kept['id']}")[1]["body"] == ".leading dot\r\n..two\r\n"
+
+
+def test_refused_messages_are_captured_with_their_reply(make_sink: SinkFactory) -> None:
+    sink = make_sink("data:*@full.test:452", capture=5)
+    with smtplib.SMTP("127.0.0.1", sink.smtp_port, timeout=10) as client:
+        client.ehlo("client.test")
+        client.mail("a@a.test")
+        client.rcpt("b@full.test")
+        assert client.data(message("refused", "<r@a.test>"))[0] == 452
+    kept = sink.http("GET", "/captured")[1]["messages"]
+    assert [(m["subject"], m["reply"][:3]) for m in kept] == [("refused", "452")]
+
+
+def test_an_unknown_captured_id_is_a_404(make_sink: SinkFactory) -> None:
+    sink = make_sink(capture=5)
+    assert sink.http("GET", "/captured/nope")[0] == 404
+    assert sink.http("GET", "/captured/nope/other")[0] == 404
 
 
 def test_faults_can_be_replaced_listed_and_cleared_at_run_time(sink: ThreadSink) -> None:

@@ -89,3 +89,17 @@ def test_sigterm_stops_the_workers_too(fleet: ProcessSink) -> None:
     assert code == 0
     assert "Traceback" not in stderr
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_captured_messages_are_searched_and_fetched_across_workers(process_sink: Callable[..., ProcessSink]) -> None:
+    sink = process_sink("--workers", str(WORKERS), "--capture", "100")
+    for i in range(30):
+        with smtplib.SMTP("127.0.0.1", sink.smtp_port, timeout=10) as client:
+            client.sendmail("a@example.test", [f"r{i}@example.test"],
+                            f"Subject: n{i}\r\nMessage-ID: <n{i}@example.test>\r\n\r\nbody {i}\r\n")
+    listed = sink.http("GET", "/captured")[1]["messages"]
+    assert sorted(m["subject"] for m in listed) == sorted(f"n{i}" for i in range(30))
+    assert len({m["id"][0] for m in listed}) >= 2  # kept by more than one worker
+    found = sink.http("GET", "/captured?message_id=%3Cn17%40")[1]["messages"]
+    assert [m["rcpt_tos"] for m in found] == [["r17@example.test"]]
+    assert sink.http("GET", f"/captured/{found[0]['id']}")[1]["body"] == "body 17\r\n"

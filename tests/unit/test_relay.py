@@ -289,11 +289,23 @@ def test_unreachable_sink_fails_every_recipient() -> None:
 def test_one_log_line_per_request_without_the_password(
     client: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    inject(client, request(SIMPLE, "a@example.com", "refuse@example.com"))
+    inject(client, request("Message-ID: <m1@example.com>\r\n" + SIMPLE, "a@example.com", "refuse@example.com"))
     client.get("/healthz")  # health checks are not logged: one comes every 2 s
     client.get("/")
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["POST /api/inject/v1 200 ok=1 failed=1", "GET / 200"]
+    assert lines == ["<m1@example.com> from=<bounces@example.com> to=<a@example.com> sent",
+                     "<m1@example.com> from=<bounces@example.com> to=<refuse@example.com> refused: 550 5.1.1 mailbox "
+                     "unavailable",
+                     "POST /api/inject/v1 200 ok=1 failed=1", "GET / 200"]
+
+
+def test_each_message_is_logged_with_the_message_id_it_was_built_with(
+    client: httpx.Client, sink: tuple[Sink, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    inject(client, request({"from": {"email": "a@example.com"}, "subject": "s", "text_body": "b"}, "x@example.com"))
+    built = sink[0].message()["Message-ID"]
+    assert f"{built} from=<bounces@example.com> to=<x@example.com> sent" in capsys.readouterr().out.splitlines()
+    assert relay.message_id(SIMPLE.encode()) == "<none>"
 
 
 def test_config_from_environment(tmp_path: Path) -> None:

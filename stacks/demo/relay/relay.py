@@ -223,10 +223,20 @@ def smtp_reply(code: int, text: bytes | str) -> str:
     return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
 
 
+def message_id(message: bytes) -> str:
+    """The Message-ID header of a built message ("<none>" when the RFC 822 content has none)."""
+    head = message.partition(b"\r\n\r\n")[0].decode("utf-8", "replace")
+    found = re.search(r"^message-id:[ \t]*(\S+)", head, re.IGNORECASE | re.MULTILINE)
+    return found.group(1) if found else "<none>"
+
+
 def relay_all(config: Config, injection: Injection, messages: list[bytes]) -> dict[str, Any]:
     failed, errors = [], []
     for rcpt, message in zip(injection.recipients, messages, strict=True):
         error = relay(config, injection.sender, rcpt.email, message)
+        # One line per message, naming its Message-ID, as an MTA's log does: how a message is traced.
+        outcome = f"refused: {error}" if error else "sent"
+        print(f"{message_id(message)} from=<{injection.sender}> to=<{rcpt.email}> {outcome}", flush=True)
         if error:
             failed.append(rcpt.email)
             errors.append(f"{rcpt.email}: {error}")
