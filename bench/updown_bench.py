@@ -29,7 +29,7 @@ from typing import Any
 import demo  # bench/demo.py: a script's own folder is on sys.path
 import yaml
 
-from devstack import secrets
+from devstack.config import secret_store as secrets
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "benchupdown"

@@ -8,8 +8,8 @@ import click
 
 from devstack.cli import options
 from devstack.cli.session import Session, pass_session
+from devstack.engine import smoke_session
 from devstack.engine.converge import run_once
-from devstack.smoke import runner
 
 
 @click.command("ci")
@@ -24,5 +24,5 @@ def command(session: Session, timeout: float) -> int:
     run_once(config, provider, console, timeout)
     console.info(f"ready in {time.monotonic() - started:.1f}s")
     if config.smoke:
-        runner.check(config.smoke, provider, console)
+        smoke_session.check(config.smoke, provider, console)
     return 0

@@ -38,7 +38,7 @@ def command(session: Session, resources: tuple[str, ...], follow: bool, since: f
 
     async def follow_all() -> None:
         followers = logs.Followers(console)
-        followers.follow(provider, chosen, since=start)
+        followers.follow(provider.follow_logs, chosen, since=start)
         try:
             await followers.wait()
         finally:  # Ctrl-C: stop the streams, then the boundary exits 130

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from devstack.cli.session import Session, pass_session
+from devstack.engine import smoke_session
 from devstack.errors import UsageError
 from devstack.observe import control
-from devstack.smoke import runner
 
 
 @click.command("smoke")
@@ -25,5 +25,5 @@ def command(session: Session, names: tuple[str, ...]) -> int:
         session.console.info(f"{session.config.file.name} declares no smoke tests")
         return 0
     # A running `devstack up` serves the forwards already: the tests go through its ports.
-    runner.check(selected, session.provider(), session.console, forward=control.find(session.config) is None)
+    smoke_session.check(selected, session.provider(), session.console, forward=control.find(session.config) is None)
     return 0

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from devstack import secrets as dev_secrets
 from devstack.config import kubernetes, model, packages, resources, secrets, smoke
+from devstack.config import secret_store as dev_secrets
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
 from devstack.config.reader import Table, relative
 from devstack.config.variables import SECRET_PREFIX, interpolate_tree, read_env_file
 from devstack.errors import ConfigError, InterpolationError, InvalidReference, PatternError, UsageError
-from devstack.images import ignore, reference
+from devstack.formats import ignore, reference
 
 FILENAME = "devstack.toml"
 # `make` (devstack base-image --auto … --record) writes the base image it chose here; builds use it by default.
@@ -62,7 +62,7 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
 
 def _secret_values(raw: dict[str, Any], file: str, root: Path) -> dict[str, str]:
     """`${secret:NAME}` values: [secrets] is read (literally) before anything is interpolated. Generated on
-    first use and stored outside the repository (devstack.secrets)."""
+    first use and stored outside the repository (devstack.config.secret_store)."""
     # Templates are composed of the others by the interpolation that follows: they have no value yet.
     specs = tuple(s for s in secrets.read(Table({"secrets": raw.get("secrets", {})}, file, root=root))
                   if s.template is None)

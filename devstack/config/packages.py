@@ -15,7 +15,7 @@ from pathlib import Path
 from devstack.config.model import PackageList
 from devstack.config.reader import Table, relative
 from devstack.errors import ListError
-from devstack.images import ignore
+from devstack.formats import ignore
 
 # Debian policy 5.6.7: lower-case letters, digits, '+', '-' and '.', at least two, starting alphanumeric.
 _NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")

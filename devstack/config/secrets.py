@@ -1,4 +1,4 @@
-"""The [secrets.NAME] tables: dev secrets generated once per machine (see devstack.secrets).
+"""The [secrets.NAME] tables: dev secrets generated once per machine (see devstack.config.secret_store).
 
     [secrets.inject-password]
     length = 32                    # default 32

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from devstack.config.model import Config, ImageSpec
 from devstack.errors import DevstackError, PatternError
-from devstack.images import ignore
+from devstack.formats import ignore
 from devstack.providers import registry
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from devstack import blocking
 from devstack.config.model import Config
 from devstack.engine import changes as changesets
-from devstack.engine import observer, tasks, watch
+from devstack.engine import observer, smoke_session, tasks, watch
 from devstack.engine.converge import Outcome, converge
 from devstack.engine.state import Board
 from devstack.errors import DevstackError, is_temporary
@@ -240,7 +240,7 @@ class Daemon:
             if not touched:
                 cycle.add(self.config.project, f"deployed {took:.1f}s")
         self.board.deployed(list(plan.resources), dict(plan.resource_images))
-        self.logs.follow(self.provider, plan.resources, since=time.time())
+        self.logs.follow(self.provider.follow_logs, plan.resources, since=time.time())
 
     async def _smoke(self, cycle: Cycle, *, announce: bool = False) -> None:
         if not self.config.smoke:
@@ -263,7 +263,7 @@ class Daemon:
         if failed:
             cycle.ok = False
             try:
-                runner.report(failed, self.console)
+                smoke_session.report(failed, self.console)
             except DevstackError as err:
                 self.board.error = str(err)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.errors import ContextError
-from devstack.images import ignore
+from devstack.formats import ignore
 
 # Bump when the hashing scheme changes, so old tags are not taken for new ones.
 _SCHEME = b"devstack-context-v3\0"

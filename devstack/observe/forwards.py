@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from devstack.config.model import Forward
 from devstack.errors import DevstackError, PortInUse
-from devstack.observe import ports
-from devstack.providers.channel import CHUNK, Channel
+from devstack.networking import ports
+from devstack.networking.channel import CHUNK, Channel
 
 Connect = Callable[[Forward], Awaitable[Channel]]
 OnEvent = Callable[[str, str], None]  # (resource, message), for the console

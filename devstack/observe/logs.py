@@ -1,19 +1,22 @@
 """Multiplexed logs: one follower per resource, each line printed with the resource's coloured prefix. The
 daemon and `devstack logs -f` both follow through here.
 
-A follower is a guarded asyncio task that runs the provider's blocking stream through devstack.blocking, so
-stopping the daemon cancels it and its thread with everything else. One that ends (its service was removed or
+A follower is a guarded asyncio task that runs a blocking stream of lines (a provider's `follow_logs`, handed in
+as a function: this module knows no provider) through devstack.blocking, so stopping the daemon cancels it and
+its thread with everything else. One that ends (its service was removed or
 recreated) is started again after the next deploy, so logs follow across restarts and redeploys.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from devstack import blocking
 from devstack.observe.console import Console
-from devstack.providers.base import Provider
+
+# (resource, since: a Unix time or None) → its lines as they come, blocking; ends when the resource is gone.
+Stream = Callable[[str, float | None], Iterator[str]]
 
 
 class Followers:
@@ -21,12 +24,12 @@ class Followers:
         self.console = console
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    def follow(self, provider: Provider, resources: Iterable[str], since: float | None) -> None:
+    def follow(self, stream: Stream, resources: Iterable[str], since: float | None) -> None:
         """Follow each resource not followed yet, from `since` (a Unix time; None: from its first line)."""
         for resource in resources:
             task = self._tasks.get(resource)
             if task is None or task.done():
-                self._tasks[resource] = asyncio.create_task(self._guarded(provider, resource, since),
+                self._tasks[resource] = asyncio.create_task(self._guarded(stream, resource, since),
                                                             name=f"logs {resource}")
 
     async def wait(self) -> None:
@@ -39,13 +42,13 @@ class Followers:
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
 
-    async def _guarded(self, provider: Provider, resource: str, since: float | None) -> None:
+    async def _guarded(self, stream: Stream, resource: str, since: float | None) -> None:
         try:
-            await blocking.stream(self._pump, provider, resource, since)
+            await blocking.stream(self._pump, stream, resource, since)
         except Exception as err:  # a broken stream must not take the daemon down; say so and let redeploy retry
             self.console.event(resource, f"log stream ended: {err}")
 
-    def _pump(self, provider: Provider, resource: str, since: float | None) -> None:
-        for line in provider.follow_logs(resource, since):
+    def _pump(self, stream: Stream, resource: str, since: float | None) -> None:
+        for line in stream(resource, since):
             blocking.check()
             self.console.log_line(resource, line)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from devstack.config.model import Forward
-from devstack.providers.channel import Channel
+from devstack.networking.channel import Channel
 
 
 @dataclass(frozen=True)

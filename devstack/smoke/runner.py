@@ -1,4 +1,7 @@
-"""Run smoke tests one after another, each within its own timeout, and collect one Result per test."""
+"""Run smoke tests one after another, each within its own timeout, and collect one Result per test.
+
+What a run reaches (forwards, a provider's logs) and how its results are said is the engine's smoke session
+(devstack/engine/smoke_session.py): the checks know only their config and the addresses in it."""
 
 from __future__ import annotations
 
@@ -10,10 +13,6 @@ from typing import Any
 from devstack import blocking
 from devstack.config.model import SmokeSpec
 from devstack.errors import CheckFailed as Failed
-from devstack.errors import SmokeFailed
-from devstack.observe.console import Console
-from devstack.observe.forwards import Forwards
-from devstack.providers.base import Provider
 from devstack.smoke import http_check, http_inject, imap_roundtrip, mailman_flow, smtp_probe
 from devstack.smoke.result import Result
 
@@ -51,35 +50,3 @@ async def _failed(spec: SmokeSpec, started: float, timings: dict[str, float], fa
         lines += [f"{resource} | {line}" for line in found] if len(resources) > 1 else found
     return Result(spec.name, spec.type, False, time.monotonic() - started, "", expected=failure.expected,
                   got=failure.got, timings=timings, logs=lines)
-
-
-def report(results: Sequence[Result], console: Console) -> None:
-    """One line per test; on failure also what was expected and the resource's last log lines. Raises when any
-    test failed, so `ci` exits 1."""
-    for result in results:
-        console.event("smoke", result.line(), ok=result.ok)
-        for line in result.logs:
-            console.output(f"  {result.name}", line)
-    failed = [r.name for r in results if not r.ok]
-    if failed:
-        raise SmokeFailed(f"{len(failed)} of {len(results)} smoke tests failed: {', '.join(failed)}")
-
-
-def check(specs: Sequence[SmokeSpec], provider: Provider, console: Console, *, forward: bool = True) -> None:
-    """Run and report `specs` against what `provider` deployed, through the [[forwards]] served meanwhile (the
-    tests reach Kubernetes through them); `forward=False` when a running daemon serves them already. Raise
-    SmokeFailed when any fails."""
-
-    async def forwarded() -> list[Result]:
-        served = Forwards(provider.connect, console.event)
-        try:
-            if forward:
-                await served.ensure(await blocking.call(provider.relayed))
-            return await run_all(specs, provider.logs)
-        finally:
-            await served.close()
-
-    try:
-        report(asyncio.run(forwarded()), console)
-    finally:
-        provider.close()

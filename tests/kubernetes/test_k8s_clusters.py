@@ -14,7 +14,7 @@ from devstack.cli import boundary, main
 from devstack.config import loader
 from devstack.config.model import Config, HelmChart
 from devstack.errors import EngineUnavailable, UsageError
-from devstack.images import reference
+from devstack.formats import reference
 from devstack.providers.base import DownOptions
 from devstack.providers.kubernetes import clusters, delivery, guard, manifests, tools
 from devstack.providers.kubernetes.clusters import K3d, Kind, Minikube, Registry

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from devstack.config.secret_store import Secret
 from devstack.providers.kubernetes import confighash, inject, render
 from devstack.providers.kubernetes.manifests import Document
-from devstack.secrets import Secret
 
 Json = dict[str, Any]
 

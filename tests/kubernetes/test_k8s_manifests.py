@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from devstack.config import loader
+from devstack.config.secret_store import Secret
 from devstack.providers.kubernetes import manifests, render
-from devstack.secrets import Secret
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
 VERSION = kubernetes_validate.latest_version()

@@ -12,10 +12,10 @@ import pytest
 
 from devstack import labels
 from devstack.config.model import HelmChart, KubernetesSpec
+from devstack.config.secret_store import Secret
 from devstack.errors import ConfigError
 from devstack.providers.kubernetes import inject, manifests, render
 from devstack.providers.kubernetes.manifests import Document
-from devstack.secrets import Secret
 
 POD_SPEC = {"initContainers": [{"name": "init", "image": "relay:latest"}],
             "containers": [{"name": "main", "image": "relay"}, {"name": "side", "image": "busybox:1.36"}]}

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from k8s_env import Env
 
-from devstack import labels, secrets
+from devstack import labels
+from devstack.config import secret_store as secrets
 from devstack.config.model import SecretSpec
 from devstack.errors import DeployError, DevstackError, ReadinessError
 

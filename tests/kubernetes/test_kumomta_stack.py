@@ -16,8 +16,8 @@ import kubernetes_validate
 import pytest
 
 from devstack.config import loader
+from devstack.config.secret_store import Secret
 from devstack.providers.kubernetes import manifests, render
-from devstack.secrets import Secret
 
 STACK = Path(__file__).resolve().parents[2] / "stacks" / "kumomta"
 POLICY = STACK / "k8s" / "policy"

@@ -11,12 +11,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from devstack import secrets as dev_secrets
 from devstack.config import loader
+from devstack.config import secret_store as dev_secrets
+from devstack.config.secret_store import Secret
 from devstack.config.smoke import MailmanFlow
 from devstack.errors import ConfigError
 from devstack.providers.kubernetes import confighash, inject, manifests, render
-from devstack.secrets import Secret
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "stacks" / "mailman"

@@ -16,8 +16,8 @@ from devstack import blocking
 from devstack.config.model import Config, Forward, ImageSpec
 from devstack.errors import DeployError, EngineUnavailable
 from devstack.images import build, plan
+from devstack.networking.channel import Channel
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
-from devstack.providers.channel import Channel
 
 _TICK_S = 0.02
 

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from devstack import secrets as dev_secrets
+from devstack.config import secret_store as dev_secrets
 from devstack.providers.swarm import stackfile
 from devstack.providers.swarm.stackfile import Inputs
 from tests.unit.conftest import Project

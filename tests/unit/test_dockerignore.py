@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devstack.errors import ConfigError
-from devstack.images import ignore
+from devstack.formats import ignore
 
 
 def excluded(patterns: list[str], path: str) -> bool:

@@ -13,8 +13,8 @@ import pytest
 
 from devstack.config.model import Forward
 from devstack.errors import DevstackError
+from devstack.networking.channel import Channel, open_tcp
 from devstack.observe.forwards import Forwards
-from devstack.providers.channel import Channel, open_tcp
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import os
 import socket
 from pathlib import Path
 
-from devstack.observe import ports
+from devstack.networking import ports
 
 
 def free_port() -> int:

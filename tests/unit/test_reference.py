@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from devstack.images import reference
+from devstack.formats import reference
 
 D = "sha256:" + "f" * 64
 

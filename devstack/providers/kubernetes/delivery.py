@@ -16,7 +16,8 @@ import yaml
 
 from devstack import blocking
 from devstack.errors import DeployError
-from devstack.images import docker_engine, reference
+from devstack.formats import reference
+from devstack.images import docker_engine
 from devstack.providers.kubernetes.api import APPLY_PATCH, Api
 from devstack.providers.kubernetes.clusters import Registry
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from devstack.images import reference
+from devstack.formats import reference
 
 Json = dict[str, Any]
 

@@ -35,7 +35,7 @@ class Target:
 
 
 class PodChannel:
-    """One connection to a port of one pod (providers/channel.py's Channel)."""
+    """One connection to a port of one pod (networking/channel.py's Channel)."""
 
     def __init__(self, ws: websocket.WebSocket, pod: str, port: int) -> None:
         self._ws, self.pod, self.port = ws, pod, port

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from devstack import blocking, labels
-from devstack import secrets as dev_secrets
+from devstack.config import secret_store as dev_secrets
 from devstack.config.model import Config, Forward, KubernetesSpec
 from devstack.errors import DeployError
-from devstack.images import reference
+from devstack.formats import reference
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
 from devstack.providers.kubernetes import (
     apply,

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from devstack import labels
+from devstack.config.secret_store import Secret
 from devstack.errors import ConfigError
 from devstack.providers.kubernetes import confighash, inject
 from devstack.providers.kubernetes.manifests import Document
-from devstack.secrets import Secret
 
 Json = dict[str, Any]
 RESOURCE = "dev.devstack.resource"  # on pod templates: the workload a pod belongs to (for logs and forwards)

@@ -13,7 +13,7 @@ import docker
 
 from devstack import labels
 from devstack.errors import DeployError
-from devstack.images import reference
+from devstack.formats import reference
 
 
 def sync(client: docker.DockerClient, project: str, ref: str, files: Sequence[tuple[Path, str]],

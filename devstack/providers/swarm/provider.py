@@ -10,13 +10,13 @@ from pathlib import Path
 import docker
 
 from devstack import blocking, labels
-from devstack import secrets as dev_secrets
+from devstack.config import secret_store as dev_secrets
 from devstack.config.model import Config, Forward
 from devstack.errors import DeployError, PortInUse
 from devstack.images import docker_engine
-from devstack.observe import ports
+from devstack.networking import ports
+from devstack.networking.channel import TcpChannel, open_tcp
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
-from devstack.providers.channel import TcpChannel, open_tcp
 from devstack.providers.swarm import cluster, deploy, events, live, readiness, secrets, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
 

@@ -19,7 +19,7 @@ from devstack import labels
 from devstack.config.model import Forward
 from devstack.config.variables import interpolate_tree
 from devstack.errors import ConfigError
-from devstack.images import reference
+from devstack.formats import reference
 
 _LABELLED_SECTIONS = ("networks", "volumes", "configs", "secrets")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.errors import ConfigError, PatternError
-from devstack.images.patterns import Pattern
+from devstack.formats.patterns import Pattern
 
 __all__ = ["Matcher", "Pattern", "PatternError", "parse", "read"]
 
