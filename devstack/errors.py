@@ -20,7 +20,8 @@ and an exit code.
     ├── DeployError              a stack or manifest could not be applied
     │   └── ApiError             the Kubernetes API answered with an error; carries `status`
     ├── ReadinessError           a resource did not become ready; names it, the reason and its last log lines
-    └── SmokeFailed              one or more smoke tests failed
+    ├── SmokeFailed              one or more smoke tests failed
+    └── DaemonNotServing         the daemon's control socket refuses: it is stopping, or died a moment ago
 
 Every other DevstackError is permanent: its cause is in the files, so the daemon waits for the next change.
 
@@ -109,6 +110,10 @@ class ReadinessError(DevstackError):
 
 class SmokeFailed(DevstackError):
     pass
+
+
+class DaemonNotServing(DevstackError):
+    """A command that only asks the daemon for more (status) carries on without it; down waits for its end."""
 
 
 class ContextRefused(DevstackError):

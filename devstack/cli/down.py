@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import click
 
 from devstack.cli.session import Session, pass_session
+from devstack.errors import DaemonNotServing, DevstackError
 from devstack.observe import control
 from devstack.providers.base import DownOptions
 
@@ -29,12 +31,25 @@ def command(session: Session, volumes: bool, images: bool, cluster: bool) -> int
 
 
 def _stop_daemon(session: Session) -> None:
-    """A running `devstack up` would redeploy what down removes: stop it first."""
-    endpoint = control.find(session.config)
-    if endpoint is None:
-        return
-    control.call(endpoint, "POST", "/stop")
+    """A running `devstack up` would redeploy what down removes: stop it first, and wait until it has exited.
+
+    Any moment of a daemon's life will do: one that serves is asked to stop; one already on its way out (a
+    signal, a crash) refuses the connection or has no socket left, and is only waited for; a dead one holds
+    nothing and is not waited for at all."""
+    config = session.config
+    asked: control.Endpoint | None = None
     deadline = time.monotonic() + _STOP_WAIT_S
-    while control.find(session.config) is not None and time.monotonic() < deadline:
+    while control.running(config):
+        endpoint = control.find(config)
+        if endpoint is not None and endpoint != asked:
+            asked = endpoint
+            with contextlib.suppress(DaemonNotServing):
+                control.call(endpoint, "POST", "/stop")
+        if time.monotonic() > deadline:
+            pid = f" (pid {asked.pid})" if asked else ""
+            raise DevstackError(f"devstack up{pid} for project '{config.project}' did not stop within "
+                                f"{_STOP_WAIT_S:.0f}s; down left the stack as it is: stop that process, then run "
+                                "down again")
         time.sleep(0.1)
-    session.console.info(f"stopped devstack up (pid {endpoint.pid})")
+    if asked is not None:
+        session.console.info(f"stopped devstack up (pid {asked.pid})")

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from devstack.cli.session import Session, pass_session
+from devstack.errors import DaemonNotServing
 from devstack.observe import control
 from devstack.observe.console import Console
 from devstack.providers.base import ResourceStatus
@@ -20,9 +21,8 @@ from devstack.providers.base import ResourceStatus
 def command(session: Session, as_json: bool) -> int:
     """Show each resource: ready or not, replicas, image, ports; with `devstack up` running, also its build,
     deploy and smoke state and the last error."""
-    endpoint = control.find(session.config)
-    if endpoint is not None:
-        board = control.call(endpoint, "GET", "/status")
+    board = _board(session)
+    if board is not None:
         if as_json:
             click.echo(json.dumps(board, indent=2))
         else:
@@ -35,6 +35,18 @@ def command(session: Session, as_json: bool) -> int:
     else:
         show(session.console, resources)
     return 0
+
+
+def _board(session: Session) -> dict[str, Any] | None:
+    """The running daemon's board; None when no daemon serves (one that is stopping has nothing more to say than
+    the engine)."""
+    endpoint = control.find(session.config)
+    if endpoint is None:
+        return None
+    try:
+        return control.call(endpoint, "GET", "/status")
+    except DaemonNotServing:
+        return None
 
 
 def to_json(resource: ResourceStatus) -> dict[str, object]:

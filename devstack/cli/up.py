@@ -53,7 +53,8 @@ def _run(session: Session, config: Config, timeout: float) -> int:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # Closing the terminal sends SIGHUP: it stops the daemon as SIGTERM and Ctrl-C do, never the stack.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, daemon.stop.set)
         await daemon.run()
 

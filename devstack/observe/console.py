@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TextIO, cast
 
 from rich.console import Console as RichConsole
 from rich.console import RenderableType
@@ -21,9 +22,45 @@ _ANSI = {"cyan": "36", "magenta": "35", "green": "32", "yellow": "33", "blue": "
          "bright_cyan": "96", "bright_magenta": "95"}
 
 
+_GONE = (errno.EIO, errno.EPIPE)  # a closed terminal (EIO after its hang-up), a reader that went away
+
+
+class _Stream:
+    """The output stream, which may vanish under a running daemon: the terminal that ran `devstack up` is
+    closed (its SIGHUP stops the daemon, whose last lines then have nowhere to go), or a pipe's reader exits.
+    From then on output is dropped, and the daemon goes on stopping cleanly instead of crashing on a write."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            with self._dropped_when_gone():
+                return self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            with self._dropped_when_gone():
+                self._stream.flush()
+
+    @contextmanager
+    def _dropped_when_gone(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as err:
+            if err.errno not in _GONE:
+                raise
+            self.gone = True
+
+    def __getattr__(self, name: str) -> object:  # isatty, fileno, encoding: as the stream has them
+        return getattr(self._stream, name)
+
+
 class Console:
     def __init__(self, file: TextIO | None = None, *, tty: bool | None = None, record: bool = False) -> None:
-        stream = file or sys.stdout
+        stream = cast(TextIO, _Stream(file or sys.stdout))
         self.tty = stream.isatty() if tty is None else tty
         self.rich = RichConsole(file=stream, force_terminal=self.tty, highlight=False, soft_wrap=True, record=record)
         self._stream = stream

@@ -6,6 +6,10 @@
 
 `.devstack/daemon.json` (mode 0600) tells clients the pid, socket and token. A lock file makes a second `up`
 of the same project fail with a clear message instead of two daemons fighting over one stack.
+
+The lock is also the truth of whether a daemon runs: it is held from before the socket exists until the process
+has exited, and the kernel releases it when the process dies (a pid in daemon.json may be dead, a zombie, or
+still alive with its socket already closed). So a dead or dying daemon never looks like a running one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +31,11 @@ from typing import Any, TextIO
 import httpx
 
 from devstack.config.model import Config
-from devstack.errors import DevstackError
+from devstack.errors import DaemonNotServing, DevstackError
 
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
 _MAX_REQUEST = 64 * 1024
+_LOCK_TRIES = 20  # × 10 ms: a client's probe (running()) holds the lock for microseconds, never longer
 
 Route = Callable[[str, str], tuple[int, dict[str, Any]]]  # (method, path) → (status, body)
 
@@ -56,16 +62,36 @@ def socket_path(config: Config) -> Path:
 def lock(config: Config) -> TextIO:
     """Hold the project's daemon lock for as long as the returned file stays open."""
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    handle = (config.state_dir / "daemon.lock").open("a+")
+    handle = _lock_file(config).open("a+")
+    for _ in range(_LOCK_TRIES):
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            time.sleep(0.01)
+    handle.close()
+    running = find(config)
+    pid = f" (pid {running.pid})" if running else ""
+    raise DevstackError(f"devstack up is already running for project '{config.project}'{pid}: use "
+                        "`devstack status`, `devstack logs`, or stop it with Ctrl-C or `devstack down`")
+
+
+def running(config: Config) -> bool:
+    """Whether a daemon of this project is alive, or still on its way out: someone holds its lock."""
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        running = find(config)
-        pid = f" (pid {running.pid})" if running else ""
-        raise DevstackError(f"devstack up is already running for project '{config.project}'{pid}: use "
-                            "`devstack status`, `devstack logs`, or stop it with Ctrl-C or `devstack down`") from None
-    return handle
+        handle = _lock_file(config).open("r")
+    except FileNotFoundError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False  # closing the file releases the probe's own lock
+
+
+def _lock_file(config: Config) -> Path:
+    return config.state_dir / "daemon.lock"
 
 
 class Server:
@@ -123,11 +149,12 @@ class Server:
 
 
 def find(config: Config) -> Endpoint | None:
-    """The running daemon of this project, if there is one (a stale file from a killed daemon is ignored)."""
+    """The running daemon of this project, if there is one: the daemon.json a dead daemon left behind is ignored
+    (its lock is free). A daemon on its way out may still be found; it refuses the call (DaemonNotServing)."""
     try:
         data = json.loads(info_file(config).read_text())
         endpoint = Endpoint(pid=int(data["pid"]), socket=str(data["socket"]), token=str(data["token"]))
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     try:
         os.kill(endpoint.pid, 0)
@@ -135,7 +162,7 @@ def find(config: Config) -> Endpoint | None:
         return None
     except PermissionError:
         pass  # alive, owned by someone else
-    return endpoint
+    return endpoint if running(config) else None
 
 
 def call(endpoint: Endpoint, method: str, path: str, timeout_s: float = 10) -> dict[str, Any]:
@@ -144,6 +171,9 @@ def call(endpoint: Endpoint, method: str, path: str, timeout_s: float = 10) -> d
         with httpx.Client(transport=transport, timeout=timeout_s) as client:
             response = client.request(method, f"http://devstack{path}",
                                       headers={"authorization": f"Bearer {endpoint.token}"})
+    except httpx.ConnectError as err:
+        # No one listens on the socket any more: the daemon is stopping, or died a moment ago.
+        raise DaemonNotServing(f"the devstack daemon (pid {endpoint.pid}) is not serving: {err}") from None
     except httpx.HTTPError as err:
         raise DevstackError(f"the devstack daemon (pid {endpoint.pid}) did not answer: {err}") from None
     body: dict[str, Any] = response.json()
