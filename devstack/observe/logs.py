@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
 
 from devstack import blocking
 from devstack.observe.console import Console
 
+
+class Line(Protocol):
+    """A line of a log as a provider tells it (providers.base.LogLine): shown as `display()`."""
+
+    def display(self) -> str: ...
+
+
 # (resource, since: a Unix time or None) → its lines as they come, blocking; ends when the resource is gone.
-Stream = Callable[[str, float | None], Iterator[str]]
+Stream = Callable[[str, float | None], Iterator[Line]]
 
 
 class Followers:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, on_line: Callable[[str, Any], None] | None = None) -> None:
+        """`on_line(resource, line)`: where each line goes (default: the console, behind the resource's name)."""
         self.console = console
+        self.on_line = on_line or (lambda resource, line: console.log_line(resource, line.display()))
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def follow(self, stream: Stream, resources: Iterable[str], since: float | None) -> None:
@@ -51,4 +61,4 @@ class Followers:
     def _pump(self, stream: Stream, resource: str, since: float | None) -> None:
         for line in stream(resource, since):
             blocking.check()
-            self.console.log_line(resource, line)
+            self.on_line(resource, line)

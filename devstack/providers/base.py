@@ -60,6 +60,20 @@ class ResourceStatus:
 
 
 @dataclass(frozen=True)
+class LogLine:
+    """One line of a resource's log, as the engine tells it."""
+
+    text: str
+    time: str = ""  # RFC 3339, as the engine stamped it
+    source: str = ""  # the task (swarm: service.slot.task) or pod/container (Kubernetes) that wrote it
+    stream: str = ""  # stdout | stderr; "" where the engine does not tell (Kubernetes serves both as one)
+    part: str = ""  # the container's name when its pod has several: shown before the text
+
+    def display(self) -> str:
+        return f"{self.part}: {self.text}" if self.part else self.text
+
+
+@dataclass(frozen=True)
 class DownOptions:
     volumes: bool = False
     images: bool = False
@@ -101,7 +115,12 @@ class Provider(Protocol):
 
     def logs(self, resource: str, tail: int = 20) -> list[str]: ...
 
-    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[str]:
+    def log_lines(self, resource: str, tail: int | None, since: float | None) -> list[LogLine]:
+        """The resource's log lines with their time, source and stream: the last `tail` of each task or container
+        (None: all), from `since` (a Unix time; None: from the first)."""
+        ...
+
+    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[LogLine]:
         """Lines of `resource`'s logs as they come (from `since`, a Unix time), across restarts and redeploys;
         blocking: the engine runs it in a thread. Ends when the resource is gone."""
         ...

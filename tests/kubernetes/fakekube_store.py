@@ -75,6 +75,8 @@ class Store:
     requests: list[Request] = field(default_factory=list)
     logs: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)  # (ns, pod, container) → lines
     previous_logs: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    # When each line of `logs` was written (RFC 3339 with nanoseconds, as the kubelet stamps them).
+    log_times: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     files: dict[tuple[str, str, str], dict[str, bytes]] = field(default_factory=dict)  # container filesystems
     execs: list[tuple[str, str, list[str]]] = field(default_factory=list)  # (pod, container, command)
     port_handlers: dict[int, PortHandler] = field(default_factory=dict)
@@ -142,6 +144,8 @@ class Store:
     def add_log(self, namespace: str, pod: str, container: str, *lines: str) -> None:
         with self.cond:
             self.logs.setdefault((namespace, pod, container), []).extend(lines)
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+            self.log_times.setdefault((namespace, pod, container), []).extend(stamp for _ in lines)
             self.cond.notify_all()
 
     def stop(self) -> None:

@@ -87,6 +87,12 @@ def _logs(handler: _Handler, pod: Json, query: dict[str, list[str]]) -> None:
     source = store.previous_logs if query.get("previous", ["false"])[0] == "true" else store.logs
     key = (namespace, name, container)
     lines = list(source.get(key, []))
+    if query.get("timestamps", ["false"])[0] == "true":
+        times = store.log_times.get(key, []) if source is store.logs else []
+        lines = [f"{times[i] if i < len(times) else '2026-01-01T00:00:00.000000000Z'} {line}"
+                 for i, line in enumerate(lines)]
+    if "sinceTime" in query:
+        lines = [line for line in lines if line[:19] >= query["sinceTime"][0][:19]]
     if "tailLines" in query:
         lines = lines[-int(query["tailLines"][0]):] if int(query["tailLines"][0]) else []
     if query.get("follow", ["false"])[0] != "true":
@@ -101,6 +107,8 @@ def _logs(handler: _Handler, pod: Json, query: dict[str, list[str]]) -> None:
             if not new:
                 store.cond.wait(0.1)
                 continue
+        if query.get("timestamps", ["false"])[0] == "true":
+            new = [f"{store.log_times[key][sent + i]} {line}" for i, line in enumerate(new)]
         sent += len(new)
         if not all(_chunk(handler, f"{line}\n".encode()) for line in new):
             return None

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 from k8s_env import Env
 
+from devstack.providers.base import LogLine
+
 IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
 
 
@@ -25,10 +27,11 @@ def pods(env: Env, workload: str) -> list[str]:
             if p["metadata"]["name"].startswith(workload + "-")]
 
 
-def background(lines: Iterator[str]) -> queue.Queue[str]:
+def background(lines: Iterator[LogLine]) -> queue.Queue[str]:
     """Drain a blocking generator in a thread, as the engine does."""
     received: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [received.put(line) for line in lines], daemon=True, name="drain").start()
+    threading.Thread(target=lambda: [received.put(line.display()) for line in lines], daemon=True,
+                     name="drain").start()
     return received
 
 
@@ -58,3 +61,16 @@ def test_follow_logs_streams_each_resource_of_the_managed_pods(env: Env) -> None
         assert collect(relay, 1) == ["relay started"] and collect(sink, 1) == ["sink started"]
     finally:
         provider.close()  # ends both streams, as the daemon's stop does
+
+
+def test_log_lines_carry_the_time_and_the_pod_and_container(env: Env) -> None:
+    env.cluster.lines["relay"] = [f"line {n}" for n in range(30)]
+    up(env)
+    lines = env.provider().log_lines("relay", 2, None)
+    assert [line.text for line in lines] == ["line 28", "line 29"]
+    (pod,) = pods(env, "relay")
+    assert {line.source for line in lines} == {f"{pod}/relay"}
+    assert all(line.time.endswith("Z") and line.time[:2] == "20" for line in lines)
+    assert {line.stream for line in lines} == {""}  # the API serves stdout and stderr as one stream
+    request = [r for r in env.kube.requests("GET") if r.path.endswith("/log")][-1]
+    assert request.query["timestamps"] == ["true"] and request.query["tailLines"] == ["2"]

@@ -17,7 +17,7 @@ from devstack.config.model import Config, Forward, ImageSpec
 from devstack.errors import DeployError, EngineUnavailable
 from devstack.images import build, plan
 from devstack.networking.channel import Channel
-from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus
 
 _TICK_S = 0.02
 
@@ -102,7 +102,10 @@ class MemoryProvider:
     def logs(self, resource: str, tail: int = 20) -> list[str]:
         return []
 
-    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[str]:
+    def log_lines(self, resource: str, tail: int | None, since: float | None) -> list[LogLine]:
+        return []
+
+    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[LogLine]:
         while True:  # a log stream that never ends by itself, as a real one
             blocking.sleep(_TICK_S)
             yield from ()

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 
 from devstack import labels
 from devstack.errors import DevstackError
+from devstack.providers.base import LogLine
 from devstack.providers.kubernetes.api import Api, Json, Stream
 from devstack.providers.kubernetes.informers import Informer
 from devstack.providers.kubernetes.render import RESOURCE
 
-OnLine = Callable[[str, str], None]  # (resource, line)
+OnLine = Callable[[str, LogLine], None]  # (resource, line)
 _log = logging.getLogger(__name__)
 
 
@@ -41,6 +42,33 @@ def of_pods(api: Api, pods: Sequence[Json], lines: int) -> list[str]:
         return tail(api, *streams[0], lines)
     return [f"{pod}/{container}: {line}" for namespace, pod, container in streams
             for line in tail(api, namespace, pod, container, lines)]
+
+
+def lines_of_pods(api: Api, pods: Sequence[Json], tail: int | None, since: float | None) -> list[LogLine]:
+    """Every container's lines with the time the kubelet stamped them (`timestamps=true`)."""
+    found: list[LogLine] = []
+    for pod in pods:
+        namespace, name, names = pod["metadata"]["namespace"], pod["metadata"]["name"], containers(pod)
+        for container in names:
+            query = [("container", container), ("timestamps", "true")]
+            query += [("tailLines", str(tail))] if tail is not None else []
+            query += [("sinceTime", _rfc3339(since))] if since is not None else []
+            try:
+                text = api.text(f"/api/v1/namespaces/{namespace}/pods/{name}/log", query)
+            except DevstackError:
+                continue
+            found += [stamped(api.scrub(line), name, container, len(names) > 1) for line in text.splitlines()]
+    return found
+
+
+def stamped(line: str, pod: str, container: str, several: bool) -> LogLine:
+    """A line as the API serves it with timestamps=true: 'TIME TEXT'."""
+    time, _, text = line.partition(" ")
+    return LogLine(text=text, time=time, source=f"{pod}/{container}", part=container if several else "")
+
+
+def _rfc3339(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def resource_of(pod: Json) -> str:
@@ -106,12 +134,12 @@ class Follower:
 
     def _stream(self, pod: Json, container: str, recent: bool) -> None:
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        query = [("container", container), ("follow", "true")]
+        query = [("container", container), ("follow", "true"), ("timestamps", "true")]
         if recent and self.since is not None:
-            query.append(("sinceTime", datetime.fromtimestamp(self.since, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
+            query.append(("sinceTime", _rfc3339(self.since)))
         elif recent:
             query.append(("tailLines", str(self.tail_lines)))
-        prefix = f"{container}: " if len(containers(pod)) > 1 else ""
+        several = len(containers(pod)) > 1
         try:
             stream = self.api.stream(f"/api/v1/namespaces/{namespace}/pods/{name}/log", query)
             with self._lock:
@@ -120,6 +148,6 @@ class Follower:
                     return
                 self._streams.append(stream)
             for line in stream.lines():
-                self.on_line(resource_of(pod), self.api.scrub(prefix + line))
+                self.on_line(resource_of(pod), stamped(self.api.scrub(line), name, container, several))
         except DevstackError as err:
             _log.debug("log stream of %s/%s ended: %s", name, container, err)

@@ -22,7 +22,7 @@ from devstack.config import secret_store as dev_secrets
 from devstack.config.model import Config, Forward, KubernetesSpec
 from devstack.errors import DeployError
 from devstack.formats import reference
-from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus
 from devstack.providers.kubernetes import (
     apply,
     clusters,
@@ -154,10 +154,14 @@ class KubernetesProvider:
         pods = [p for p in self._pods() if pod_logs.resource_of(p) == _name(resource)]
         return pod_logs.of_pods(self.api, pods, tail)
 
-    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[str]:
+    def log_lines(self, resource: str, tail: int | None, since: float | None) -> list[LogLine]:
+        pods = [p for p in self._pods() if pod_logs.resource_of(p) == _name(resource)]
+        return pod_logs.lines_of_pods(self.api, pods, tail, since)
+
+    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[LogLine]:
         """The lines of every container of `resource`'s pods, new pods included; ends once it has had no pod
         for a while (it was removed). Blocking: the engine runs it in a thread."""
-        lines: queue.Queue[str] = queue.Queue()
+        lines: queue.Queue[LogLine] = queue.Queue()
         follower = self._keep(pod_logs.Follower(self.api, self._namespaces(), self.project,
                                                 lambda _r, line: lines.put(line), resource=_name(resource),
                                                 since=since))

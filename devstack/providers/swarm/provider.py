@@ -16,8 +16,8 @@ from devstack.errors import DeployError, PortInUse
 from devstack.images import docker_engine
 from devstack.networking import ports
 from devstack.networking.channel import TcpChannel, open_tcp
-from devstack.providers.base import DeployPlan, DownOptions, DownReport, ResourceStatus
-from devstack.providers.swarm import cluster, deploy, events, live, readiness, secrets, stackfile, teardown
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus
+from devstack.providers.swarm import cluster, deploy, events, live, logs, readiness, secrets, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
 
 _LOG_TAIL = 20
@@ -109,16 +109,13 @@ class SwarmProvider:
     def logs(self, resource: str, tail: int = _LOG_TAIL) -> list[str]:
         return self._logs(self._service(resource), tail)
 
-    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[str]:
+    def log_lines(self, resource: str, tail: int | None, since: float | None) -> list[LogLine]:
+        with docker_engine.translated("read the logs"):
+            return list(logs.lines(self.client, self._service(resource), tail=tail, since=since, follow=False))
+
+    def follow_logs(self, resource: str, since: float | None = None) -> Iterator[LogLine]:
         with docker_engine.translated("stream the logs"):
-            stream = self.client.api.service_logs(self._service(resource), stdout=True, stderr=True, follow=True,
-                                                  since=int(since) if since else None, timestamps=False)
-            pending = b""
-            for chunk in stream:
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    yield line.decode("utf-8", "replace").rstrip("\r")
+            yield from logs.lines(self.client, self._service(resource), tail=None, since=since, follow=True)
 
     def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
         with docker_engine.translated("live-update the containers"):
