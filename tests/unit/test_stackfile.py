@@ -37,6 +37,20 @@ def error(tmp_path: Path, text: str, **kwargs: Any) -> str:
 # --- image injection --------------------------------------------------------------------------------------------------
 
 
+def test_a_service_compose_would_build_runs_the_image_named_after_it(tmp_path: Path) -> None:
+    text = """
+services:
+  web: {build: ./web}
+  api: {build: {context: api}, image: "team/api"}
+  other: {build: ./other}
+"""
+    services = render(tmp_path, text, images={"web": "web:0123", "team/api": "team/api:4567"}).document["services"]
+    assert (services["web"]["image"], "build" in services["web"]) == ("web:0123", False)
+    assert services["api"]["image"] == "team/api:4567"
+    assert "image" not in services["other"]  # no devstack image of that name: left as written
+
+
+
 def test_devstack_images_are_rewritten_and_others_left_alone(tmp_path: Path) -> None:
     text = """
 services:

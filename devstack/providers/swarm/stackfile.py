@@ -49,8 +49,8 @@ def render(path: Path, display: str, inputs: Inputs) -> Rendered:
     text = path.read_text(encoding="utf-8")
     document = interpolate_tree(_parse(text, display), inputs.variables, display, cast_numbers=True, source=text)
     services = document["services"]
-    for service in services.values():
-        _rewrite_image(service, inputs.images)
+    for name, service in services.items():
+        _rewrite_image(name, service, inputs.images)
         _absolute(service, "env_file", path.parent)
         _label(service, "labels", inputs.project)
     _use_dev_secrets(document, inputs.secrets)
@@ -160,8 +160,13 @@ def _referenced_files(document: dict[str, Any]) -> set[str]:
     return files
 
 
-def _rewrite_image(service: dict[str, Any], images: Mapping[str, str]) -> None:
+def _rewrite_image(name: str, service: dict[str, Any], images: Mapping[str, str]) -> None:
+    """A devstack image gets its built tag. A service that compose would build (`build:`, no `image:`) runs the
+    image whose ref is the service's name, as `devstack init` writes it; swarm itself builds nothing."""
     image = service.get("image")
+    if image is None and "build" in service and reference.lookup(name, images) is not None:
+        service.pop("build")
+        image = name
     built = reference.lookup(image, images) if isinstance(image, str) else None
     if built is not None:
         service["image"] = built
