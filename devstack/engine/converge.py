@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from devstack import blocking
 from devstack.config import resources
 from devstack.config.model import BASE_ARG, Config, ImageSpec
+from devstack.engine import events
 from devstack.errors import DevstackError
 from devstack.images import build, package_base
 from devstack.images.builder import Builder, DockerBuilder
@@ -39,9 +40,14 @@ class Outcome:
         return bool(self.built) or bool(self.deploy and self.deploy.changed)
 
 
+Report = Callable[[events.Planned | events.Building | events.Deploying], None]
+
+
 async def converge(config: Config, provider: Provider, console: Console, timeout_s: float, *,
-                   announce: bool = True, builder: Builder | None = None) -> Outcome:
-    """`announce`: print a line per step (ci, the first pass of up); the daemon prints one line per cycle."""
+                   announce: bool = True, builder: Builder | None = None, report: Report | None = None) -> Outcome:
+    """`announce`: print a line per step (ci, the first pass of up); the daemon prints one line per cycle.
+    `report`: told the pass's progress (planned, building, deploying), for the daemon's board."""
+    report = report or (lambda _progress: None)
     outcome = Outcome()
     builder = builder or DockerBuilder()
     deadline = time.monotonic() + timeout_s
@@ -59,11 +65,15 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     deploy_plan = await blocking.call(provider.plan, image_plan.tags)
     resources.check_names(config, deploy_plan.resources)  # [resources.X], depends_on: names the deploy knows
     outcome.deploy = deploy_plan
+    report(events.Planned(deploy_plan.resources, dict(deploy_plan.resource_images), dict(outcome.images)))
+    if image_plan.missing:
+        report(events.Building(tuple(t.spec.name for t in image_plan.missing)))
     await _timed(outcome, "base", build_bases(builder, image_plan.bases, console))
     await _timed(outcome, "build", build_all(builder, image_plan.missing, config.project, console, outcome))
     outcome.built = [t.spec.name for t in image_plan.missing]
     await blocking.call(provider.deliver, [t.tag for t in image_plan.missing])
     if deploy_plan.changed:
+        report(events.Deploying(deploy_plan.resources))
         await _timed(outcome, "deploy", blocking.call(provider.apply, deploy_plan))
         if announce:
             took = outcome.seconds["deploy"]

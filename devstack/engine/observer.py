@@ -2,10 +2,10 @@
 away and came back is noticed without any edit.
 
 The provider blocks for a short window until something of the project changes (`Provider.wait_for_change`:
-Docker events on swarm). On a change, and every REFRESH_S anyway, the board is refreshed from
-`Provider.status`, so `devstack status` reflects reality within seconds. When the engine cannot be reached the
-observer says so once, marks every resource not ready and retries with backoff; when it answers again it says
-so and asks the reconciler to converge again (`on_back`).
+Docker events on swarm). On a change, and every REFRESH_S anyway, it reports what `Provider.status` says (an
+Observed event), so `devstack status` reflects reality within seconds. When the engine cannot be reached the
+observer says so once, reports EngineAway and retries with backoff; when it answers again it says so and reports
+EngineBack, which makes the loop converge again.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from devstack import blocking
-from devstack.engine.state import Board
+from devstack.engine import events
 from devstack.errors import DevstackError, TemporaryError
 from devstack.observe.console import Console
 from devstack.providers.base import Provider
@@ -39,8 +39,8 @@ class Backoff:
         self.next_s = self.first_s
 
 
-async def observe(provider: Callable[[], Provider], board: Board, console: Console, project: str,
-                  on_back: Callable[[], None]) -> None:
+async def observe(provider: Callable[[], Provider], report: Callable[[events.Event], None], console: Console,
+                  project: str) -> None:
     """Run until cancelled. `provider` gives the current one: a reloaded config brings a new provider."""
     away = ""  # why the engine cannot be reached, while it cannot
     refused = ""  # the last error of an engine that answered, so that it is said once
@@ -50,12 +50,12 @@ async def observe(provider: Callable[[], Provider], board: Board, console: Conso
         try:
             changed = await blocking.call(provider().wait_for_change, WINDOW_S)
             if changed or away or time.monotonic() - refreshed > REFRESH_S:
-                board.observed(await blocking.call(provider().status))
+                report(events.Observed(tuple(await blocking.call(provider().status))))
                 refreshed = time.monotonic()
         except TemporaryError as err:
             if not away:
                 away = str(err).splitlines()[0]
-                board.away(away)
+                report(events.EngineAway(away))
                 console.event(project, f"the engine went away ({away}); devstack retries and re-converges when it "
                               "is back", ok=False)
             await asyncio.sleep(backoff.next())
@@ -71,4 +71,4 @@ async def observe(provider: Callable[[], Provider], board: Board, console: Conso
             away = ""
             backoff.reset()
             console.event(project, "the engine is back: re-converging", ok=True)
-            on_back()
+            report(events.EngineBack())

@@ -1,15 +1,35 @@
-"""The daemon's view of each resource: what `devstack status` reports and the live view draws. Written by the
-reconciler (what it did) and the observer (what the engine reports), both on the event loop; read by everyone."""
+"""The board: the daemon's state, changed only by `Board.apply(event)` on the event loop, read by everyone (the
+loop's `decide()`, `devstack status` through the control API, the live view, the dashboard).
+
+It holds one row per resource, keyed by the resource's name (a swarm service or a Kubernetes workload, as the
+deploy and the engine name them; never an image or the project), with typed states that the loop really sets:
+
+    build    pending → building → ok | error, or live (files synced into it, not rebuilt)
+    deploy   pending → deploying → ok | error
+    ready    what the engine reports now
+    smoke    None (no test yet) | ok | failed
+
+Beside the rows: the project-level error (a config that did not reload, a failed pass, the engine away), the
+phase (starting, then watching), the work pending for the next cycle and the cycle in progress.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
 
+from devstack.engine import events as ev
+from devstack.engine.steps import CYCLE_STEPS, BeginCycle, Converge, CycleStep, Ignore, LiveUpdate, Step, Work
 from devstack.providers.base import ResourceStatus
 
+BuildState = Literal["pending", "building", "ok", "error", "live"]
+DeployState = Literal["pending", "deploying", "ok", "error"]
+SmokeState = Literal["ok", "failed"]
+Phase = Literal["starting", "watching"]
 _AWAY = "the engine went away: "
 
 
@@ -17,10 +37,10 @@ _AWAY = "the engine went away: "
 class Resource:
     name: str
     image: str = ""  # the tag deployed
-    build: str = "pending"  # pending | building | ok | error | live (synced, not rebuilt)
-    deploy: str = "pending"  # pending | deploying | ok | error
+    build: BuildState = "pending"
+    deploy: DeployState = "pending"
     ready: bool = False
-    smoke: str | None = None  # None (no tests yet) | ok | failed
+    smoke: SmokeState | None = None
     updated_at: str | None = None
     last_error: str = ""
     since: float = field(default_factory=time.time)  # when its running instance started (Unix time)
@@ -32,49 +52,257 @@ class Resource:
         return data
 
 
+@dataclass
+class Pending:
+    """Work that arrived since the last cycle began: batched into the next one, none lost, none run twice."""
+
+    paths: frozenset[Path] = frozenset()
+    triggers: tuple[str, ...] = ()
+    reason: str | None = None  # "the engine is back", "retry": converge though no file changed
+
+    def __bool__(self) -> bool:
+        return bool(self.paths or self.triggers or self.reason)
+
+
+@dataclass
+class Cycle:
+    """The cycle in progress: its work, the steps done, and the line each resource will get."""
+
+    work: Work
+    started: float  # time.monotonic() when it began
+    done: set[str] = field(default_factory=set)  # "reload", "live relay", "converge", "smoke"
+    lines: dict[str, list[str]] = field(default_factory=dict)  # resource → ["2 files changed", "built 1.8s"]
+    ok: bool = True
+    temporary: bool = False  # it failed for a reason outside the files
+    refused: bool = False  # the config did not reload: the cycle ends there, the stack runs as it was
+    planned: dict[str, str] = field(default_factory=dict)  # resource → the tag this cycle deploys
+    building: set[str] = field(default_factory=set)  # resources whose image is being built
+    deploying: set[str] = field(default_factory=set)
+
+    def say(self, resource: str, text: str) -> None:
+        self.lines.setdefault(resource, []).append(text)
+
+    def fail(self, temporary: bool) -> None:
+        self.ok, self.temporary = False, temporary
+
+
 class Board:
-    def __init__(self) -> None:
+    def __init__(self, project: str) -> None:
+        self.project = project
         self.resources: dict[str, Resource] = {}
-        self.error = ""  # the latest problem not tied to one resource (a config typo, a failed deploy)
+        self.error = ""  # the latest problem of the project as a whole
+        self.phase: Phase = "starting"
+        self.pending = Pending()
+        self.cycle: Cycle | None = None
+        self.running: CycleStep | None = None  # the cycle's step in progress (one at a time)
+        self.failures = 0  # cycles in a row that failed for a reason outside the files (the retry's backoff)
+        self.retry_in: float | None = None  # armed after such a failure, until RetryDue or a new cycle
+        self.images: dict[str, str] = {}  # image name → its tag, as last planned
+
+    # --- reading -----------------------------------------------------------------------------------------------
 
     def get(self, name: str) -> Resource:
-        return self.resources.setdefault(name, Resource(name))
-
-    def update(self, name: str, **fields: object) -> None:
-        resource = self.get(name)
-        for key, value in fields.items():
-            setattr(resource, key, value)
-
-    def observed(self, statuses: Sequence[ResourceStatus]) -> None:
-        """What the engine reports now: ready or not, and the age of the running task or pod."""
-        for status in statuses:
-            resource = self.get(status.name)
-            resource.ready = status.ready
-            if status.started_at:
-                resource.since = _unix(status.started_at)
-        if self.error.startswith(_AWAY):
-            self.error = ""
-
-    def away(self, reason: str) -> None:
-        """The engine cannot be reached: nothing can be said to be ready."""
-        for resource in self.resources.values():
-            resource.ready = False
-        self.error = f"{_AWAY}{reason}"
-
-    def deployed(self, names: list[str], images: dict[str, str]) -> None:
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        for name in names:
-            resource, image = self.get(name), images.get(name, self.get(name).image)
-            # A live-updated resource stays "live" until a new image replaces what was synced into it.
-            build = "live" if resource.build == "live" and resource.image == image else "ok"
-            self.update(name, image=image, build=build, deploy="ok", ready=True, updated_at=now, last_error="")
+        """The row of `name`, or a blank one (not added) for a resource the board does not know (yet)."""
+        return self.resources.get(name) or Resource(name)
 
     def snapshot(self) -> list[dict[str, object]]:
         return [r.to_json() for r in sorted(self.resources.values(), key=lambda r: r.name)]
 
+    def running_image(self, tag: str) -> list[Resource]:
+        return [r for r in self.resources.values() if tag and r.image == tag]
 
-def _unix(iso: str) -> float:
-    # Engines write RFC 3339, Docker with nanoseconds; Python takes microseconds.
+    # --- the one writer ----------------------------------------------------------------------------------------
+
+    def apply(self, event: ev.Event) -> None:
+        match event:
+            case ev.FilesChanged(paths):
+                self.pending.paths |= paths
+            case ev.Triggered(name):
+                if name not in self.pending.triggers:
+                    self.pending.triggers += (name,)
+            case ev.EngineBack():
+                self.pending.reason = self.pending.reason or "the engine is back"
+            case ev.RetryDue(attempt):
+                if self.cycle is None and self.retry_in is not None and attempt == self.failures:
+                    self.pending.reason, self.retry_in = self.pending.reason or "retry", None
+            case ev.Observed(statuses):
+                self._observed(statuses)
+            case ev.EngineAway(reason):
+                for row in self.resources.values():
+                    row.ready = False
+                self.error = f"{_AWAY}{reason}"
+            case ev.StepStarted(step, at):
+                self._started(step, at)
+            case ev.Planned() | ev.Building() | ev.Deploying():
+                self._progress(event)
+            case ev.StepDone():
+                self._done(event)
+
+    def _observed(self, statuses: Iterable[ResourceStatus]) -> None:
+        for status in statuses:
+            resource = self._row(status.name)
+            resource.ready = status.ready
+            if status.started_at:
+                resource.since = unix_time(status.started_at)
+        if self.error.startswith(_AWAY):
+            self.error = ""
+
+    def _started(self, step: Step, at: float) -> None:
+        if isinstance(step, CYCLE_STEPS) and not isinstance(step, BeginCycle):
+            self.running = step
+        if isinstance(step, BeginCycle):
+            self._begin(step.work, at)
+        elif isinstance(step, LiveUpdate) and self.cycle:
+            self.cycle.say(step.image, files_changed(len(step.files)))
+        elif isinstance(step, Converge) and self.cycle:
+            for resource, text in step.opening:
+                self.cycle.say(resource, text)
+        elif isinstance(step, Ignore):
+            self.pending.paths -= step.paths
+
+    def _begin(self, work: Work, at: float) -> None:
+        self.cycle = Cycle(work, started=at)
+        self.pending.paths -= work.paths
+        self.pending.triggers = tuple(t for t in self.pending.triggers if t not in work.triggers)
+        if work.reason is not None and self.pending.reason == work.reason:
+            self.pending.reason = None
+        self.retry_in = None
+        if work.reason is not None:
+            self.cycle.say(self.project, work.reason)
+
+    def _progress(self, event: ev.Planned | ev.Building | ev.Deploying) -> None:
+        cycle = self.cycle
+        if cycle is None:
+            return
+        if isinstance(event, ev.Planned):
+            self.images.update(event.tags)
+            cycle.planned = dict(event.resource_images)
+            for name in event.resources:
+                self._row(name)
+        elif isinstance(event, ev.Building):
+            tags = {self.images.get(image) for image in event.images}
+            cycle.building = {name for name, tag in cycle.planned.items() if tag in tags}
+            for name in cycle.building:
+                self._row(name).build = "building"
+        else:
+            cycle.deploying = set(event.resources)
+            for name in cycle.deploying:
+                self._row(name).deploy = "deploying"
+
+    def _done(self, event: ev.StepDone) -> None:
+        self.running = None
+        cycle = self.cycle
+        if isinstance(event, ev.CycleEnded):
+            self._ended(event)
+        elif cycle is None:
+            return
+        elif isinstance(event, ev.Reloaded):
+            self._reloaded(cycle, event)
+        elif isinstance(event, ev.LiveUpdated):
+            self._live_updated(cycle, event)
+        elif isinstance(event, ev.Converged):
+            self._converged(cycle, event)
+        elif isinstance(event, ev.Smoked):
+            self._smoked(cycle, event)
+
+    def _reloaded(self, cycle: Cycle, event: ev.Reloaded) -> None:
+        cycle.done.add("reload")
+        if not event.ok:
+            self.error, cycle.refused = event.error, True
+            return
+        self.project, self.error = event.project, ""
+        cycle.say(self.project, "config reloaded")
+
+    def _live_updated(self, cycle: Cycle, event: ev.LiveUpdated) -> None:
+        cycle.done.add(f"live {event.image}")
+        touched = self.running_image(self.images.get(event.image, ""))
+        if not event.ok:
+            cycle.fail(event.temporary)
+            cycle.say(event.image, "live update failed")
+            self.error = event.error
+            for resource in touched:
+                resource.build, resource.last_error = "error", first_line(event.error)
+            return
+        cycle.say(event.image, f"synced to {event.containers} container(s) {event.seconds:.1f}s")
+        for resource in touched:
+            resource.build, resource.last_error = "live", ""
+
+    def _converged(self, cycle: Cycle, event: ev.Converged) -> None:
+        cycle.done.add("converge")
+        if event.at:  # the pass got as far as ready: say what it did
+            self._deployed(cycle, event)
+        if not event.ok:
+            cycle.fail(event.temporary)
+            cycle.say(self.project, "deploy failed")
+            self.error = event.error
+            for name in cycle.building:
+                self._row(name).build = "error"
+            for name in cycle.deploying:
+                self._row(name).deploy = "error"
+            for name in cycle.building | cycle.deploying:
+                self._row(name).last_error = first_line(event.error)
+        cycle.building, cycle.deploying = set(), set()
+
+    def _deployed(self, cycle: Cycle, event: ev.Converged) -> None:
+        self.images.update(event.tags)
+        for image, seconds in event.built.items():
+            cycle.say(image, f"built {seconds:.1f}s")
+        if event.changed:
+            rebuilt = {event.tags[image] for image in event.built}
+            touched = [r for r in event.resources if event.resource_images.get(r) in rebuilt]
+            for name in touched:
+                cycle.say(name, f"updated {event.seconds:.1f}s")
+            if not touched:
+                cycle.say(self.project, f"deployed {event.seconds:.1f}s")
+        for name in event.resources:
+            resource = self._row(name)
+            image = event.resource_images.get(name, resource.image)
+            # A live-updated resource stays "live" until a new image replaces what was synced into it.
+            resource.build = "live" if resource.build == "live" and resource.image == image else "ok"
+            resource.image, resource.deploy, resource.ready = image, "ok", True
+            resource.updated_at, resource.last_error = event.at, ""
+        for name in event.restarted:
+            cycle.say(name, "restarted")
+
+    def _smoked(self, cycle: Cycle, event: ev.Smoked) -> None:
+        cycle.done.add("smoke")
+        for resource in self.resources.values():
+            # A test about no resource in particular speaks for all of them.
+            mine = [r.ok for r, about in zip(event.results, event.about, strict=True) if about in (None, resource.name)]
+            resource.smoke = ("ok" if all(mine) else "failed") if mine else None
+        failed = [r.name for r in event.results if not r.ok]
+        mark = f"smoke ✓ {event.seconds:.1f}s" if not failed else f"smoke ✗ {', '.join(failed)}"
+        for steps in cycle.lines.values():
+            steps.append(mark)
+        if not event.ok:
+            cycle.fail(False)
+            self.error = event.error
+
+    def _ended(self, event: ev.CycleEnded) -> None:
+        cycle, self.cycle, self.phase = self.cycle, None, "watching"
+        self.retry_in = event.retry_in
+        self.failures = self.failures + 1 if event.retry_in is not None else 0
+        if cycle is not None and cycle.ok and not cycle.refused and not self.error.startswith(_AWAY):
+            self.error = ""  # a failure stays on the board until a later cycle succeeds
+
+    def _row(self, name: str) -> Resource:
+        return self.resources.setdefault(name, Resource(name))
+
+
+def first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def files_changed(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''} changed"
+
+
+def unix_time(iso: str) -> float:
+    """An RFC 3339 time as engines write it (Docker's with nanoseconds, a trailing Z) as a Unix time."""
     head, _, rest = iso.rstrip("Z").partition(".")
     fraction = rest.split("+")[0].split("-")[0]
     return datetime.fromisoformat(f"{head}.{(fraction + '000000')[:6]}+00:00").timestamp()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -13,6 +13,7 @@ import pytest
 
 from devstack.config.model import Config
 from devstack.engine.daemon import Daemon
+from devstack.engine.events import FilesChanged
 from devstack.observe.console import Console
 from tests.unit.conftest import MINIMAL, Project
 from tests.unit.memory import Engine, MemoryBuilder, MemoryProvider
@@ -117,7 +118,7 @@ async def test_stopping_during_a_live_update_is_prompt(project: Project) -> None
     image = config.images["relay"]
     assert image.live_update is None  # MINIMAL has no sync rules: add one in the loaded config for this test
     running.daemon.config = _with_sync(config, relay)
-    running.daemon.queue.put_nowait({relay.resolve()})
+    running.daemon.report(FilesChanged(frozenset({relay.resolve()})))
     await running.until(lambda: "sync" in engine.calls)
     assert await running.stop() < STOP_WITHIN_S
     assert running.daemon.interrupted

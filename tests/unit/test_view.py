@@ -6,9 +6,12 @@ import io
 
 from rich.console import Console as RichConsole
 
+from devstack.engine.events import Building, Converged, CycleEnded, FilesChanged, Planned, Smoked, StepStarted
 from devstack.engine.state import Board
+from devstack.engine.steps import BeginCycle, Converge, Smoke, Work
 from devstack.observe import view
 from devstack.observe.console import Console
+from devstack.smoke.result import Result
 
 
 def rendered(board: Board) -> str:
@@ -18,11 +21,19 @@ def rendered(board: Board) -> str:
 
 
 def test_the_table_shows_each_resources_states_and_its_last_error() -> None:
-    board = Board()
-    board.deployed(["relay", "sink"], {"relay": "relay:1a", "sink": "sink:2b"})
-    board.update("relay", build="error", last_error="image 'relay' failed to build at Step 4/8 : RUN false")
-    board.get("sink").smoke = "ok"
-    board.error = "image 'relay' failed to build at Step 4/8 : RUN false\n  | more"
+    board = Board("demo")
+    resources, images = ("relay", "sink"), {"relay": "relay:1a", "sink": "sink:2b"}
+    failure = "image 'relay' failed to build at Step 4/8 : RUN false\n  | more"
+    for event in [StepStarted(BeginCycle(Work(first=True)), at=0), StepStarted(Converge(), at=0),
+                  Converged(resources=resources, resource_images=images, tags={"relay": "relay:1a", "sink": "sink:2b"},
+                            at="2026-12-07T00:00:00+00:00"),
+                  StepStarted(Smoke(), at=0), Smoked(results=(Result("sink-smtp", "smtp", True, 0.1, "ok"),),
+                                                     about=("sink",)),
+                  CycleEnded(), FilesChanged(frozenset()), StepStarted(BeginCycle(Work(triggers=("relay",))), at=1),
+                  StepStarted(Converge(), at=1), Planned(resources, {"relay": "relay:9f", "sink": "sink:2b"},
+                                                         {"relay": "relay:9f", "sink": "sink:2b"}),
+                  Building(("relay",)), Converged(error=failure)]:
+        board.apply(event)
     text = rendered(board)
     for column in view.COLUMNS:
         assert column in text

@@ -1,0 +1,103 @@
+"""What to do next: one pure function of the board, the config and the events just applied.
+
+    steps = decide(board, config, events)
+
+It changes nothing and waits for nothing (it reads the project's .dockerignore files to classify saved paths,
+nothing more), so it is tested without asyncio, an engine or a clock. The daemon applies each event to the
+board first, then calls it, then runs the steps it returns (engine/execute.py) and applies what they report.
+
+- The board says where the loop is: no cycle → start one when work is pending (the first pass when starting);
+  a cycle → its next step, one at a time: reload, each live update, converge, smoke, then its end.
+- The events say what just happened that calls for a step beside the cycle: a converge → follow the logs of
+  its resources; a cycle that failed for a reason outside the files → arm the retry timer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from devstack.config.model import Config
+from devstack.engine import changes as changesets
+from devstack.engine import events as ev
+from devstack.engine.state import Board, Cycle, Pending, files_changed
+from devstack.engine.steps import (
+    ArmRetry,
+    BeginCycle,
+    Converge,
+    EndCycle,
+    FollowLogs,
+    Ignore,
+    LiveUpdate,
+    Reload,
+    Smoke,
+    Step,
+    Work,
+)
+from devstack.providers import registry
+
+BACKOFF_S = (1.0, 2.0, 4.0, 8.0)  # the retry after the 1st, 2nd, 3rd, … failure in a row for an outside reason
+
+
+def decide(board: Board, config: Config, events: Sequence[ev.Event]) -> list[Step]:
+    steps: list[Step] = list(_reactions(board, events))
+    if board.running is None:
+        step = _next_of_cycle(board, board.cycle, config) if board.cycle else _start(board, config)
+        if step is not None:
+            steps.append(step)
+    return steps
+
+
+def _reactions(board: Board, events: Sequence[ev.Event]) -> Iterator[Step]:
+    for event in events:
+        if isinstance(event, ev.Converged) and event.at and event.resources:
+            yield FollowLogs(event.resources)
+        elif isinstance(event, ev.CycleEnded) and event.retry_in is not None:
+            yield ArmRetry(event.retry_in, attempt=board.failures)
+
+
+def _start(board: Board, config: Config) -> Step | None:
+    if board.phase == "starting":
+        return BeginCycle(Work(first=True))
+    if not board.pending:
+        return None
+    work = take(board.pending, config)
+    if work.changes or work.triggers or work.reason is not None:
+        return BeginCycle(work)
+    return Ignore(work.paths)
+
+
+def take(pending: Pending, config: Config) -> Work:
+    """The pending work, its saved files classified against the config of the moment."""
+    return Work(paths=pending.paths, changes=changesets.classify(config, pending.paths), triggers=pending.triggers,
+                reason=pending.reason)
+
+
+def _next_of_cycle(board: Board, cycle: Cycle, config: Config) -> Step:
+    work = cycle.work
+    changes = work.changes or changesets.Changes()
+    if changes.config and "reload" not in cycle.done:
+        return Reload()
+    if cycle.refused:
+        return _end(board, cycle)
+    for image, files in changes.live.items():
+        if f"live {image}" not in cycle.done:
+            return LiveUpdate(image, tuple(files))
+    if work.needs_converge() and "converge" not in cycle.done:
+        return Converge(work.triggers, announce=work.first, opening=tuple(_opening(changes, config)))
+    if cycle.ok and config.smoke and "smoke" not in cycle.done:
+        return Smoke(announce=work.first)
+    return _end(board, cycle)
+
+
+def _opening(changes: changesets.Changes, config: Config) -> Iterator[tuple[str, str]]:
+    for image, files in changes.rebuild.items():
+        yield image, files_changed(len(files))
+    if changes.deploy:
+        yield config.project, registry.deploy_inputs(config).what
+
+
+def _end(board: Board, cycle: Cycle) -> EndCycle:
+    retry = not cycle.ok and cycle.temporary
+    return EndCycle(started=cycle.started, lines=tuple((r, " → ".join(s)) for r, s in cycle.lines.items() if s),
+                    ok=cycle.ok, first=cycle.work.first, said=not cycle.refused,
+                    retry_in=BACKOFF_S[min(board.failures, len(BACKOFF_S) - 1)] if retry else None)

@@ -1,0 +1,149 @@
+"""The steps `decide()` returns, carried out off the loop: each runs in a task of its own, does its I/O (builds,
+deploys, syncs, smoke tests, the console) and returns what happened as an event for the board. Nothing here
+writes the board; a converge's progress goes to the loop through `report`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from devstack import blocking
+from devstack.config.model import Config
+from devstack.engine import changes as changesets
+from devstack.engine import events as ev
+from devstack.engine import smoke_session
+from devstack.engine.converge import converge
+from devstack.engine.state import now_iso
+from devstack.engine.steps import ArmRetry, Converge, EndCycle, FollowLogs, LiveUpdate, Reload, Smoke, Step
+from devstack.errors import DevstackError, is_temporary
+from devstack.images.builder import Builder
+from devstack.observe import forwards, logs
+from devstack.observe.console import Console
+from devstack.providers.base import Provider
+from devstack.smoke import runner
+
+
+@dataclass
+class Context:
+    """What the steps work with. A reload replaces the config and the provider; everything else stays."""
+
+    config: Config
+    provider: Provider
+    load: Callable[[], Config]
+    make_provider: Callable[[Config], Provider]
+    console: Console
+    builder: Builder
+    timeout_s: float
+    forwards: forwards.Forwards
+    logs: logs.Followers
+    report: Callable[[ev.Event], None]
+
+
+async def run(step: Step, context: Context) -> ev.Event | None:
+    """Carry out `step`; the event that says how it went (None for a step that reports nothing)."""
+    match step:
+        case Reload():
+            return reload(context)
+        case LiveUpdate():
+            return await live_update(step, context)
+        case Converge():
+            return await converge_step(step, context)
+        case Smoke():
+            return await smoke(step, context)
+        case EndCycle():
+            return end_cycle(step, context)
+        case ArmRetry(delay_s, attempt):
+            await asyncio.sleep(delay_s)
+            return ev.RetryDue(attempt)
+        case FollowLogs(resources):
+            context.logs.follow(context.provider.follow_logs, resources, since=time.time())
+    return None  # the steps that only change the board (BeginCycle, Ignore) are not run at all
+
+
+def reload(context: Context) -> ev.Reloaded:
+    project = context.config.project
+    try:
+        config = context.load()
+    except DevstackError as err:
+        context.console.event(project, f"config not reloaded: {err} (the stack keeps running)", ok=False)
+        return ev.Reloaded(error=str(err))
+    context.provider.close()
+    context.config, context.provider = config, context.make_provider(config)
+    return ev.Reloaded(project=config.project)
+
+
+async def live_update(step: LiveUpdate, context: Context) -> ev.LiveUpdated:
+    spec = context.config.images[step.image]
+    pairs = [(path, target) for path in step.files if (target := changesets.sync_target(spec, path)) is not None]
+    restart = spec.live_update.restart if spec.live_update else ()
+    started = time.monotonic()
+    try:
+        updated = await blocking.call(context.provider.sync, spec.ref, pairs, restart)
+    except DevstackError as err:
+        context.console.error(str(err))
+        return ev.LiveUpdated(error=str(err), temporary=is_temporary(err), image=step.image)
+    return ev.LiveUpdated(image=step.image, files=len(step.files), containers=len(updated),
+                          seconds=time.monotonic() - started)
+
+
+async def converge_step(step: Converge, context: Context) -> ev.Converged:
+    config, provider = context.config, context.provider
+    done = ev.Converged(project=config.project)
+    try:
+        outcome = await converge(config, provider, context.console, context.timeout_s, announce=step.announce,
+                                 builder=context.builder, report=context.report)
+        plan = outcome.deploy
+        if plan is None:
+            return done
+        done = ev.Converged(project=config.project, built=dict(outcome.build_seconds), tags=dict(outcome.images),
+                            resources=plan.resources, resource_images=dict(plan.resource_images),
+                            changed=plan.changed, at=now_iso(),
+                            seconds=outcome.seconds.get("deploy", 0.0) + outcome.seconds.get("ready", 0.0))
+        await context.forwards.ensure(await blocking.call(provider.relayed))
+        restarted = []
+        for resource in step.triggers if not outcome.changed_anything else ():
+            await blocking.call(provider.restart, resource)
+            await blocking.call(provider.wait_ready, plan, context.timeout_s)
+            restarted.append(resource)
+        return replace(done, restarted=tuple(restarted))
+    except DevstackError as err:
+        context.console.error(str(err))
+        return replace(done, error=str(err), temporary=is_temporary(err))
+
+
+async def smoke(step: Smoke, context: Context) -> ev.Smoked:
+    specs, console = context.config.smoke, context.console
+    started = time.monotonic()
+    results = await runner.run_all(specs, context.provider.logs)
+    if step.announce:  # the first pass shows every test's line, as `ci` does; later cycles sum them up
+        for result in (r for r in results if r.ok):
+            console.event("smoke", result.line(), ok=True)
+    done = ev.Smoked(results=tuple(results), about=tuple(spec.resource for spec in specs),
+                     seconds=time.monotonic() - started)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        try:
+            smoke_session.report(failed, console)
+        except DevstackError as err:
+            return replace(done, error=str(err))
+    return done
+
+
+def end_cycle(step: EndCycle, context: Context) -> ev.CycleEnded:
+    console, project = context.console, context.config.project
+    if step.said and not step.first:
+        seconds = time.monotonic() - step.started
+        for resource, line in step.lines:
+            console.event(resource, f"{line} ({seconds:.1f}s)", ok=step.ok)
+    if step.retry_in is not None:
+        console.event(project, f"failed for a reason outside the files: retrying in {step.retry_in:.0f}s (no edit "
+                      "needed)", ok=False)
+    if step.first:
+        if not step.ok and step.retry_in is None:
+            console.error("the first pass failed: fix it and save; devstack retries on every change")
+        console.info("watching for changes (Ctrl-C stops watching; the stack keeps running)")
+    return ev.CycleEnded(error="" if step.ok else "the cycle failed", temporary=step.retry_in is not None,
+                         retry_in=step.retry_in)
