@@ -3,7 +3,8 @@
 Reading follows moby/patternmatcher's ignorefile.ReadAll:
 - lines end at `\\n` (a `\\r` before it is dropped; a lone `\\r` is part of the line); a leading BOM is dropped;
 - a `#` in the first column starts a comment; blanks around a pattern are trimmed;
-- a pattern is cleaned (Go's filepath.Clean) and a leading `/` dropped; `!pattern` re-includes.
+- a pattern is cleaned (Go's filepath.Clean) and a leading `/` dropped; `!pattern` re-includes; then, as
+  patternmatcher.New does, the result is trimmed and cleaned once more before its `!` is looked for.
 Every pattern Docker refuses (a lone `!`, the bad patterns of patterns.py, a line over 64 KiB) is refused here,
 naming the file and line, when devstack.toml is loaded.
 
@@ -48,14 +49,34 @@ def _pattern(raw: str) -> Pattern | None:
     line = raw.strip(_GO_SPACE)
     if not line:
         return None
-    exclude = not line.startswith("!")
-    text = line if exclude else line[1:].strip(_GO_SPACE)
-    if not text:
-        raise PatternError('illegal exclusion pattern: "!"')
-    # Go's Clean leaves at most one leading `/` (normpath may leave two), and Docker then drops it.
-    text = posixpath.normpath(text).lstrip("/") or "/"
+    # patternmatcher.New trims and cleans again what ignorefile.ReadAll made, and only then looks for the `!`:
+    # `!/` is a lone `!` there, and `x/../ !y` an exception.
+    text = _go_clean(_read_all(line).strip(_GO_SPACE))
+    if text == ".":  # nothing left after trimming (New skips it), or a pattern that never matches
+        return None
+    exclude = not text.startswith("!")
+    if not exclude:
+        text = text[1:]
+        if not text:
+            raise PatternError('illegal exclusion pattern: "!"')
     # `.` and `/` never match a path inside the context: Docker keeps them, to no effect.
     return None if text in (".", "/") else Pattern(text, exclude)
+
+
+def _read_all(line: str) -> str:
+    """ignorefile.ReadAll's pattern for a trimmed line: cleaned, one leading `/` dropped, the `!` put back."""
+    invert = line.startswith("!")
+    text = line[1:].strip(_GO_SPACE) if invert else line
+    if text:
+        text = _go_clean(text)
+        text = text[1:] if len(text) > 1 and text.startswith("/") else text
+    return "!" + text if invert else text
+
+
+def _go_clean(path: str) -> str:
+    """Go's filepath.Clean: normpath, but at most one leading `/` (POSIX lets normpath keep two)."""
+    cleaned = posixpath.normpath(path)
+    return cleaned[1:] if cleaned.startswith("//") else cleaned
 
 
 def lines(data: bytes) -> list[str]:

@@ -1,22 +1,23 @@
 """One `.dockerignore` pattern, checked and matched exactly as moby/patternmatcher does it.
 
-- Syntax is checked as Go's filepath.Match checks it (patternmatcher calls it for that alone): a trailing `\\`,
-  an unclosed `[`, and a class that is empty or has a range with a missing end (`[]`, `[-]`, `[x-]`, `[-x]`,
-  `[a-b-c]`) are errors.
+- Syntax is checked as Go's filepath.Match checks it on the name `.` (patternmatcher calls it for that alone; see
+  gomatch.py for how far it reads): a trailing `\\`, an unclosed `[`, and a class that is empty or has a range
+  with a missing end (`[]`, `[-]`, `[x-]`, `[-x]`, `[a-b-c]`) are errors.
 - Matching follows patternmatcher's compile step: a pattern without wildcards is compared as a string, `dir/**`
-  is a prefix, a leading `**x` a suffix; anything else becomes a regular expression, character by character as
-  patternmatcher writes it (so `\\d` is a digit there too, and a reversed range `[z-a]` is an error).
+  is a prefix, a leading `**x` a suffix; anything else becomes a Go regular expression, character by character
+  as patternmatcher writes it, which goregex.py reads as Go does (so `[[:alpha:]]` is a letter there, `\\d` an
+  ASCII digit, and a reversed range `[z-a]` or an unknown class `[[:foo:]]` is an error).
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
 
 from devstack.errors import PatternError
+from devstack.formats import gomatch, goregex
 
 
 class Kind(Enum):
@@ -26,7 +27,10 @@ class Kind(Enum):
     REGEX = "regex"
 
 
-_ESCAPED = set(".+()|{}$")  # regex specials that mean nothing to filepath.Match
+# The regex specials patternmatcher escapes. Its table names `.+()|{}$`, but as a byte-wide bitmap indexed by
+# `1 << (c / 8)` it keeps only the characters below 64: `{`, `}` and `|` reach Go's regexp as they are (an
+# alternation, a repetition), which is what Docker matches with.
+_ESCAPED = set(".+()$")
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,10 @@ class Pattern:
 
     def check(self) -> None:
         """Refuse what Docker refuses, now rather than at the first path."""
-        _check_syntax(self.text)
+        try:
+            gomatch.check(self.text)
+        except PatternError as err:
+            raise PatternError(f"syntax error in pattern {self.text!r} ({err})") from None
         _ = self.compiled
 
     @cached_property
@@ -45,11 +52,9 @@ class Pattern:
         if kind is not Kind.REGEX:
             return kind, None
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # `[[` is a literal `[` in Go's syntax too
-                return kind, re.compile(regex)
-        except re.error as err:
-            raise PatternError(f"syntax error in pattern {self.text!r} ({err.msg})") from None
+            return kind, goregex.compile(regex)
+        except PatternError as err:
+            raise PatternError(f"syntax error in pattern {self.text!r} ({err})") from None
 
     def matches(self, path: str) -> bool:
         kind, regex = self.compiled
@@ -69,7 +74,7 @@ class Pattern:
 
 
 def _compile(pattern: str) -> tuple[Kind, str]:
-    """patternmatcher's compile(): the match kind, and the regular expression for Kind.REGEX."""
+    """patternmatcher's compile(): the match kind, and the Go regular expression for Kind.REGEX."""
     out, kind, i, first = ["^"], Kind.EXACT, 0, True
     while i < len(pattern):
         char = pattern[i]
@@ -95,51 +100,9 @@ def _compile(pattern: str) -> tuple[Kind, str]:
                 i += 1
                 kind = Kind.REGEX
             else:
-                out.append("\\\\")
+                out.append("\\")  # escapes the closing `$` (unreachable: the syntax check refuses a trailing `\`)
         else:
             out.append(char)
             kind = Kind.REGEX if char in "[]" else kind
         first = False
-    return kind, "".join(out) + r"\Z"
-
-
-def _check_syntax(pattern: str) -> None:
-    """Go's filepath.Match errors (ErrBadPattern), which Docker reports as `syntax error in pattern`."""
-    i = 0
-    while i < len(pattern):
-        if pattern[i] == "\\":
-            if i + 1 >= len(pattern):
-                raise _bad(pattern, "a trailing '\\' escapes nothing")
-            i += 2
-        elif pattern[i] == "[":
-            i = _class_end(pattern, i + 1)
-        else:
-            i += 1
-
-
-def _class_end(pattern: str, i: int) -> int:
-    """The index after the `]` closing the class that starts at i, read as Go's matchChunk reads it."""
-    i += pattern.startswith("^", i)
-    ranges = 0
-    while True:
-        if pattern.startswith("]", i) and ranges:
-            return i + 1
-        i = _class_char(pattern, i)
-        if pattern.startswith("-", i):
-            i = _class_char(pattern, i + 1)
-        ranges += 1
-
-
-def _class_char(pattern: str, i: int) -> int:
-    """Go's getEsc: one (possibly escaped) character of a class, which must be followed by more."""
-    if i >= len(pattern) or pattern[i] in "-]":
-        reason = "no ']' closes the '['" if i >= len(pattern) else f"'{pattern[i]}' cannot stand there in a [class]"
-        raise _bad(pattern, reason)
-    i += 1 + (pattern[i] == "\\")  # the character, and the `\` before it
-    if i >= len(pattern):
-        raise _bad(pattern, "no ']' closes the '['")
-    return i
-
-
-def _bad(pattern: str, reason: str) -> PatternError:
-    return PatternError(f"syntax error in pattern {pattern!r} ({reason})")
+    return kind, "".join(out) + "$"

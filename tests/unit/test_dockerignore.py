@@ -102,6 +102,126 @@ def test_patternmatcher_match(pattern: str, path: str, expected: bool | None) ->
         assert excluded([pattern], path) is expected
 
 
+# Docker's own answers where devstack used to give another: moby/patternmatcher v0.6.1 built with Go 1.26
+# (ignorefile.ReadAll, then New, MatchesOrParentMatches, and every pattern compiled), run on these inputs on
+# 2026-12-07. (lines, path, excluded); None, None where Docker refuses the file. They cover: a line that cleans to
+# a lone `!`; New trimming and cleaning ReadAll's result again (`x/../ !y` is an exception); POSIX classes, which
+# Go's regexp knows and Python's reads as sets; `\d \w \s` being ASCII in Go; Go's own escapes (`\Q`, `\x{..}`,
+# octal, `\z`) and the ones it refuses; `{`, `}` and `|`, which patternmatcher does not escape (an alternation and
+# repetitions for Go's regexp); and Go's filepath.Match reading a pattern only up to its first chunk that cannot
+# match `.` (`(**b\` is valid, `**b\` is not).
+DOCKER_ANSWERS = [
+    (['!/'], None, None),
+    (['!//'], None, None),
+    (['!/./'], None, None),
+    (['!/..'], None, None),
+    (['x/../!'], None, None),
+    (['./!'], None, None),
+    (['*', 'x/../ !y'], 'y', False),
+    (['*', 'x/../ !y'], 'z', True),
+    (['[[:alpha:]]'], 'a', True),
+    (['[[:alpha:]]'], 'Z', True),
+    (['[[:alpha:]]'], '1', False),
+    (['[[:alpha:]]'], '[', False),
+    (['[[:alpha:]]'], 'a]', False),
+    (['[[:^alpha:]]'], 'a', False),
+    (['[[:^alpha:]]'], '1', True),
+    (['[[:^alpha:]]'], 'é', True),
+    (['[[:alnum:]]'], 'a', True),
+    (['[[:alnum:]]'], '1', True),
+    (['[[:alnum:]]'], '_', False),
+    (['[[:ascii:]]'], 'a', True),
+    (['[[:ascii:]]'], 'é', False),
+    (['[[:blank:]]'], ' ', True),
+    (['[[:blank:]]'], '\t', True),
+    (['[[:blank:]]'], '\n', False),
+    (['[[:cntrl:]]'], '\x7f', True),
+    (['[[:cntrl:]]'], 'a', False),
+    (['[[:digit:]]'], '5', True),
+    (['[[:digit:]]'], '٣', False),
+    (['[[:graph:]]'], 'a', True),
+    (['[[:graph:]]'], ' ', False),
+    (['[[:lower:]]'], 'a', True),
+    (['[[:lower:]]'], 'A', False),
+    (['[[:print:]]'], ' ', True),
+    (['[[:print:]]'], '\x7f', False),
+    (['[[:punct:]]'], '!', True),
+    (['[[:punct:]]'], '~', True),
+    (['[[:punct:]]'], 'a', False),
+    (['[[:space:]]'], '\x0b', True),
+    (['[[:space:]]'], ' ', True),
+    (['[[:space:]]'], 'a', False),
+    (['[[:upper:]]'], 'A', True),
+    (['[[:upper:]]'], 'a', False),
+    (['[[:word:]]'], '_', True),
+    (['[[:word:]]'], '-', False),
+    (['[[:xdigit:]]'], 'f', True),
+    (['[[:xdigit:]]'], 'g', False),
+    (['x[[:digit:][:upper:]]'], 'x1', True),
+    (['x[[:digit:][:upper:]]'], 'xA', True),
+    (['x[[:digit:][:upper:]]'], 'xa', False),
+    (['a[[:alpha:]-z]'], 'a-', True),
+    (['a[[:alpha:]-z]'], 'ab', True),
+    (['a[[:alpha:]-z]'], 'a1', False),
+    (['[[:foo:]]'], None, None),
+    (['[[:alpha:]'], None, None),
+    (['[[:alpha]]'], 'a', False),
+    (['[[:alpha]]'], ']', False),
+    (['a\\db'], 'a1b', True),
+    (['a\\db'], 'a٣b', False),
+    (['a\\wb'], 'a_b', True),
+    (['a\\wb'], 'aéb', False),
+    (['a\\sb'], 'a b', True),
+    (['a\\sb'], 'a\x0bb', False),
+    (['[\\d]'], '1', True),
+    (['[\\d]'], '٣', False),
+    (['\\Qa*b'], 'a*b', False),
+    (['\\Qa*b'], 'a[^/]*b$', True),
+    (['\\Qa*b'], 'axb', False),
+    (['\\x{41}'], 'A', True),
+    (['\\101'], 'A', True),
+    (['a\\zb'], 'ab', False),
+    (['\\é'], None, None),
+    (['\\1'], None, None),
+    (['\\C'], None, None),
+    (['*a|b'], 'xa', True),
+    (['*a|b'], 'ab', True),
+    (['*a|b'], 'xb', True),
+    (['*a|b'], 'q', False),
+    (['*x{2}'], 'xx', True),
+    (['*x{2}'], 'x{2}', False),
+    (['?{2,}'], 'abc', True),
+    (['?{2,}'], 'a', False),
+    (['?{02}'], '?{02}', True),
+    (['?{02}'], 'aa', False),
+    (['?{2,1}'], None, None),
+    (['*{2}'], None, None),
+    (['*x{1001}'], None, None),
+    (['(**b\\'], '(b$', True),
+    (['(**b\\'], '(b', False),
+    (['**b\\'], None, None),
+    (['a*['], None, None),
+]
+
+
+@pytest.mark.parametrize(("lines", "path", "expected"), DOCKER_ANSWERS)
+def test_docker_answers(lines: list[str], path: str | None, expected: bool | None) -> None:
+    if expected is None:
+        with pytest.raises(ignore.PatternError):
+            ignore.parse(lines)
+    else:
+        assert path is not None and excluded(lines, path) is expected
+
+
+def test_unicode_classes_are_refused_though_docker_matches_them() -> None:
+    """The one place devstack knowingly differs: Go's Unicode tables (`\\pL`, `\\p{Greek}`) follow the Go release
+    Docker was built with, so devstack refuses them with the line rather than guess."""
+    for pattern in ("\\pL", "x\\p{Greek}", "[\\PL]"):
+        with pytest.raises(ignore.PatternError, match=r"Unicode classes .* are not supported by devstack") as caught:
+            ignore.parse(["ok", pattern])
+        assert caught.value.line == 2
+
+
 def test_ignorefile_read_all(tmp_path: Path) -> None:
     """ignorefile's TestReadAll, less its two lone `!` lines, which Docker refuses when it builds."""
     content = "test1\n/test2\n/a/file/here\n\nlastfile\n# this is a comment\n! /inverted/abs/path\n"
@@ -201,7 +321,7 @@ def test_patterns(patterns: list[str], path: str, expected: bool) -> None:
 
 
 def test_comments_and_blank_lines() -> None:
-    patterns = ignore.parse(["# a comment", "", "   ", "*.log", "#*.txt", ".", "/", "!/"])
+    patterns = ignore.parse(["# a comment", "", "   ", "*.log", "#*.txt", ".", "/", "!."])
     assert [(p.text, p.exclude) for p in patterns] == [("*.log", True)]
 
 
@@ -263,6 +383,8 @@ def test_malformed_patterns_are_refused(pattern: str, message: str) -> None:
 @pytest.mark.parametrize(("text", "line", "message"), [
     ("*.pyc\na[b\n", 2, "syntax error in pattern 'a[b' (no ']' closes the '[')"),
     ("# header\r\n\n!\n", 3, 'illegal exclusion pattern: "!"'),
+    ("*.log\n!/\n", 2, 'illegal exclusion pattern: "!"'),  # `!/` cleans to a lone `!`, which Docker refuses
+    ("*.log\n[[:foo:]]\n", 2, "syntax error in pattern '[[:foo:]]' (invalid character class range: [:foo:])"),
     ("ok\rstill line one\n[-]\n", 2, "syntax error in pattern '[-]' ('-' cannot stand there in a [class])"),
     ("a\n" + "x" * 65536 + "\n", 2, "line longer than 65536 bytes (Docker stops there: token too long)"),
 ])
