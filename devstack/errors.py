@@ -109,7 +109,9 @@ class ReadinessError(DevstackError):
 
 
 class SmokeFailed(DevstackError):
-    pass
+    def __init__(self, message: str, results: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.results = results or []  # every test's result as data, for snapshots
 
 
 class DaemonNotServing(DevstackError):

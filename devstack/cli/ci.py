@@ -3,26 +3,55 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
 from devstack.cli import options
 from devstack.cli.session import Session, pass_session
-from devstack.engine import smoke_session
+from devstack.engine import smoke_session, snapshots
 from devstack.engine.converge import run_once
+from devstack.errors import DevstackError, SmokeFailed
+from devstack.providers.base import Provider
 
 
 @click.command("ci")
 @options.timeout
+@click.option("--snapshot", "snapshot_to", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="When ci fails, write a snapshot to FILE.json or FILE.html (a CI artifact; no secrets).")
 @pass_session
-def command(session: Session, timeout: float) -> int:
+def command(session: Session, timeout: float, snapshot_to: Path | None) -> int:
     """Build, deploy and wait until ready; then run the smoke tests. Exit 0 when all is well, 1 otherwise."""
-    started = time.monotonic()
+    if snapshot_to is not None:
+        snapshots.check_path(snapshot_to, "--snapshot")
     config, console = session.config, session.console
     console.info(f"devstack ci · project {config.project} · provider {config.provider}")
     provider = session.provider()
+    try:
+        _run(session, provider, timeout)
+    except DevstackError as err:
+        if snapshot_to is not None and err.exit_code == 1:
+            _snapshot(session, snapshot_to, err)
+        raise
+    return 0
+
+
+def _snapshot(session: Session, path: Path, err: DevstackError) -> None:
+    provider = session.provider()  # a fresh one: the smoke session closes its own
+    try:
+        smoke = err.results if isinstance(err, SmokeFailed) else []
+        data = snapshots.collect(session.config, provider, command="ci", output=session.console.history, smoke=smoke,
+                                 failure=str(err))
+    finally:
+        provider.close()
+    snapshots.write(path, data, session.config)
+    session.console.info(f"wrote the snapshot {path}")
+
+
+def _run(session: Session, provider: Provider, timeout: float) -> None:
+    started = time.monotonic()
+    config, console = session.config, session.console
     run_once(config, provider, console, timeout)
     console.info(f"ready in {time.monotonic() - started:.1f}s")
     if config.smoke:
         smoke_session.check(config.smoke, provider, console)
-    return 0

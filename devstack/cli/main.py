@@ -8,7 +8,21 @@ import sys
 import click
 
 from devstack import __version__
-from devstack.cli import base_image, boundary, ci, down, global_options, init, logs, sink, smoke, status, trigger, up
+from devstack.cli import (
+    base_image,
+    boundary,
+    ci,
+    down,
+    global_options,
+    init,
+    logs,
+    sink,
+    smoke,
+    snapshot,
+    status,
+    trigger,
+    up,
+)
 from devstack.cli.session import Session
 
 
@@ -22,7 +36,7 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (up.command, ci.command, down.command, status.command, logs.command, trigger.command,
-                smoke.command, base_image.command):
+                smoke.command, snapshot.command, base_image.command):
     cli.add_command(command)
 cli.add_command(sink.command, with_globals=False)  # the sink parses its own flags
 cli.add_command(init.command, with_globals=False)  # it writes the config: no config to name

@@ -16,6 +16,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +128,19 @@ class Daemon:
             events.append(self.queue.get_nowait())
         return events
 
+    def status(self) -> dict[str, Any]:
+        return {"project": self.config.project, "pid": os.getpid(), "phase": self.phase, "error": self.board.error,
+                "resources": self.board.snapshot()}
+
+    def smoke_results(self) -> list[dict[str, Any]]:
+        return [asdict(result) for result in self.board.smoke_results]
+
     def route(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
         if (method, path) == ("GET", "/status"):
-            return 200, {"project": self.config.project, "pid": os.getpid(), "phase": self.phase,
-                         "error": self.board.error, "resources": self.board.snapshot()}
+            return 200, self.status()
+        if (method, path) == ("GET", "/snapshot"):  # devstack snapshot: the board, what was printed, smoke results
+            return 200, {"status": self.status(), "output": list(self.context.console.history),
+                         "smoke": self.smoke_results()}
         if method == "POST" and path.startswith("/trigger/"):
             name = path.removeprefix("/trigger/")
             if name not in self.board.resources and name not in self.config.images:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import asdict
 
 from devstack import blocking
 from devstack.config.model import SmokeSpec
@@ -26,7 +27,8 @@ def report(results: Sequence[Result], console: Console) -> None:
             console.output(f"  {result.name}", line)
     failed = [r.name for r in results if not r.ok]
     if failed:
-        raise SmokeFailed(f"{len(failed)} of {len(results)} smoke tests failed: {', '.join(failed)}")
+        raise SmokeFailed(f"{len(failed)} of {len(results)} smoke tests failed: {', '.join(failed)}",
+                          [asdict(r) for r in results])
 
 
 def check(specs: Sequence[SmokeSpec], provider: Provider, console: Console, *, forward: bool = True) -> None:

@@ -25,6 +25,7 @@ from typing import Literal
 from devstack.engine import events as ev
 from devstack.engine.steps import CYCLE_STEPS, BeginCycle, Converge, CycleStep, Ignore, LiveUpdate, Step, Work
 from devstack.providers.base import ResourceStatus
+from devstack.smoke.result import Result
 
 BuildState = Literal["pending", "building", "ok", "error", "live"]
 DeployState = Literal["pending", "deploying", "ok", "error"]
@@ -98,6 +99,7 @@ class Board:
         self.failures = 0  # cycles in a row that failed for a reason outside the files (the retry's backoff)
         self.retry_in: float | None = None  # armed after such a failure, until RetryDue or a new cycle
         self.images: dict[str, str] = {}  # image name → its tag, as last planned
+        self.smoke_results: tuple[Result, ...] = ()  # the latest smoke tests' results
 
     # --- reading -----------------------------------------------------------------------------------------------
 
@@ -266,6 +268,7 @@ class Board:
 
     def _smoked(self, cycle: Cycle, event: ev.Smoked) -> None:
         cycle.done.add("smoke")
+        self.smoke_results = event.results
         for resource in self.resources.values():
             # A test about no resource in particular speaks for all of them.
             mine = [r.ok for r, about in zip(event.results, event.about, strict=True) if about in (None, resource.name)]

@@ -7,6 +7,7 @@ import errno
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO, cast
@@ -16,7 +17,9 @@ from rich.console import RenderableType
 from rich.live import Live
 from rich.markup import escape
 from rich.status import Status
+from rich.text import Text
 
+_HISTORY = 500
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_magenta")
 _ANSI = {"cyan": "36", "magenta": "35", "green": "32", "yellow": "33", "blue": "34", "bright_red": "91",
          "bright_cyan": "96", "bright_magenta": "95"}
@@ -71,6 +74,8 @@ class Console:
         self._live: Live | None = None  # the daemon's resource table, on a terminal
         self._current: dict[str, str] = {}
         self.width = 8  # resource name column
+        # What devstack itself said (not the services' log lines), for snapshots: the last lines, plain, stamped.
+        self.history: deque[str] = deque(maxlen=_HISTORY)
 
     def event(self, resource: str, message: str, *, ok: bool | None = None) -> None:
         """One line about one resource, e.g. `relay    built 1.8s`."""
@@ -106,7 +111,7 @@ class Console:
         recording needs everything to pass through rich."""
         colour = _COLOURS[sum(resource.encode()) % len(_COLOURS)]
         if self._status is not None or self._live is not None or self.rich.record:
-            self._print(f"[{colour}]{escape(resource.ljust(self.width))}[/] │ {escape(line)}")
+            self._print(f"[{colour}]{escape(resource.ljust(self.width))}[/] │ {escape(line)}", remember=False)
             return
         prefix = resource.ljust(self.width)
         if self._colour:
@@ -147,7 +152,9 @@ class Console:
     def _status_text(self) -> str:
         return "\n".join(f"{escape(name.ljust(self.width))} {escape(text)}" for name, text in self._current.items())
 
-    def _print(self, markup: str) -> None:
+    def _print(self, markup: str, *, remember: bool = True) -> None:
         prefix = "" if self.tty else time.strftime("%H:%M:%S ")
         with self._lock:
             self.rich.print(prefix + markup)
+            if remember:
+                self.history.append(time.strftime("%H:%M:%S ") + Text.from_markup(markup).plain)
