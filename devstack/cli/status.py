@@ -61,7 +61,8 @@ def show_board(console: Console, board: dict[str, Any]) -> None:
     for r in board["resources"]:
         smoke = {"ok": "smoke ✓", "failed": "smoke ✗", None: ""}[r["smoke"]]
         error = f"  last error: {r['last_error']}" if r["last_error"] else ""
-        console.event(r["name"], f"{'ready' if r['ready'] else 'not ready'}  build {r['build']}  deploy {r['deploy']}  "
+        deploy = f"waiting on {', '.join(r['waiting_on'])}" if r.get("waiting_on") else f"deploy {r['deploy']}"
+        console.event(r["name"], f"{'ready' if r['ready'] else 'not ready'}  build {r['build']}  {deploy}  "
                       f"{smoke}  {r['image']}  updated {r['updated_at']}{error}", ok=r["ready"] and not r["last_error"])
     if board["error"]:
         console.error(board["error"])

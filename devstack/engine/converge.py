@@ -16,7 +16,7 @@ from typing import TypeVar
 from devstack import blocking
 from devstack.config import resources
 from devstack.config.model import BASE_ARG, Config, ImageSpec
-from devstack.engine import events
+from devstack.engine import events, order
 from devstack.errors import DevstackError
 from devstack.images import build, package_base
 from devstack.images.builder import Builder, DockerBuilder
@@ -40,7 +40,7 @@ class Outcome:
         return bool(self.built) or bool(self.deploy and self.deploy.changed)
 
 
-Report = Callable[[events.Planned | events.Building | events.Deploying], None]
+Report = Callable[[events.Planned | events.Building | events.Deploying | events.Waiting], None]
 
 
 async def converge(config: Config, provider: Provider, console: Console, timeout_s: float, *,
@@ -73,8 +73,8 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     outcome.built = [t.spec.name for t in image_plan.missing]
     await blocking.call(provider.deliver, [t.tag for t in image_plan.missing])
     if deploy_plan.changed:
-        report(events.Deploying(deploy_plan.resources))
-        await _timed(outcome, "deploy", blocking.call(provider.apply, deploy_plan))
+        await _timed(outcome, "deploy", deploy_in_order(config, provider, deploy_plan, console, report,
+                                                        announce=announce, deadline=deadline))
         if announce:
             took = outcome.seconds["deploy"]
             console.event(config.project, f"deployed {len(deploy_plan.resources)} services in {took:.1f}s")
@@ -83,6 +83,28 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     remaining = max(deadline - time.monotonic(), 1.0)
     await _timed(outcome, "ready", blocking.call(provider.wait_ready, deploy_plan, remaining))
     return outcome
+
+
+async def deploy_in_order(config: Config, provider: Provider, plan: DeployPlan, console: Console, report: Report, *,
+                          announce: bool, deadline: float) -> None:
+    """Apply the deploy stage by stage (engine/order.py): the resources of a stage once those of the earlier ones
+    are ready; dependents meanwhile held back by the provider (not started, or left as they run). The last stage
+    applies the whole deploy. Without dependencies, one stage: the deploy as a whole."""
+    stages = order.stages(config, plan.resources)
+    ready: set[str] = set()
+    for i, stage in enumerate(stages):
+        later = [name for names in stages[i + 1:] for name in names]
+        held = order.waiting(config, later, ready)
+        if held:
+            report(events.Waiting(held))
+            for name, deps in held.items() if announce else ():
+                console.event(name, f"waiting on {', '.join(deps)}")
+        report(events.Deploying(stage))
+        upto = ready | set(stage)
+        await blocking.call(provider.apply, plan, None if not later else frozenset(upto))
+        if later:
+            await blocking.call(provider.wait_ready, plan, max(deadline - time.monotonic(), 1.0), frozenset(upto))
+            ready = upto
 
 
 def run_once(config: Config, provider: Provider, console: Console, timeout_s: float,

@@ -9,7 +9,7 @@ asks `decide()` what to do next.
     EngineBack     the observer: it answers again
     RetryDue       the retry timer of a cycle that failed for a reason outside the files
     StepStarted    the loop: a step was handed to a task
-    Planned, Building, Deploying     a Converge step's progress
+    Planned, Building, Deploying, Waiting     a Converge step's progress (Waiting: held for depends_on)
     StepDone       a step's result: Reloaded, LiveUpdated, Converged, Smoked, CycleEnded
     StepCrashed    a step raised an unexpected exception (a bug): the daemon stops with it
 """
@@ -80,6 +80,13 @@ class Deploying:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """Resources held back until their dependencies are ready (depends_on): resource → what it waits on."""
+
+    resources: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class StepDone:
     """A step ended; `error` (its message) when it failed, `temporary` when for a reason outside the files."""
 
@@ -137,4 +144,4 @@ class StepCrashed:
 
 
 Event = (FilesChanged | Triggered | Observed | EngineAway | EngineBack | RetryDue | StepStarted | Planned
-         | Building | Deploying | Reloaded | LiveUpdated | Converged | Smoked | CycleEnded | StepCrashed)
+         | Building | Deploying | Waiting | Reloaded | LiveUpdated | Converged | Smoked | CycleEnded | StepCrashed)

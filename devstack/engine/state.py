@@ -44,6 +44,7 @@ class Resource:
     smoke: SmokeState | None = None
     updated_at: str | None = None
     last_error: str = ""
+    waiting_on: tuple[str, ...] = ()  # dependencies (depends_on) it is held back for, during a deploy
     since: float = field(default_factory=time.time)  # when its running instance started (Unix time)
 
     def to_json(self) -> dict[str, object]:
@@ -135,7 +136,7 @@ class Board:
                 self.error = f"{_AWAY}{reason}"
             case ev.StepStarted(step, at):
                 self._started(step, at)
-            case ev.Planned() | ev.Building() | ev.Deploying():
+            case ev.Planned() | ev.Building() | ev.Deploying() | ev.Waiting():
                 self._progress(event)
             case ev.StepDone():
                 self._done(event)
@@ -172,9 +173,13 @@ class Board:
         if work.reason is not None:
             self.cycle.say(self.project, work.reason)
 
-    def _progress(self, event: ev.Planned | ev.Building | ev.Deploying) -> None:
+    def _progress(self, event: ev.Planned | ev.Building | ev.Deploying | ev.Waiting) -> None:
         cycle = self.cycle
         if cycle is None:
+            return
+        if isinstance(event, ev.Waiting):
+            for name, deps in event.resources.items():
+                self._row(name).waiting_on = deps
             return
         if isinstance(event, ev.Planned):
             self.images.update(event.tags)
@@ -187,9 +192,10 @@ class Board:
             for name in cycle.building:
                 self._row(name).build = "building"
         else:
-            cycle.deploying = set(event.resources)
-            for name in cycle.deploying:
-                self._row(name).deploy = "deploying"
+            cycle.deploying |= set(event.resources)
+            for name in event.resources:
+                row = self._row(name)
+                row.deploy, row.waiting_on = "deploying", ()
 
     def _done(self, event: ev.StepDone) -> None:
         self.running = None
@@ -244,6 +250,8 @@ class Board:
             for name in cycle.building | cycle.deploying:
                 self._row(name).last_error = first_line(event.error)
         cycle.building, cycle.deploying = set(), set()
+        for row in self.resources.values():
+            row.waiting_on = ()
 
     def _deployed(self, cycle: Cycle, event: ev.Converged) -> None:
         self.images.update(event.tags)

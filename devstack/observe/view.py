@@ -18,7 +18,7 @@ def table(resources: list[dict[str, Any]], error: str = "") -> Table:
     """One row per resource, as `Board.snapshot()` gives them."""
     view = Table(*COLUMNS, title="devstack up", title_justify="left", expand=False, pad_edge=False)
     for r in resources:
-        view.add_row(r["name"], _state(r["build"]), _state(r["deploy"]), _state("ok" if r["ready"] else "pending",
+        view.add_row(r["name"], _state(r["build"]), _deploy(r), _state("ok" if r["ready"] else "pending",
                                                                                 "yes" if r["ready"] else "no"),
                      _state(r["smoke"] or "pending", {"ok": "✓", "failed": "✗"}.get(r["smoke"] or "", "–")),
                      _age(float(r["age_s"])), Text(r["last_error"][:60], style="red"))
@@ -29,6 +29,12 @@ def table(resources: list[dict[str, Any]], error: str = "") -> Table:
 
 def renderer(snapshot: Callable[[], tuple[list[dict[str, Any]], str]]) -> Callable[[], Table]:
     return lambda: table(*snapshot())
+
+
+def _deploy(row: dict[str, Any]) -> Text:
+    if row.get("waiting_on"):  # held back until its dependencies are ready (depends_on)
+        return Text(f"waiting on {', '.join(row['waiting_on'])}", style="yellow")
+    return _state(row["deploy"])
 
 
 def _state(state: str, label: str | None = None) -> Text:

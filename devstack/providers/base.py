@@ -8,7 +8,7 @@ event loop. `connect` alone is a coroutine: forwarded connections are piped on t
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -106,10 +106,14 @@ class Provider(Protocol):
 
     def plan(self, images: Mapping[str, str]) -> DeployPlan: ...
 
-    def apply(self, plan: DeployPlan) -> None: ...
+    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> None:
+        """Apply the plan. With `resources` (a deploy in dependency order), only those resources are started or
+        updated: every other object of the deploy is applied (networks, configs, Services), the other workloads
+        are held back (not started when new, left as they run when they exist), and nothing is pruned."""
 
-    def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
-        """Return when every resource is ready; raise ReadinessError naming the first one that is not."""
+    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
+        """Return when every resource (or those of `resources`) is ready; raise ReadinessError naming the first
+        one that is not."""
 
     def status(self) -> list[ResourceStatus]: ...
 

@@ -100,3 +100,21 @@ def test_custom_resources_apply_after_their_crd(env: Env) -> None:
     assert paths == ["/apis/apiextensions.k8s.io/v1/customresourcedefinitions/mailboxes.mail.example.com",
                      "/api/v1/namespaces/demo/secrets/inject-password",
                      "/apis/mail.example.com/v1/namespaces/demo/mailboxes/postmaster"]
+
+
+def test_a_stage_of_a_deploy_in_order_holds_the_other_workloads_back(env: Env) -> None:
+    """depends_on: the first stage applies everything but the held workloads (the relay's Service is there, its
+    Deployment is not) and prunes nothing; the readiness wait covers the stage's workloads; the last stage applies
+    the rest."""
+    provider = env.provider()
+    provider.prepare()
+    plan = provider.plan(IMAGES)
+    provider.apply(plan, frozenset({"sink"}))
+    first = [(o["kind"], o["metadata"]["name"]) for o in applied(env)]  # type: ignore[index]
+    assert ("Deployment", "sink") in first and ("Service", "relay") in first
+    assert ("Deployment", "relay") not in first
+    assert not env.kube.requests("DELETE")
+    provider.wait_ready(plan, 10, frozenset({"sink"}))
+    provider.apply(plan)
+    provider.wait_ready(plan, 10)
+    assert ("Deployment", "relay") in [(o["kind"], o["metadata"]["name"]) for o in applied(env)]  # type: ignore[index]

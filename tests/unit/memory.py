@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,8 @@ class Engine:
     running: dict[str, str] = field(default_factory=dict)  # resource → the digest it runs
     started: dict[str, str] = field(default_factory=dict)  # resource → when its instance started (ISO 8601)
     calls: list[str] = field(default_factory=list)
+    applied: list[tuple[str, ...]] = field(default_factory=list)  # the resources of each apply, in order
+    waited: list[tuple[str, ...]] = field(default_factory=list)  # the resources of each readiness wait
     changed: threading.Event = field(default_factory=threading.Event)
 
     def step(self, stage: str) -> None:
@@ -84,15 +86,17 @@ class MemoryProvider:
         return DeployPlan(self.resources, digest, changed=not current, images=images,
                           resource_images={r: next(iter(images.values()), "") for r in self.resources})
 
-    def apply(self, plan: DeployPlan) -> None:
+    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> None:
         self.engine.step("apply")
         now = datetime.now(UTC).isoformat()
-        for resource in plan.resources:
+        for resource in plan.resources if resources is None else sorted(resources):
             self.engine.running[resource] = plan.digest
             self.engine.started[resource] = now
+        self.engine.applied.append(tuple(sorted(resources or plan.resources)))
 
-    def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
+    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
         self.engine.step("ready")
+        self.engine.waited.append(tuple(sorted(resources or plan.resources)))
 
     def status(self) -> list[ResourceStatus]:
         self.engine.step("status")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -132,16 +132,20 @@ class KubernetesProvider:
                           changed=not current, images=images, resource_images=render.resource_images(rendered, images),
                           rendered=rendered)
 
-    def apply(self, plan: DeployPlan) -> None:
+    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> None:
         rendered = _rendered(plan)
         self._deliver_missing(plan.images)
+        if resources is not None:  # a stage of a deploy in dependency order: the other workloads wait
+            apply.apply(self.api, self.discovery, render.holding(rendered, resources), self.project)
+            return
         apply.apply(self.api, self.discovery, rendered, self.project)
         apply.prune(self.api, self.discovery, rendered, self.project)
 
-    def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
+    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
         rendered = _rendered(plan)
         deadline = time.monotonic() + timeout_s
-        readiness.wait(self.api, self.discovery, rendered.workloads, self.project, timeout_s, self.wait_options)
+        workloads = [w for w in rendered.workloads if resources is None or w.resource in resources]
+        readiness.wait(self.api, self.discovery, workloads, self.project, timeout_s, self.wait_options)
         routing.wait(self.api, self.discovery, rendered.objects, deadline)
 
     def status(self) -> list[ResourceStatus]:

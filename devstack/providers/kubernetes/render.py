@@ -13,8 +13,8 @@ import copy
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from devstack import labels
@@ -136,3 +136,13 @@ def resource_images(rendered: Rendered, images: Mapping[str, str]) -> dict[str, 
             result[workload.resource] = (ours or running)[0]
     return result
 
+
+
+def holding(rendered: Rendered, started: Collection[str]) -> Rendered:
+    """The deploy for one stage of a deploy in dependency order: every object but the workloads of resources not
+    in `started`, which are applied in a later stage, once their dependencies are ready."""
+    held = {(w.kind, w.namespace, w.name) for w in rendered.workloads if w.resource not in started}
+    kept = [(obj, source) for obj, source in zip(rendered.objects, rendered.sources, strict=True)
+            if (obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]) not in held]
+    return replace(rendered, objects=tuple(o for o, _ in kept), sources=tuple(s for _, s in kept),
+                   workloads=tuple(w for w in rendered.workloads if w.resource in started))

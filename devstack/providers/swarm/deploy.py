@@ -23,13 +23,19 @@ def is_current(client: docker.DockerClient, project: str, services: tuple[str, .
     return deployed == {f"{project}_{name}": digest for name in services}
 
 
-def apply(rendered: Path, project: str) -> None:
+def existing(client: docker.DockerClient, project: str) -> frozenset[str]:
+    """The project's services that exist now, by their names in the stack file."""
+    found = client.services.list(filters={"label": labels.selector(project)})
+    return frozenset(s.name.removeprefix(f"{project}_") for s in found)
+
+
+def apply(rendered: Path, project: str, *, prune: bool = True) -> None:
     docker_cli = shutil.which("docker")
     if docker_cli is None:
         raise EngineUnavailable("the `docker` command is not installed; devstack uses it for `docker stack deploy` "
                                 "(Debian: `apt-get install docker.io`, or install Docker Engine)")
-    command = [docker_cli, "stack", "deploy", "--detach=true", "--prune", "--resolve-image", "never",
-               "--compose-file", str(rendered), project]
+    command = [docker_cli, "stack", "deploy", "--detach=true", *(["--prune"] if prune else []),
+               "--resolve-image", "never", "--compose-file", str(rendered), project]
     for attempt in range(_RETRIES):
         result = blocking.run(command)
         if result.returncode == 0:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,7 +61,7 @@ class SwarmProvider:
         return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images,
                           resource_images=runs, rendered=rendered)
 
-    def apply(self, plan: DeployPlan) -> None:
+    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> None:
         self._applied_at = datetime.now(UTC)
         rendered = plan.rendered
         assert isinstance(rendered, Rendered), "a plan made by this provider"
@@ -70,17 +70,25 @@ class SwarmProvider:
         with docker_engine.translated("create the project's secrets"):
             for name in stackfile.used_dev_secrets(document, swarm_secrets):
                 secrets.ensure(self.client, self.project, swarm_secrets[name], self._dev_secrets()[name])
-        deploy.apply(self._write(rendered.text()), self.project)
+        if resources is None:
+            deploy.apply(self._write(rendered.text()), self.project)
+        else:  # a stage of a deploy in dependency order: hold the others back, prune nothing yet
+            with docker_engine.translated("list the project's services"):
+                existing = deploy.existing(self.client, self.project)
+            held = stackfile.holding(rendered, frozenset(resources), existing)
+            deploy.apply(self._write(held.text()), self.project, prune=False)
+            return
         with docker_engine.translated("remove outdated configs"):
             deploy.prune_configs(self.client, self.project, stackfile.config_names(document, self.project))
 
-    def wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
+    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
+        names = plan.resources if resources is None else tuple(r for r in plan.resources if r in resources)
         with docker_engine.translated("report the services' state"):
-            self._wait_ready(plan, timeout_s)
+            self._wait_ready(names, timeout_s)
 
-    def _wait_ready(self, plan: DeployPlan, timeout_s: float) -> None:
+    def _wait_ready(self, resources: Sequence[str], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        names = [self._service(name) for name in plan.resources]
+        names = [self._service(name) for name in resources]
         while True:
             states = [readiness.state(self.client, name, self._applied_at) for name in names]
             pending = [s for s in states if not s.ready]

@@ -7,6 +7,7 @@ A pure function from (file text, inputs) to a document and its digest: no engine
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,6 +68,24 @@ def render(path: Path, display: str, inputs: Inputs) -> Rendered:
         service["deploy"] = service.get("deploy") or {}  # `deploy:` with nothing under it is null
         _label(service["deploy"], "labels", inputs.project, {labels.DIGEST: digest})
     return Rendered(document=document, services=tuple(services), digest=digest)
+
+
+def holding(rendered: Rendered, started: frozenset[str], existing: frozenset[str]) -> Rendered:
+    """The deploy for one stage of a deploy in dependency order: the services of `started` as rendered; the others
+    held back. Swarm starts a stack's services at once, so a held service that does not exist yet is created with
+    zero replicas (its networks, configs and secrets in place; `docker service ls` shows it 0/0), and one that
+    runs is left out, so it keeps running as it is until its own stage (deployed without --prune). A held service
+    does not carry the deploy's digest: a plan made meanwhile sees the stack as not current."""
+    document = copy.deepcopy(rendered.document)
+    services = document["services"]
+    for name in [n for n in services if n not in started]:
+        if name in existing or (services[name].get("deploy") or {}).get("mode") == "global":
+            del services[name]  # left as it runs (a global service has no replica count to hold at zero)
+            continue
+        deploy = services[name].setdefault("deploy", {})
+        deploy["replicas"] = 0
+        deploy["labels"] = {**deploy.get("labels", {}), labels.DIGEST: f"held-{rendered.digest}"}
+    return Rendered(document=document, services=tuple(services), digest=rendered.digest)
 
 
 def _parse(text: str, display: str) -> dict[str, Any]:
