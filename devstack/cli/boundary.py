@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from devstack import __version__
+from devstack.config.secret_store import redact
 from devstack.errors import DevstackError
 
 EXIT_INTERRUPTED = 130
@@ -44,13 +45,13 @@ def run(command: click.Command, args: list[str] | None = None) -> int:
 
 
 def _print_error(message: str) -> None:
-    click.echo(click.style("error: ", fg="red", bold=True) + message, err=True)
+    click.echo(click.style("error: ", fg="red", bold=True) + redact(message), err=True)
 
 
 def _crash(err: Exception) -> int:
     report = Path(tempfile.gettempdir()) / f"devstack-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    report.write_text(
+    report.write_text(redact(
         f"devstack {__version__} on Python {platform.python_version()}, {platform.platform()}\n"
-        f"command: {' '.join(sys.argv)}\n\n" + "".join(traceback.format_exception(err)), encoding="utf-8")
+        f"command: {' '.join(sys.argv)}\n\n" + "".join(traceback.format_exception(err))), encoding="utf-8")
     _print_error(f"devstack crashed ({type(err).__name__}: {err}). This is a bug; please report it with {report}")
     return EXIT_CRASH

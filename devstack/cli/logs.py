@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sys
-import threading
 import time
 
 import click
@@ -88,7 +86,6 @@ class Printer:
 
     def __init__(self, console: Console, *, as_json: bool, timestamps: bool) -> None:
         self.console, self.as_json, self.timestamps = console, as_json, timestamps
-        self._lock = threading.Lock()
 
     def __call__(self, resource: str, line: LogLine) -> None:
         if not self.as_json:
@@ -97,6 +94,4 @@ class Printer:
             return
         record = {"time": line.time or None, "resource": resource, "container": line.source or None,
                   "stream": line.stream or None, "text": line.text}
-        with self._lock:
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+        self.console.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -24,14 +24,14 @@ def command(session: Session, as_json: bool) -> int:
     board = _board(session)
     if board is not None:
         if as_json:
-            click.echo(json.dumps(board, indent=2))
+            session.console.write(json.dumps(board, indent=2) + "\n")
         else:
             show_board(session.console, board)
         return 0
     resources = session.provider().status()
     if as_json:
-        click.echo(json.dumps({"project": session.config.project, "resources": [to_json(r) for r in resources]},
-                              indent=2))
+        session.console.write(json.dumps({"project": session.config.project,
+                                          "resources": [to_json(r) for r in resources]}, indent=2) + "\n")
     else:
         show(session.console, resources)
     return 0

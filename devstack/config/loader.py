@@ -51,13 +51,14 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(name, "", f"cannot read: {_reason(err)}") from None
     declared = Table(raw, name, root=path.parent).str_map("variables")
     values = _variable_values(path.parent, declared, os.environ if environ is None else environ)
-    values.update(_secret_values(raw, name, path.parent))
+    loaded = _secret_values(raw, name, path.parent)
+    values.update({f"{SECRET_PREFIX}{name}": value for name, value in loaded.items()})
     # [variables] is taken literally; every other string may use ${VAR}.
     rest = {key: value for key, value in raw.items() if key != "variables"}
     top = Table({**interpolate_tree(rest, values, name, source=text), "variables": raw.get("variables", {})}, name,
                 root=path.parent)
     top.table("variables", {})
-    return _build(top, path, values)
+    return _build(top, path, values, loaded)
 
 
 def _secret_values(raw: dict[str, Any], file: str, root: Path) -> dict[str, str]:
@@ -69,7 +70,7 @@ def _secret_values(raw: dict[str, Any], file: str, root: Path) -> dict[str, str]
     project = raw.get("project", {}).get("name") if isinstance(raw.get("project"), dict) else None
     if not specs or not isinstance(project, str) or not _PROJECT_NAME.fullmatch(project):
         return {}  # an invalid [project] is reported with its key when the whole file is read
-    return {f"{SECRET_PREFIX}{name}": secret.value for name, secret in dev_secrets.load(project, specs).items()}
+    return {name: secret.value for name, secret in dev_secrets.load(project, specs).items()}
 
 
 def _variable_values(root: Path, declared: dict[str, str], environ: Mapping[str, str]) -> dict[str, str]:
@@ -102,7 +103,7 @@ def _reason(err: OSError | UnicodeDecodeError) -> str:
     return err.strerror or str(err)
 
 
-def _build(top: Table, path: Path, values: dict[str, str]) -> Config:
+def _build(top: Table, path: Path, values: dict[str, str], loaded: dict[str, str]) -> Config:
     root = path.parent
     project = top.table("project")
     name = project.string("name")
@@ -119,12 +120,12 @@ def _build(top: Table, path: Path, values: dict[str, str]) -> Config:
     forwards = tuple(top.map("forwards", _forward))
     tests = tuple(top.map("smoke", smoke.read))
     _unique(path.name, "smoke", [t.name for t in tests])
-    dev_secrets = secrets.read(top)
+    specs = secrets.read(top)
     settings, local, commands = resources.read(top)
     top.done()
     return Config(file=path, project=name, provider=provider, variables=values, images=images, swarm=swarm,
-                  forwards=forwards, smoke=tests, kubernetes=cluster, secrets=dev_secrets, resources=settings,
-                  local=local, commands=commands)
+                  forwards=forwards, smoke=tests, kubernetes=cluster, secrets=specs, resources=settings,
+                  local=local, commands=commands, dev_secrets=dev_secrets.compose(specs, loaded))
 
 
 def _image(table: Table, key: str, root: Path) -> ImageSpec:

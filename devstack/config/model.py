@@ -92,7 +92,21 @@ class SecretSpec:
     length: int
     alphabet: str
     key: str  # the key inside the Kubernetes Secret
-    template: str | None = None  # a value composed of other secrets (`${secret:NAME}`): not generated, not stored
+    # A value composed of other secrets (`${secret:NAME}`): not generated, not stored; it holds their values.
+    template: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A dev secret's value, loaded once with the config (devstack.config.secret_store). Its repr and str never
+    show the value."""
+
+    name: str
+    key: str  # the key inside a Kubernetes Secret
+    value: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"secret {self.name}"
 
 
 @dataclass(frozen=True)
@@ -179,7 +193,7 @@ class Config:
     file: Path
     project: str
     provider: str
-    variables: Mapping[str, str]
+    variables: Mapping[str, str] = field(repr=False)  # holds `secret:NAME` → the value, for ${secret:NAME}
     images: Mapping[str, ImageSpec]
     swarm: SwarmSpec | None
     forwards: tuple[Forward, ...] = ()
@@ -189,6 +203,9 @@ class Config:
     resources: Mapping[str, ResourceSpec] = field(default_factory=dict)  # only those with settings
     local: tuple[LocalResource, ...] = ()
     commands: tuple[CommandSpec, ...] = ()
+    # The dev secrets' values by name, loaded (or generated) once when the config is read: providers and
+    # ${secret:NAME} take them from here, and the output boundary scrubs them from everything printed.
+    dev_secrets: Mapping[str, Secret] = field(default_factory=dict, repr=False)
 
     def resource(self, name: str) -> ResourceSpec:
         """The settings of a resource; the defaults for one with no [resources.NAME] table."""

@@ -4,8 +4,10 @@ They live in $XDG_STATE_HOME/devstack/<project>/secrets.json (default ~/.local/s
 readable by the owner only, so a `git add .` can never pick them up and every `up` reuses the same values (a
 database keeps working across redeploys). Providers turn them into Kubernetes Secrets or swarm secrets.
 
-A value never reaches a log line, a status or an error message: `Secret` hides it from repr and str, and
-`Redactor` scrubs the values from any text devstack prints that came from elsewhere (pod logs, API errors).
+A value never reaches a log line, a status or an error message: `Secret` hides it from repr and str, and one
+redactor, `redact`, knows every value this process loaded; the output boundary (the console, the CLI's error
+boundary, `status`, `logs --json`, the control API, recordings) passes every line through it, whoever produced
+the line (a service's log, an engine's error, a readiness report).
 """
 
 from __future__ import annotations
@@ -15,24 +17,15 @@ import os
 import secrets as random
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.config.model import SecretSpec
+from devstack.config.model import Secret, SecretSpec
 from devstack.errors import DevstackError
+
+__all__ = ["FILENAME", "REDACTED", "Redactor", "Secret", "compose", "load", "redact", "state_dir"]
 
 FILENAME = "secrets.json"
 REDACTED = "[redacted]"
-
-
-@dataclass(frozen=True)
-class Secret:
-    name: str
-    key: str  # the key inside a Kubernetes Secret
-    value: str = field(repr=False)
-
-    def __str__(self) -> str:
-        return f"secret {self.name}"
 
 
 def state_dir(project: str, environ: Mapping[str, str] | None = None) -> Path:
@@ -56,24 +49,49 @@ def load(project: str, specs: Sequence[SecretSpec], *, directory: Path | None = 
     if any(stored.get(name) != value for name, value in values.items()):
         _write(path, {**stored, **values})
     # A template was composed from the others when the config was read: nothing to generate or store.
-    return {spec.name: Secret(spec.name, spec.key, spec.template if spec.template is not None else values[spec.name])
-            for spec in specs}
+    return compose(specs, values)
+
+
+def compose(specs: Sequence[SecretSpec], values: Mapping[str, str]) -> dict[str, Secret]:
+    """Each spec's Secret: its generated value from `values`, or its template (already interpolated). Every value
+    becomes known to the process's redactor."""
+    loaded = {spec.name: Secret(spec.name, spec.key, spec.template if spec.template is not None else values[spec.name])
+              for spec in specs}
+    _REDACTOR.add(secret.value for secret in loaded.values())
+    return loaded
 
 
 class Redactor:
-    """Replaces every secret value in a text with [redacted]."""
+    """Replaces every secret value in a text with [redacted], as written and as JSON writes it."""
 
-    def __init__(self, values: Iterable[str]) -> None:
-        # Longest first, so a value that contains another is replaced whole.
-        self._values = sorted({v for v in values if v}, key=len, reverse=True)
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._values: list[str] = []
+        self.add(values)
+
+    def add(self, values: Iterable[str]) -> None:
+        found = set(self._values)
+        for value in (v for v in values if v):
+            found |= {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
+        # Longest first, so a value that contains another is replaced whole. One assignment: a reader on another
+        # thread sees the old list or the new one.
+        self._values = sorted(found, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for value in self._values:
-            text = text.replace(value, REDACTED)
+            if value in text:
+                text = text.replace(value, REDACTED)
         return text
 
     def lines(self, lines: Iterable[str]) -> list[str]:
         return [self(line) for line in lines]
+
+
+_REDACTOR = Redactor()  # every value loaded in this process
+
+
+def redact(text: str) -> str:
+    """`text` with every dev secret this process loaded replaced by [redacted]: what every output passes."""
+    return _REDACTOR(text)
 
 
 def _generate(spec: SecretSpec) -> str:

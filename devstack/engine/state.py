@@ -24,6 +24,7 @@ from typing import Literal
 
 from devstack.engine import events as ev
 from devstack.engine.steps import CYCLE_STEPS, BeginCycle, Converge, CycleStep, Ignore, LiveUpdate, Step, Work
+from devstack.formats import timestamps
 from devstack.providers.base import ResourceStatus
 from devstack.smoke.result import Result
 
@@ -146,7 +147,7 @@ class Board:
             resource = self._row(status.name)
             resource.ready = status.ready
             if status.started_at:
-                resource.since = unix_time(status.started_at)
+                resource.since = timestamps.unix(status.started_at)
         if self.error.startswith(_AWAY):
             self.error = ""
 
@@ -306,13 +307,6 @@ def first_line(text: str) -> str:
 
 def files_changed(count: int) -> str:
     return f"{count} file{'s' if count != 1 else ''} changed"
-
-
-def unix_time(iso: str) -> float:
-    """An RFC 3339 time as engines write it (Docker's with nanoseconds, a trailing Z) as a Unix time."""
-    head, _, rest = iso.rstrip("Z").partition(".")
-    fraction = rest.split("+")[0].split("-")[0]
-    return datetime.fromisoformat(f"{head}.{(fraction + '000000')[:6]}+00:00").timestamp()
 
 
 def now_iso() -> str:

@@ -1,5 +1,9 @@
 """Everything devstack prints goes through here: rich on a terminal, plain timestamped lines otherwise
-(CI logs, pipes). NO_COLOR is honoured (rich reads it)."""
+(CI logs, pipes). NO_COLOR is honoured (rich reads it).
+
+This is the output boundary: every text is scrubbed of the dev secrets' values here (`secret_store.redact`),
+whoever produced it (a service's log line, an engine's error, a smoke test's evidence), so recordings, which
+take what the console prints, are scrubbed too."""
 
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from rich.live import Live
 from rich.markup import escape
 from rich.status import Status
 from rich.text import Text
+
+from devstack.config.secret_store import redact
 
 _HISTORY = 500
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_magenta")
@@ -80,16 +86,23 @@ class Console:
     def event(self, resource: str, message: str, *, ok: bool | None = None) -> None:
         """One line about one resource, e.g. `relay    built 1.8s`."""
         mark = {True: "[green]✓[/] ", False: "[red]✗[/] ", None: ""}[ok] if self.tty else ""
-        self._print(f"[bold cyan]{escape(resource.ljust(self.width))}[/] {mark}{escape(message)}")
+        self._print(f"[bold cyan]{escape(resource.ljust(self.width))}[/] {mark}{escape(redact(message))}")
 
     def info(self, message: str) -> None:
-        self._print(escape(message))
+        self._print(escape(redact(message)))
 
     def error(self, message: str) -> None:
-        self._print(f"[bold red]{escape(message)}[/]")
+        self._print(f"[bold red]{escape(redact(message))}[/]")
+
+    def write(self, text: str) -> None:
+        """Text for a program to read (`--json` lines), as it is but for the secrets: no markup, no timestamp."""
+        with self._lock:
+            self._stream.write(redact(text))
+            self._stream.flush()
 
     def output(self, resource: str, line: str) -> None:
         """A line of build or log output. On a terminal only the latest line per resource shows, under a spinner."""
+        line = redact(line)
         if self._status is not None:
             with self._lock:
                 self._current[resource] = line[:100]
@@ -110,6 +123,7 @@ class Console:
         rich's markup rendering manages a few thousand. Rich still draws it while a spinner is on screen or a
         recording needs everything to pass through rich."""
         colour = _COLOURS[sum(resource.encode()) % len(_COLOURS)]
+        line = redact(line)
         if self._status is not None or self._live is not None or self.rich.record:
             self._print(f"[{colour}]{escape(resource.ljust(self.width))}[/] │ {escape(line)}", remember=False)
             return
@@ -142,7 +156,7 @@ class Console:
             yield
             return
         self._current = {}
-        with self.rich.status(escape(title)) as status:
+        with self.rich.status(escape(redact(title))) as status:
             self._status = status
             try:
                 yield

@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,9 @@ from typing import Any, TextIO
 
 import httpx
 
+from devstack import blocking
 from devstack.config.model import Config
+from devstack.config.secret_store import redact
 from devstack.errors import DaemonNotServing, DevstackError
 
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
@@ -68,7 +69,7 @@ def lock(config: Config) -> TextIO:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return handle
         except BlockingIOError:
-            time.sleep(0.01)
+            blocking.sleep(0.01)
     handle.close()
     running = find(config)
     pid = f" (pid {running.pid})" if running else ""
@@ -126,7 +127,7 @@ class Server:
             status, body = await self._answer(reader)
         except (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             status, body = 400, {"error": "malformed request"}
-        payload = json.dumps(body).encode()
+        payload = redact(json.dumps(body)).encode()  # what a client reads is output too: no secret in it
         writer.write(f"HTTP/1.1 {status} -\r\ncontent-type: application/json\r\ncontent-length: {len(payload)}\r\n"
                      "connection: close\r\n\r\n".encode() + payload)
         with contextlib.suppress(ConnectionError):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from devstack.formats import timestamps
+
 Json = dict[str, Any]
 Events = Callable[[Json], list[Json]]  # a pod → its events, newest last
 
@@ -161,7 +163,7 @@ def _time(text: Any, default: datetime) -> datetime:
     if not isinstance(text, str) or not text:
         return default
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return timestamps.parse(text)
     except ValueError:
         return default
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 
 from devstack import labels
 from devstack.errors import DevstackError
+from devstack.formats import timestamps
 from devstack.providers.base import LogLine
 from devstack.providers.kubernetes.api import Api, Json, Stream
 from devstack.providers.kubernetes.informers import Informer
@@ -52,7 +52,7 @@ def lines_of_pods(api: Api, pods: Sequence[Json], tail: int | None, since: float
         for container in names:
             query = [("container", container), ("timestamps", "true")]
             query += [("tailLines", str(tail))] if tail is not None else []
-            query += [("sinceTime", _rfc3339(since))] if since is not None else []
+            query += [("sinceTime", timestamps.rfc3339(since))] if since is not None else []
             try:
                 text = api.text(f"/api/v1/namespaces/{namespace}/pods/{name}/log", query)
             except DevstackError:
@@ -65,10 +65,6 @@ def stamped(line: str, pod: str, container: str, several: bool) -> LogLine:
     """A line as the API serves it with timestamps=true: 'TIME TEXT'."""
     time, _, text = line.partition(" ")
     return LogLine(text=text, time=time, source=f"{pod}/{container}", part=container if several else "")
-
-
-def _rfc3339(unix: float) -> str:
-    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def resource_of(pod: Json) -> str:
@@ -136,7 +132,7 @@ class Follower:
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         query = [("container", container), ("follow", "true"), ("timestamps", "true")]
         if recent and self.since is not None:
-            query.append(("sinceTime", _rfc3339(self.since)))
+            query.append(("sinceTime", timestamps.rfc3339(self.since)))
         elif recent:
             query.append(("tailLines", str(self.tail_lines)))
         several = len(containers(pod)) > 1

@@ -66,8 +66,6 @@ class KubernetesProvider:
         self._api: Api | None = None
         self._discovery: Discovery | None = None
         self._registry: clusters.Registry | None = None
-        self._secrets: dict[str, dev_secrets.Secret] | None = None
-        self._redactor: dev_secrets.Redactor | None = None
         self._pods_changed: threading.Event | None = None  # set by the informers wait_for_change starts
         self._namespaces_used: set[str] = set()  # of every plan so far: log followers look in them all
         self._delivered: set[str] = set()
@@ -78,7 +76,7 @@ class KubernetesProvider:
     @property
     def api(self) -> Api:
         if self._api is None:
-            self._api = connect(self.spec.context, self.spec.kubeconfig, scrub=self.redact)
+            self._api = connect(self.spec.context, self.spec.kubeconfig, scrub=dev_secrets.redact)
             self._discovery = Discovery(self._api)
         return self._api
 
@@ -90,14 +88,8 @@ class KubernetesProvider:
 
     @property
     def secrets(self) -> dict[str, dev_secrets.Secret]:
-        if self._secrets is None:
-            self._secrets = dev_secrets.load(self.project, self.config.secrets)
-        return self._secrets
-
-    def redact(self, text: str) -> str:
-        if self._redactor is None:
-            self._redactor = dev_secrets.Redactor(s.value for s in self.secrets.values())
-        return self._redactor(text)
+        """The dev secrets, as the config loaded them (once)."""
+        return dict(self.config.dev_secrets)
 
     def prepare(self) -> None:
         if self.cluster.managed and not self.cluster.exists():

@@ -10,7 +10,6 @@ from pathlib import Path
 import docker
 
 from devstack import blocking, labels
-from devstack.config import secret_store as dev_secrets
 from devstack.config.model import Config, Forward
 from devstack.errors import DeployError, PortInUse
 from devstack.images import docker_engine
@@ -35,7 +34,6 @@ class SwarmProvider:
         self._client: docker.DockerClient | None = None
         self._applied_at: datetime | None = None
         self.created_swarm = False
-        self._secrets: dict[str, str] | None = None
         self._published: dict[int, int] = {}  # a relayed forward's local port → where its target is published
 
     @property
@@ -174,10 +172,7 @@ class SwarmProvider:
                                   f"which is already in use{ports.holder(port)}: free it, or publish another port")
 
     def _dev_secrets(self) -> dict[str, str]:
-        if self._secrets is None:
-            loaded = dev_secrets.load(self.project, self.config.secrets)
-            self._secrets = {name: secret.value for name, secret in loaded.items()}
-        return self._secrets
+        return {name: secret.value for name, secret in self.config.dev_secrets.items()}
 
     def _swarm_secrets(self) -> dict[str, str]:
         """Dev secret → its swarm secret. Swarm secrets are immutable: a new value gets a new name (and so

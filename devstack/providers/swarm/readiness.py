@@ -17,6 +17,7 @@ import docker.errors
 
 from devstack import blocking
 from devstack.errors import ReadinessError
+from devstack.formats import timestamps
 
 Json = dict[str, Any]  # the engine's inspect output, untyped by the SDK
 # Short: each poll is one cheap API call, and the poll interval adds straight to every deploy's latency.
@@ -112,12 +113,12 @@ def _settled(update: str, running: list[Json], since: datetime | None) -> bool:
     Without `since` (`status`), running tasks of the current spec are enough: the monitor period changes nothing."""
     if update not in _UPDATE_BUSY or since is None:
         return True
-    return all(_parse_time(str(t["CreatedAt"])) >= since for t in running)
+    return all(timestamps.parse(str(t["CreatedAt"])) >= since for t in running)
 
 
 def _failed_since(task: Json, since: datetime | None) -> bool:
     failed = task["Status"]["State"] in ("failed", "rejected")
-    return failed and (since is None or _parse_time(str(task["CreatedAt"])) >= since)
+    return failed and (since is None or timestamps.parse(str(task["CreatedAt"])) >= since)
 
 
 def _reason(running: int, desired: int, update: str, tasks: list[Json],
@@ -154,7 +155,3 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _parse_time(text: str) -> datetime:
-    # The engine writes RFC 3339 with nanoseconds; Python takes microseconds.
-    head, _, rest = text.rstrip("Z").partition(".")
-    return datetime.fromisoformat(f"{head}.{(rest + '000000')[:6]}+00:00")
