@@ -44,21 +44,27 @@ def environment(first_port: int) -> dict[str, str]:
 
 
 class Daemon:
-    """`devstack up` (after the global `options`), each output line with the perf_counter time it arrived."""
+    """`devstack up` (after the global `options`, with up's own `args`), each output line with the perf_counter
+    time it arrived."""
 
-    def __init__(self, root: Path, env: dict[str, str], options: Sequence[str] = ()) -> None:
+    def __init__(self, root: Path, env: dict[str, str], *args: str, options: Sequence[str] = ()) -> None:
         self.lines: list[tuple[float, str]] = []
-        self.process = subprocess.Popen([sys.executable, "-m", "devstack", *options, "up"], cwd=root, env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", "devstack", *options, "up", *args], cwd=root, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read, daemon=True).start()
+
+    def mark(self) -> int:
+        """Where the output is now: `wait_for(..., after=mark)` looks only at what comes next."""
+        return len(self.lines)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append((time.perf_counter(), line.rstrip("\n")))
 
-    def wait_for(self, pattern: str, after: int) -> float:
-        regex, deadline = re.compile(pattern), time.monotonic() + WAIT_S
+    def wait_for(self, pattern: str, after: int = 0, timeout: float = WAIT_S) -> float:
+        """The perf_counter time of the first line from `after` on that matches `pattern`."""
+        regex, deadline = re.compile(pattern), time.monotonic() + timeout
         while time.monotonic() < deadline:
             for at, line in self.lines[after:]:
                 if regex.search(line):
@@ -74,7 +80,7 @@ class Daemon:
 @contextlib.contextmanager
 def watching(root: Path, env: dict[str, str], options: Sequence[str] = ()) -> Iterator[Daemon]:
     """A daemon past its first pass; stopped (Ctrl-C) on the way out."""
-    daemon = Daemon(root, env, options)
+    daemon = Daemon(root, env, options=options)
     try:
         daemon.wait_for("watching for changes", 0)
         yield daemon

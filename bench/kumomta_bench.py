@@ -36,7 +36,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.daemon import Daemon  # noqa: E402
+from demo import Daemon  # noqa: E402  (bench/demo.py)
 
 CONTEXT = "devstack-test"
 RESULT = "kumomta.json"

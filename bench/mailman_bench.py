@@ -41,7 +41,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.daemon import Daemon  # noqa: E402
+from demo import Daemon  # noqa: E402  (bench/demo.py)
 
 CONTEXT = "devstack-test"
 PROJECT = "benchmailman"
@@ -216,7 +216,8 @@ def measure(tmp: Path, rounds: int, edits: int) -> dict[str, Any]:
         results["ci"] = {"mailman": timed_ci(mailman, env), "demo": timed_ci(demo, env)}
         devstack(demo, env, "down", "--volumes", "--images")
         password = json.loads((state / "devstack" / PROJECT / "secrets.json").read_text())["mailman-rest-password"]
-        daemon = Daemon(mailman, env, "--timeout", "800", "--kube-context", CONTEXT, "--allow-context", CONTEXT)
+        daemon = Daemon(mailman, env, "--timeout", "800",
+                        options=["--kube-context", CONTEXT, "--allow-context", CONTEXT])
         try:
             daemon.wait_for("watching for changes", timeout=TIMEOUT_S)
             results["post"] = posts(env, password, rounds)

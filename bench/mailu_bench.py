@@ -39,12 +39,13 @@ import docker
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import demo as demo_stack  # noqa: E402  (bench/demo.py)
+from demo import Daemon  # noqa: E402  (bench/demo.py)
+
 import stacks  # noqa: E402  (bench/stacks.py: bench/ is on sys.path, as for every script run from there)
-from tests.daemon import Daemon  # noqa: E402
-from tests.integration.conftest import copy_demo  # noqa: E402
-from tests.integration.test_mailu import unused_subnet  # noqa: E402
 
 PROJECT = "benchmailu"
+DEMO_PORT = 18600  # the peer demo's relay; its sink at +25 and +80 (bench/demo.py)
 RESULT = "mailu.json"
 TIMEOUT_S = 900
 MAILBOX = "admin@mailu.test"
@@ -163,17 +164,19 @@ def config_edits(root: Path, env: dict[str, str], edits: int) -> dict[str, list[
 def measure(tmp: Path, rounds: int, edits: int) -> dict[str, Any]:
     state = tmp / "state"
     env = {**os.environ, "NO_COLOR": "1", "XDG_STATE_HOME": str(state), "MAILU_VARIANT": "offline",
-           "SUBNET": unused_subnet(docker.from_env()), **{name: str(port) for name, port in PORTS.items()}}
-    mailu, demo = copy(tmp), copy_demo(tmp)  # the demo: its own project name and free ports
+           "SUBNET": stacks.unused_subnet(docker.from_env()), **{name: str(port) for name, port in PORTS.items()}}
+    mailu = copy(tmp)
+    demo = demo_stack.copy(tmp, f"{PROJECT}demo")  # the demo: its own project name and ports
+    demo_env = {**demo_stack.environment(DEMO_PORT), "XDG_STATE_HOME": str(state)}
     results: dict[str, Any] = {}
     try:
-        results["ci"] = {"mailu": timed_ci(mailu, env), "demo": timed_ci(demo.root, {**demo.env, "NO_COLOR": "1"})}
-        devstack(demo.root, demo.env, "down", "--volumes", "--images")
+        results["ci"] = {"mailu": timed_ci(mailu, env), "demo": timed_ci(demo, demo_env)}
+        devstack(demo, demo_env, "down", "--volumes", "--images")
         secrets = json.loads((state / "devstack" / f"{PROJECT}mailu" / "secrets.json").read_text())
         results["mail"] = mail_rounds(env, secrets["mailu-admin-password"], rounds)
         results["edit"] = config_edits(mailu, env, edits)
     finally:
-        devstack(demo.root, demo.env, "down", "--volumes", "--images")
+        devstack(demo, demo_env, "down", "--volumes", "--images")
         devstack(mailu, env, "down", "--volumes", "--images")
     return results
 

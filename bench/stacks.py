@@ -3,6 +3,7 @@ warm `ci` against a peer stack, and writing their results where bench/run.py rea
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -24,3 +25,15 @@ def record(name: str, results: dict[str, Any], readme_tables: Callable[[Path], s
     (RESULTS / name).write_text(json.dumps(results, indent=2))
     print(readme_tables(RESULTS))
     return 0
+
+
+def unused_subnet(engine: Any, prefix: str = "192.168") -> str:
+    """The first {prefix}.N.0/24 (N from 100) that no network of the Docker engine overlaps: a swarm stack's
+    overlay network (Mailu's SUBNET) must not meet another network of the machine."""
+    taken = [ipaddress.ip_network(config["Subnet"]) for network in engine.networks.list(greedy=True)
+             for config in (network.attrs.get("IPAM") or {}).get("Config") or [] if "Subnet" in config]
+    for third in range(100, 255):
+        subnet = ipaddress.ip_network(f"{prefix}.{third}.0/24")
+        if not any(subnet.overlaps(other) for other in taken):
+            return str(subnet)
+    raise RuntimeError(f"no {prefix}.N.0/24 is free on this engine")

@@ -44,8 +44,8 @@ def main() -> int:
         root = demo.copy(Path(tmp), PROJECT, smoke=False)
         env = demo.environment(18100)
         _ensure_swarm()  # a swarm devstack did not create: neither side pays for init or leave
-        rows = {k: [] for k in ("cold up", "warm up", "down")}
-        floors = {k: [] for k in rows}
+        rows: dict[str, list[float]] = {k: [] for k in ("cold up", "warm up", "down")}
+        floors: dict[str, list[float]] = {k: [] for k in rows}
         for _ in range(args.rounds):
             _measure_devstack(root, env, rows)
             _measure_floor(root, env, floors)

@@ -7,6 +7,7 @@ import time
 
 import click
 
+from devstack import blocking
 from devstack.cli.session import Session, pass_session
 from devstack.errors import DaemonNotServing, DevstackError
 from devstack.observe import control
@@ -50,6 +51,6 @@ def _stop_daemon(session: Session) -> None:
             raise DevstackError(f"devstack up{pid} for project '{config.project}' did not stop within "
                                 f"{_STOP_WAIT_S:.0f}s; down left the stack as it is: stop that process, then run "
                                 "down again")
-        time.sleep(0.1)
+        blocking.sleep(0.1)
     if asked is not None:
         session.console.info(f"stopped devstack up (pid {asked.pid})")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from devstack import blocking
 from devstack.cli import boundary, global_options, options
 from devstack.cli.session import Session, pass_session
 from devstack.config.model import Config
@@ -104,7 +105,7 @@ def _detach(session: Session, config: Config, timeout: float, snapshot_to: Path 
         if process.poll() is not None or time.monotonic() > deadline:
             tail = log.read_text(errors="replace").strip().splitlines()[-10:]
             raise DevstackError("the background devstack did not start:\n" + "\n".join(f"  | {t}" for t in tail))
-        time.sleep(0.1)
+        blocking.sleep(0.1)
     session.console.info(f"devstack is running in the background (pid {process.pid}); output: "
                          f"{config.display(log)}; `devstack status` to follow, `devstack down` to stop")
     return 0

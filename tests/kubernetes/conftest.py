@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakekube import FakeKube
+from fakekube import FAKE, FakeKube
 from fakekube_sim import Cluster
 from k8s_env import Env, kubeconfig_text
 
@@ -28,8 +28,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     root = tmp_path / "project"
     root.mkdir()
+    before = set(threading.enumerate())
     yield Env(kube, cluster, prod, kubeconfig, root)
-    leaked = _devstack_threads(deadline_s=3.0)
+    leaked = _started_threads(before, deadline_s=3.0)
     cluster.stop()
     kube.stop()
     prod.stop()
@@ -37,12 +38,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     assert not leaked, f"background threads still running after the test: {leaked}"
 
 
-def _devstack_threads(deadline_s: float) -> list[str]:
-    """devstack's watch, log and forward threads that are still alive once `deadline_s` has passed."""
+def _started_threads(before: set[threading.Thread], deadline_s: float) -> list[str]:
+    """Every thread the test started (devstack's watches, log streams, forwards, blocking calls, or the test's
+    own) that is still alive once `deadline_s` has passed; the fake servers' own threads aside."""
     deadline = time.monotonic() + deadline_s
     while True:
-        alive = [t.name for t in threading.enumerate()
-                 if t.name.startswith(("informer ", "logs ", "forward ", "drain"))]
+        alive = [t.name for t in threading.enumerate() if t not in before and not t.name.startswith(FAKE)]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.05)

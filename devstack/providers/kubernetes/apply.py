@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterator
 
-from devstack import labels
+from devstack import blocking, labels
 from devstack.errors import ApiError, DeployError
 from devstack.providers.kubernetes.api import APPLY_PATCH, Api, Json
 from devstack.providers.kubernetes.discovery import Discovery, Resource
@@ -129,5 +129,5 @@ def _wait_established(api: Api, resource: Resource, name: str) -> None:
         conditions = (crd.get("status") or {}).get("conditions") or []
         if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
             return
-        time.sleep(0.2)
+        blocking.sleep(0.2)
     raise DeployError(f"CustomResourceDefinition {name!r} was not established within {_CRD_WAIT_S:.0f}s")

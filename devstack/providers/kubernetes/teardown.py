@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from devstack import blocking
 from devstack.images import build, docker_engine
 from devstack.providers.base import DownOptions, DownReport
 from devstack.providers.kubernetes import apply
@@ -57,7 +58,7 @@ def _wait_gone(api: Api, discovery: Discovery, project: str, report: DownReport)
         if time.monotonic() > deadline:
             report.notes.append(f"still terminating after {_GONE_WAIT_S:.0f}s: {', '.join(sorted(left)[:5])}")
             return
-        time.sleep(0.5)
+        blocking.sleep(0.5)
 
 
 def delete_cluster(cluster: Cluster, project: str, options: DownOptions) -> DownReport:

@@ -10,7 +10,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from devstack import labels
+from devstack import blocking, labels
 from devstack.images import build
 from devstack.providers.base import DownOptions, DownReport
 from devstack.providers.swarm import cluster, readiness
@@ -54,7 +54,7 @@ def _remove_containers(client: docker.DockerClient, selector: dict[str, str], re
     for that, then remove them. Swarm's own clean-up of stopped containers comes seconds later."""
     deadline = time.monotonic() + _WAIT_S / 2
     while client.containers.list(filters=selector) and time.monotonic() < deadline:  # running ones only
-        time.sleep(readiness.POLL_S)
+        blocking.sleep(readiness.POLL_S)
     leftovers = client.containers.list(all=True, filters=selector)
     _remove_all(report, "containers", leftovers, lambda c: c.remove(force=True, v=False))
 
@@ -74,7 +74,7 @@ def _remove_networks(client: docker.DockerClient, selector: dict[str, str], repo
                 busy.append(network)
         if not busy or time.monotonic() > deadline:
             break
-        time.sleep(readiness.POLL_S)
+        blocking.sleep(readiness.POLL_S)
     # Until the network object is gone, a new deploy of the same stack can fail with "network not found".
     while client.networks.list(filters=selector) and time.monotonic() < deadline:
-        time.sleep(readiness.POLL_S)
+        blocking.sleep(readiness.POLL_S)
