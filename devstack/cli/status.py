@@ -10,7 +10,7 @@ import click
 
 from devstack.cli.session import Session, pass_session
 from devstack.errors import DaemonNotServing
-from devstack.observe import control
+from devstack.observe import control, view
 from devstack.observe.console import Console
 from devstack.providers.base import ResourceStatus
 
@@ -61,7 +61,7 @@ def show_board(console: Console, board: dict[str, Any]) -> None:
     for r in board["resources"]:
         smoke = {"ok": "smoke ✓", "failed": "smoke ✗", None: ""}[r["smoke"]]
         error = f"  last error: {r['last_error']}" if r["last_error"] else ""
-        deploy = f"waiting on {', '.join(r['waiting_on'])}" if r.get("waiting_on") else f"deploy {r['deploy']}"
+        deploy = view.note(r) or f"deploy {r['deploy']}"
         console.event(r["name"], f"{'ready' if r['ready'] else 'not ready'}  build {r['build']}  {deploy}  "
                       f"{smoke}  {r['image']}  updated {r['updated_at']}{error}", ok=r["ready"] and not r["last_error"])
     if board["error"]:

@@ -26,7 +26,7 @@ from devstack.engine import events as ev
 from devstack.engine import execute, observer, tasks, watch
 from devstack.engine.decide import decide
 from devstack.engine.state import Board, Phase
-from devstack.engine.steps import BeginCycle, Ignore, Step
+from devstack.engine.steps import BeginCycle, Hold, Ignore, Step
 from devstack.images.builder import Builder, DockerBuilder
 from devstack.observe import control, forwards, logs, view
 from devstack.observe.console import Console
@@ -106,7 +106,7 @@ class Daemon:
 
     def _start(self, step: Step, started: set[asyncio.Task[None]]) -> None:
         self.board.apply(ev.StepStarted(step, at=time.monotonic()))
-        if isinstance(step, BeginCycle | Ignore):
+        if isinstance(step, BeginCycle | Ignore | Hold):
             return
         task = asyncio.create_task(self._run(step), name=f"step {type(step).__name__}")
         started.add(task)

@@ -15,10 +15,12 @@ board first, then calls it, then runs the steps it returns (engine/execute.py) a
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from devstack.config.model import Config
 from devstack.engine import changes as changesets
 from devstack.engine import events as ev
+from devstack.engine import manual
 from devstack.engine.state import Board, Cycle, Pending, files_changed
 from devstack.engine.steps import (
     ArmRetry,
@@ -26,6 +28,7 @@ from devstack.engine.steps import (
     Converge,
     EndCycle,
     FollowLogs,
+    Hold,
     Ignore,
     LiveUpdate,
     Reload,
@@ -58,17 +61,22 @@ def _reactions(board: Board, events: Sequence[ev.Event]) -> Iterator[Step]:
 def _start(board: Board, config: Config) -> Step | None:
     if board.phase == "starting":
         return BeginCycle(Work(first=True))
+    held = manual.held(board, config)
+    if held != board.held:  # the rows say which saves wait for a trigger, before anything else
+        return Hold(tuple(sorted(held.items())))
     if not board.pending:
         return None
-    work = take(board.pending, config)
+    work = take(board.pending, config, manual.paths(held, board.pending.triggers))
     if work.changes or work.triggers or work.reason is not None:
         return BeginCycle(work)
-    return Ignore(work.paths)
+    return Ignore(work.paths) if work.paths else None
 
 
-def take(pending: Pending, config: Config) -> Work:
-    """The pending work, its saved files classified against the config of the moment."""
-    return Work(paths=pending.paths, changes=changesets.classify(config, pending.paths), triggers=pending.triggers,
+def take(pending: Pending, config: Config, held: frozenset[Path] = frozenset()) -> Work:
+    """The pending work but the saves held for a trigger, its saved files classified against the config of the
+    moment."""
+    paths = pending.paths - held
+    return Work(paths=paths, changes=changesets.classify(config, paths), triggers=pending.triggers,
                 reason=pending.reason)
 
 

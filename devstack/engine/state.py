@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from devstack.engine import events as ev
-from devstack.engine.steps import CYCLE_STEPS, BeginCycle, Converge, CycleStep, Ignore, LiveUpdate, Step, Work
+from devstack.engine.steps import CYCLE_STEPS, BeginCycle, Converge, CycleStep, Hold, Ignore, LiveUpdate, Step, Work
 from devstack.formats import timestamps
 from devstack.providers.base import ResourceStatus
 from devstack.smoke.result import Result
@@ -102,6 +102,7 @@ class Board:
         self.retry_in: float | None = None  # armed after such a failure, until RetryDue or a new cycle
         self.images: dict[str, str] = {}  # image name → its tag, as last planned
         self.smoke_results: tuple[Result, ...] = ()  # the latest smoke tests' results
+        self.held: dict[str, frozenset[Path]] = {}  # manual resources → their saves pending a trigger
 
     # --- reading -----------------------------------------------------------------------------------------------
 
@@ -110,7 +111,8 @@ class Board:
         return self.resources.get(name) or Resource(name)
 
     def snapshot(self) -> list[dict[str, object]]:
-        return [r.to_json() for r in sorted(self.resources.values(), key=lambda r: r.name)]
+        return [{**r.to_json(), "pending": len(self.held.get(r.name, ()))}
+                for r in sorted(self.resources.values(), key=lambda r: r.name)]
 
     def running_image(self, tag: str) -> list[Resource]:
         return [r for r in self.resources.values() if tag and r.image == tag]
@@ -163,6 +165,8 @@ class Board:
                 self.cycle.say(resource, text)
         elif isinstance(step, Ignore):
             self.pending.paths -= step.paths
+        elif isinstance(step, Hold):
+            self.held = dict(step.held)
 
     def _begin(self, work: Work, at: float) -> None:
         self.cycle = Cycle(work, started=at)

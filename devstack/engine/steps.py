@@ -90,6 +90,14 @@ class Ignore:
     paths: frozenset[Path]
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Saves of resources in manual mode (`trigger = "manual"`): kept pending, shown on their rows, until
+    `devstack trigger NAME` takes them into one cycle. Only changes the board."""
+
+    held: tuple[tuple[str, frozenset[Path]], ...]  # (resource, the saved paths it waits to be triggered for)
+
+
 CycleStep = BeginCycle | Reload | LiveUpdate | Converge | Smoke | EndCycle
-Step = CycleStep | FollowLogs | ArmRetry | Ignore
+Step = CycleStep | FollowLogs | ArmRetry | Ignore | Hold
 CYCLE_STEPS = (BeginCycle, Reload, LiveUpdate, Converge, Smoke, EndCycle)

@@ -32,9 +32,18 @@ def renderer(snapshot: Callable[[], tuple[list[dict[str, Any]], str]]) -> Callab
 
 
 def _deploy(row: dict[str, Any]) -> Text:
-    if row.get("waiting_on"):  # held back until its dependencies are ready (depends_on)
-        return Text(f"waiting on {', '.join(row['waiting_on'])}", style="yellow")
-    return _state(row["deploy"])
+    said = note(row)
+    return Text(said, style="yellow") if said else _state(row["deploy"])
+
+
+def note(row: dict[str, Any]) -> str:
+    """What a row waits for, in words: its dependencies (depends_on), a trigger (manual mode); "" for nothing."""
+    if row.get("waiting_on"):
+        return f"waiting on {', '.join(row['waiting_on'])}"
+    if row.get("pending"):
+        count = row["pending"]
+        return f"{count} save{'s' if count != 1 else ''} pending: devstack trigger {row['name']}"
+    return ""
 
 
 def _state(state: str, label: str | None = None) -> Text:
