@@ -44,7 +44,7 @@ def _snapshot(session: Session, path: Path, err: DevstackError) -> None:
                                  failure=str(err))
     finally:
         provider.close()
-    snapshots.write(path, data, session.config)
+    snapshots.write(path, data)
     session.console.info(f"wrote the snapshot {path}")
 
 

@@ -29,7 +29,7 @@ def command(session: Session, target: Path) -> int:
                                  output=found.get("output", ()), smoke=found.get("smoke", ()))
     finally:
         provider.close()
-    snapshots.write(target, data, config)
+    snapshots.write(target, data)
     session.console.info(f"wrote {target}: {len(data['resources'])} resource(s)"
                          + (f", the board of devstack up (pid {endpoint.pid})" if endpoint else ""))
     return 0

@@ -85,7 +85,7 @@ def _snapshot(session: Session, daemon: Daemon, path: Path) -> None:
                                  output=session.console.history, smoke=daemon.smoke_results())
     finally:
         provider.close()
-    snapshots.write(path, data, daemon.config)
+    snapshots.write(path, data)
     session.console.info(f"wrote the snapshot {path}")
 
 

@@ -52,22 +52,16 @@ def collect(config: Config, provider: Provider, *, command: str, board: Mapping[
     }
 
 
-def write(path: Path, snapshot: dict[str, Any], config: Config) -> None:
-    values = _secret_values(config)
-    # Redacted in the JSON text itself, so no field, key or nested value can carry a secret through.
-    clean = json.loads(secret_store.Redactor(values)(json.dumps(snapshot))) if values else snapshot
+def write(path: Path, snapshot: dict[str, Any]) -> None:
+    # Redacted in the JSON text itself (by the one redactor, which knows the config's secrets and their JSON
+    # spellings), so no field, key or nested value can carry a secret through.
+    clean = json.loads(secret_store.redact(json.dumps(snapshot)))
     document = json.dumps(clean, indent=2, ensure_ascii=False) + "\n" if path.suffix == ".json" else \
         snapshot_page.render(clean)
     try:
         path.write_text(document, encoding="utf-8")
     except OSError as err:
         raise DevstackError(f"cannot write the snapshot {path}: {err.strerror or err}") from None
-
-
-def _secret_values(config: Config) -> list[str]:
-    values = [secret.value for secret in secret_store.load(config.project, config.secrets).values()]
-    # A value as JSON escapes it ("\\", quotes): redact that spelling too.
-    return values + [json.dumps(v)[1:-1] for v in values if json.dumps(v)[1:-1] != v]
 
 
 def _resources(provider: Provider, board: Mapping[str, Any] | None) -> list[dict[str, Any]]:
