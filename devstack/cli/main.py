@@ -22,6 +22,7 @@ from devstack.cli import (
     status,
     trigger,
     up,
+    wait,
 )
 from devstack.cli.session import Session
 
@@ -36,7 +37,7 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (up.command, ci.command, down.command, status.command, logs.command, trigger.command,
-                smoke.command, snapshot.command, base_image.command):
+                smoke.command, snapshot.command, wait.command, base_image.command):
     cli.add_command(command)
 cli.add_command(sink.command, with_globals=False)  # the sink parses its own flags
 cli.add_command(init.command, with_globals=False)  # it writes the config: no config to name

@@ -35,17 +35,19 @@ def check(specs: Sequence[SmokeSpec], provider: Provider, console: Console, *, f
     """Run and report `specs` against what `provider` deployed, through the [[forwards]] served meanwhile (the
     tests reach Kubernetes through them); `forward=False` when a running daemon serves them already. Raise
     SmokeFailed when any fails."""
-
-    async def forwarded() -> list[Result]:
-        served = Forwards(provider.connect, console.event)
-        try:
-            if forward:
-                await served.ensure(await blocking.call(provider.relayed))
-            return await run_all(specs, provider.logs)
-        finally:
-            await served.close()
-
     try:
-        report(asyncio.run(forwarded()), console)
+        report(asyncio.run(run(specs, provider, console, forward=forward)), console)
     finally:
         provider.close()
+
+
+async def run(specs: Sequence[SmokeSpec], provider: Provider, console: Console, *, forward: bool = True
+              ) -> list[Result]:
+    """The results of `specs`, unreported, through the [[forwards]] served meanwhile (unless `forward` is off)."""
+    served = Forwards(provider.connect, console.event)
+    try:
+        if forward:
+            await served.ensure(await blocking.call(provider.relayed))
+        return await run_all(specs, provider.logs)
+    finally:
+        await served.close()
