@@ -16,6 +16,7 @@ from devstack.cli import (
     global_options,
     init,
     logs,
+    run,
     sink,
     smoke,
     snapshot,
@@ -37,7 +38,7 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (up.command, ci.command, down.command, status.command, logs.command, trigger.command,
-                smoke.command, snapshot.command, wait.command, base_image.command):
+                smoke.command, snapshot.command, wait.command, run.command, base_image.command):
     cli.add_command(command)
 cli.add_command(sink.command, with_globals=False)  # the sink parses its own flags
 cli.add_command(init.command, with_globals=False)  # it writes the config: no config to name

@@ -147,6 +147,12 @@ class Daemon:
                 return 404, {"error": f"no resource named {name!r}"}
             self.report(ev.Triggered(name))
             return 202, {"queued": name}
+        if method == "POST" and path.startswith("/run/"):  # one of the [[commands]]; its output in the log
+            name = path.removeprefix("/run/")
+            if name not in {spec.name for spec in self.config.commands}:
+                return 404, {"error": f"no command named {name!r}"}
+            self.report(ev.CommandRequested(name))
+            return 202, {"running": name}
         if (method, path) == ("POST", "/stop"):
             self.stop.set()
             return 202, {"stopping": True}

@@ -32,6 +32,7 @@ from devstack.engine.steps import (
     Ignore,
     LiveUpdate,
     Reload,
+    RunCommand,
     Smoke,
     Step,
     Work,
@@ -56,6 +57,8 @@ def _reactions(board: Board, events: Sequence[ev.Event]) -> Iterator[Step]:
             yield FollowLogs(event.resources)
         elif isinstance(event, ev.CycleEnded) and event.retry_in is not None:
             yield ArmRetry(event.retry_in, attempt=board.failures)
+        elif isinstance(event, ev.CommandRequested) and board.commands.get(event.name) != "running":
+            yield RunCommand(event.name)
 
 
 def _start(board: Board, config: Config) -> Step | None:

@@ -4,13 +4,14 @@ asks `decide()` what to do next.
 
     FilesChanged   the watcher: a batch of saved paths
     Triggered      `devstack trigger RESOURCE` (the control API)
+    CommandRequested  `POST /run/NAME` (the dashboard's button): run one of the [[commands]]
     Observed       the observer: what the engine reports now (ready or not, since when)
     EngineAway     the observer: the engine or cluster cannot be reached
     EngineBack     the observer: it answers again
     RetryDue       the retry timer of a cycle that failed for a reason outside the files
     StepStarted    the loop: a step was handed to a task
     Planned, Building, Deploying, Waiting     a Converge step's progress (Waiting: held for depends_on)
-    StepDone       a step's result: Reloaded, LiveUpdated, Converged, Smoked, CycleEnded
+    StepDone       a step's result: Reloaded, LiveUpdated, Converged, Smoked, CommandDone, CycleEnded
     StepCrashed    a step raised an unexpected exception (a bug): the daemon stops with it
 """
 
@@ -32,6 +33,13 @@ class FilesChanged:
 @dataclass(frozen=True)
 class Triggered:
     resource: str
+
+
+@dataclass(frozen=True)
+class CommandRequested:
+    """`POST /run/NAME` (the dashboard's button): run one of the [[commands]]."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,12 @@ class Smoked(StepDone):
 
 
 @dataclass(frozen=True)
+class CommandDone(StepDone):
+    name: str = ""
+    code: int = 0
+
+
+@dataclass(frozen=True)
 class CycleEnded(StepDone):
     retry_in: float | None = None
 
@@ -143,5 +157,6 @@ class StepCrashed:
     error: BaseException
 
 
-Event = (FilesChanged | Triggered | Observed | EngineAway | EngineBack | RetryDue | StepStarted | Planned
-         | Building | Deploying | Waiting | Reloaded | LiveUpdated | Converged | Smoked | CycleEnded | StepCrashed)
+Event = (FilesChanged | Triggered | CommandRequested | Observed | EngineAway | EngineBack | RetryDue
+         | StepStarted | Planned | Building | Deploying | Waiting | Reloaded | LiveUpdated | Converged | Smoked
+         | CommandDone | CycleEnded | StepCrashed)

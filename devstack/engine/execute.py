@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from devstack import blocking
 from devstack.config.model import Config
 from devstack.engine import changes as changesets
+from devstack.engine import commands, smoke_session
 from devstack.engine import events as ev
-from devstack.engine import smoke_session
 from devstack.engine.converge import converge
 from devstack.engine.state import now_iso
-from devstack.engine.steps import ArmRetry, Converge, EndCycle, FollowLogs, LiveUpdate, Reload, Smoke, Step
+from devstack.engine.steps import ArmRetry, Converge, EndCycle, FollowLogs, LiveUpdate, Reload, RunCommand, Smoke, Step
 from devstack.errors import DevstackError, is_temporary
 from devstack.images.builder import Builder
 from devstack.observe import forwards, logs
@@ -58,6 +58,8 @@ async def run(step: Step, context: Context) -> ev.Event | None:
         case ArmRetry(delay_s, attempt):
             await asyncio.sleep(delay_s)
             return ev.RetryDue(attempt)
+        case RunCommand(name):
+            return await run_command(name, context)
         case FollowLogs(resources):
             context.logs.follow(context.provider.follow_logs, resources, since=time.time())
     return None  # the steps that only change the board (BeginCycle, Ignore) are not run at all
@@ -130,6 +132,17 @@ async def smoke(step: Smoke, context: Context) -> ev.Smoked:
         except DevstackError as err:
             return replace(done, error=str(err))
     return done
+
+
+async def run_command(name: str, context: Context) -> ev.CommandDone:
+    try:
+        spec = commands.find(context.config, name)
+        code = await commands.run(spec, context.provider, lambda line: context.console.log_line(spec.resource, line))
+    except DevstackError as err:
+        context.console.event(name, f"command failed: {err}", ok=False)
+        return ev.CommandDone(error=str(err), name=name, code=-1)
+    context.console.event(spec.resource, f"command {name} {'done' if code == 0 else f'exited {code}'}", ok=code == 0)
+    return ev.CommandDone(error="" if code == 0 else f"exited {code}", name=name, code=code)
 
 
 def end_cycle(step: EndCycle, context: Context) -> ev.CycleEnded:

@@ -23,7 +23,18 @@ from pathlib import Path
 from typing import Literal
 
 from devstack.engine import events as ev
-from devstack.engine.steps import CYCLE_STEPS, BeginCycle, Converge, CycleStep, Hold, Ignore, LiveUpdate, Step, Work
+from devstack.engine.steps import (
+    CYCLE_STEPS,
+    BeginCycle,
+    Converge,
+    CycleStep,
+    Hold,
+    Ignore,
+    LiveUpdate,
+    RunCommand,
+    Step,
+    Work,
+)
 from devstack.formats import timestamps
 from devstack.providers.base import ResourceStatus
 from devstack.smoke.result import Result
@@ -103,6 +114,7 @@ class Board:
         self.images: dict[str, str] = {}  # image name → its tag, as last planned
         self.smoke_results: tuple[Result, ...] = ()  # the latest smoke tests' results
         self.held: dict[str, frozenset[Path]] = {}  # manual resources → their saves pending a trigger
+        self.commands: dict[str, str] = {}  # [[commands]] run by the daemon: name → running | ok | exit N
 
     # --- reading -----------------------------------------------------------------------------------------------
 
@@ -167,6 +179,8 @@ class Board:
             self.pending.paths -= step.paths
         elif isinstance(step, Hold):
             self.held = dict(step.held)
+        elif isinstance(step, RunCommand):
+            self.commands[step.name] = "running"
 
     def _begin(self, work: Work, at: float) -> None:
         self.cycle = Cycle(work, started=at)
@@ -203,6 +217,9 @@ class Board:
                 row.deploy, row.waiting_on = "deploying", ()
 
     def _done(self, event: ev.StepDone) -> None:
+        if isinstance(event, ev.CommandDone):  # beside the cycle: its step is not the cycle's
+            self.commands[event.name] = "ok" if event.ok else f"exit {event.code}"
+            return
         self.running = None
         cycle = self.cycle
         if isinstance(event, ev.CycleEnded):

@@ -98,6 +98,13 @@ class Hold:
     held: tuple[tuple[str, frozenset[Path]], ...]  # (resource, the saved paths it waits to be triggered for)
 
 
+@dataclass(frozen=True)
+class RunCommand:
+    """One of the [[commands]], beside any cycle; its output goes to its resource's log."""
+
+    name: str
+
+
 CycleStep = BeginCycle | Reload | LiveUpdate | Converge | Smoke | EndCycle
-Step = CycleStep | FollowLogs | ArmRetry | Ignore | Hold
+Step = CycleStep | FollowLogs | ArmRetry | Ignore | Hold | RunCommand
 CYCLE_STEPS = (BeginCycle, Reload, LiveUpdate, Converge, Smoke, EndCycle)

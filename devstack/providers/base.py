@@ -134,6 +134,10 @@ class Provider(Protocol):
         `ref` and run `restart` there; the names of the containers updated."""
         ...
 
+    def exec(self, resource: str, command: Sequence[str]) -> tuple[int, str]:
+        """Run `command` in a running container of `resource` ([[commands]] exec): its exit code and output."""
+        ...
+
     def wait_for_change(self, timeout_s: float) -> bool:
         """Block until something of the project changes in the cluster (True) or `timeout_s` passes (False);
         raise EngineUnavailable when the engine or cluster cannot be reached."""

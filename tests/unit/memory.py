@@ -118,6 +118,10 @@ class MemoryProvider:
         self.engine.step("sync")
         return list(self.resources)
 
+    def exec(self, resource: str, command: Sequence[str]) -> tuple[int, str]:
+        self.engine.step("exec")
+        return 0, " ".join(command) + "\n"
+
     def wait_for_change(self, timeout_s: float) -> bool:
         self.engine.step("events")
         changed = blocking.wait(self.engine.changed, timeout_s)

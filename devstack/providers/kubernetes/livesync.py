@@ -135,6 +135,25 @@ def _exec(api: Api, namespace: str, pod: str, container: str, command: list[str]
     return _Outcome(api.scrub(bytes(errors).decode("utf-8", "replace").strip()), _failure(status))
 
 
+def exec_output(api: Api, namespace: str, pod: str, container: str, command: list[str]) -> tuple[int, str]:
+    """Run a command in a container: its exit code and what it printed (stdout, then stderr), scrubbed."""
+    try:
+        client: Any = stream(api.core().connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                             container=container, stdin=False, stdout=True, stderr=True, tty=False,
+                             _preload_content=False, binary=True)
+    except ApiException as err:
+        raise DeployError(f"cannot exec in pod {pod}: {err.reason}") from None
+    try:
+        client.run_forever(timeout=_TIMEOUT_S)
+        output = bytes(client.read_channel(1)) + bytes(client.read_channel(2))
+        status = client.read_channel(3)
+    finally:
+        client.close()
+    failure = _failure(status)
+    code = 0 if not failure else int(failure.removeprefix("exit code ")) if failure.startswith("exit code ") else 1
+    return code, api.scrub(output.decode("utf-8", "replace"))
+
+
 def _message(what: str, failure: str, detail: str, *, tar: bool) -> str:
     hint = _WRITABLE if tar and ("Cannot open" in detail or "Permission denied" in detail) else ""
     return f"{what} failed: {failure}" + (f"\n  | {detail}" if detail else "") + hint

@@ -201,6 +201,17 @@ class KubernetesProvider:
                    namespace: str | None = None) -> None:
         livesync.sync_files(self.api, namespace or self.spec.namespace, pod, container, files, restart)
 
+    def exec(self, resource: str, command: Sequence[str]) -> tuple[int, str]:
+        """Run `command` in a running pod of `resource` (its first container); exit code and output."""
+        pods = [p for p in self._pods() if pod_logs.resource_of(p) == _name(resource)
+                and (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+        if not pods:
+            raise DeployError(f"{resource}: no running pod to exec in")
+        pod = pods[0]
+        container = pod["spec"]["containers"][0]["name"]
+        return livesync.exec_output(self.api, pod["metadata"]["namespace"], pod["metadata"]["name"], container,
+                                    list(command))
+
     def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
         """Live update every running container of the project whose image is `ref`; "pod/container" of each."""
         updated = []

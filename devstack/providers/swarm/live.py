@@ -33,6 +33,16 @@ def sync(client: docker.DockerClient, project: str, ref: str, files: Sequence[tu
     return [c.name for c in containers]
 
 
+def exec_in(client: docker.DockerClient, service: str, command: Sequence[str]) -> tuple[int, str]:
+    """Run `command` in a running task's container of `service`: its exit code and what it printed."""
+    running = client.containers.list(filters={"label": f"com.docker.swarm.service.name={service}",
+                                              "status": "running"})
+    if not running:
+        raise DeployError(f"{service}: no running container to exec in")
+    code, output = running[0].exec_run(list(command))
+    return int(code), output.decode("utf-8", "replace")
+
+
 def _tar(files: Sequence[tuple[Path, str]]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:

@@ -123,6 +123,10 @@ class SwarmProvider:
         with docker_engine.translated("stream the logs"):
             yield from logs.lines(self.client, self._service(resource), tail=None, since=since, follow=True)
 
+    def exec(self, resource: str, command: Sequence[str]) -> tuple[int, str]:
+        with docker_engine.translated("run the command in the service's container"):
+            return live.exec_in(self.client, self._service(resource), command)
+
     def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
         with docker_engine.translated("live-update the containers"):
             return live.sync(self.client, self.project, ref, files, restart)
