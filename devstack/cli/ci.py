@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import click
 
 from devstack.cli import options
 from devstack.cli.session import Session, pass_session
-from devstack.engine import smoke_session, snapshots
+from devstack.engine import local_resources, smoke_session, snapshots
 from devstack.engine.converge import run_once
 from devstack.errors import DevstackError, SmokeFailed
 from devstack.providers.base import Provider
@@ -36,6 +37,13 @@ def command(session: Session, timeout: float, snapshot_to: Path | None) -> int:
     return 0
 
 
+def _locals(session: Session, names: list[str]) -> None:
+    if names:
+        console = session.console
+        asyncio.run(local_resources.run_in_order(session.config, names, console.log_line,
+                                                 lambda name, text, ok: console.event(name, text, ok=ok)))
+
+
 def _snapshot(session: Session, path: Path, err: DevstackError) -> None:
     provider = session.provider()  # a fresh one: the smoke session closes its own
     try:
@@ -51,7 +59,10 @@ def _snapshot(session: Session, path: Path, err: DevstackError) -> None:
 def _run(session: Session, provider: Provider, timeout: float) -> None:
     started = time.monotonic()
     config, console = session.config, session.console
+    before, after = local_resources.ordered(config, local_resources.names(config))
+    _locals(session, before)  # checks that fail stop ci before anything is built
     run_once(config, provider, console, timeout)
+    _locals(session, after)  # those that depend on resources of the deploy
     console.info(f"ready in {time.monotonic() - started:.1f}s")
     if config.smoke:
         smoke_session.check(config.smoke, provider, console)

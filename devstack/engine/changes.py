@@ -7,10 +7,12 @@
                                        helm charts and their values files
     under an image's context         → that image: live update when every file lies under its sync rules,
                                        else a rebuild; files .dockerignore or `ignore` excludes don't count
+    a file a [[local]]'s deps match  → run that local resource again (and restart its `serve`)
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +29,10 @@ class Changes:
     deploy: bool = False
     rebuild: dict[str, list[Path]] = field(default_factory=dict)  # image name → files
     live: dict[str, list[Path]] = field(default_factory=dict)  # image name → files to sync
+    local: dict[str, list[Path]] = field(default_factory=dict)  # [[local]] resource → files of its deps
 
     def __bool__(self) -> bool:
-        return self.config or self.deploy or bool(self.rebuild) or bool(self.live)
+        return self.config or self.deploy or bool(self.rebuild) or bool(self.live) or bool(self.local)
 
     def merge(self, other: Changes) -> None:
         """Batch changes that arrived while a cycle ran: none lost, none run twice."""
@@ -44,6 +47,8 @@ class Changes:
                 self.rebuild[name].extend(f for f in files if f not in self.rebuild[name])
             else:
                 self.live.setdefault(name, []).extend(f for f in files if f not in self.live[name])
+        for name, files in other.local.items():
+            self.local.setdefault(name, []).extend(f for f in files if f not in self.local[name])
 
 
 def roots(config: Config) -> list[Path]:
@@ -51,7 +56,8 @@ def roots(config: Config) -> list[Path]:
     demo's Kubernetes profile builds `../relay`), none inside another."""
     inputs = registry.deploy_inputs(config)
     wanted = [config.root, *(image.context for image in config.images.values()), *inputs.folders,
-              *(path.parent for path in inputs.files), *(_fixed_part(pattern) for pattern in inputs.patterns)]
+              *(path.parent for path in inputs.files), *(_fixed_part(pattern) for pattern in inputs.patterns),
+              *(_fixed_part(pattern) for local in config.local for pattern in local.deps)]
     found: list[Path] = []
     for folder in sorted({w.resolve() for w in wanted if w.is_dir()}, key=lambda p: (len(p.parts), str(p))):
         if not any(folder.is_relative_to(kept) for kept in found):
@@ -79,10 +85,22 @@ def classify(config: Config, paths: Iterable[Path]) -> Changes:
             if _counts_for(image, path, patterns[image.name]):
                 kind = changes.live if _synced(image, path) else changes.rebuild
                 kind.setdefault(image.name, []).append(path)
+        for local in config.local:
+            if any(matches(path, pattern) for pattern in local.deps):
+                changes.local.setdefault(local.name, []).append(path)
     for name in list(changes.live):
         if name in changes.rebuild:  # one file needs a rebuild: the whole image is rebuilt
             changes.rebuild[name] += changes.live.pop(name)
     return changes
+
+
+def matches(path: Path, pattern: str) -> bool:
+    """A [[local]] deps glob: `*` within a folder's name, `**/` any folders (none included), a folder itself all
+    that lies under it."""
+    text = str(path)
+    if fnmatch.fnmatchcase(text, pattern) or fnmatch.fnmatchcase(text, pattern.replace("**/", "")):
+        return "**" in pattern or pattern.count("/") == text.count("/")
+    return Path(pattern).is_dir() and path.is_relative_to(pattern)
 
 
 def _patterns(image: ImageSpec) -> ignore.Matcher | None:

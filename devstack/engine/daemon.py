@@ -79,6 +79,7 @@ class Daemon:
                 await tasks.run_together(roots, self.stop)
             self.interrupted = self.board.cycle is not None
         finally:
+            await context.stop_serving()
             await context.logs.stop()
             await context.forwards.close()
             context.provider.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 from devstack.config.model import Config
 from devstack.engine import changes as changesets
 from devstack.engine import events as ev
-from devstack.engine import manual
+from devstack.engine import local_resources, manual
 from devstack.engine.state import Board, Cycle, Pending, files_changed
 from devstack.engine.steps import (
     ArmRetry,
@@ -33,6 +33,7 @@ from devstack.engine.steps import (
     LiveUpdate,
     Reload,
     RunCommand,
+    RunLocal,
     Smoke,
     Step,
     Work,
@@ -90,14 +91,32 @@ def _next_of_cycle(board: Board, cycle: Cycle, config: Config) -> Step:
         return Reload()
     if cycle.refused:
         return _end(board, cycle)
+    local = frozenset(local_resources.names(config))
+    before, after = local_resources.ordered(config, _locals_of(work, changes, local))
+    for name in before:
+        if f"local {name}" not in cycle.done:
+            return RunLocal(name, len(changes.local.get(name, ())))
+    if not cycle.ok and before:  # a failing local check stops the cycle as a failed build does
+        return _end(board, cycle)
     for image, files in changes.live.items():
         if f"live {image}" not in cycle.done:
             return LiveUpdate(image, tuple(files))
-    if work.needs_converge() and "converge" not in cycle.done:
-        return Converge(work.triggers, announce=work.first, opening=tuple(_opening(changes, config)))
+    if work.needs_converge(local) and "converge" not in cycle.done:
+        return Converge(tuple(t for t in work.triggers if t not in local), announce=work.first,
+                        opening=tuple(_opening(changes, config)))
+    for name in after if cycle.ok else ():
+        if f"local {name}" not in cycle.done:
+            return RunLocal(name, len(changes.local.get(name, ())))
     if cycle.ok and config.smoke and "smoke" not in cycle.done:
         return Smoke(announce=work.first)
     return _end(board, cycle)
+
+
+def _locals_of(work: Work, changes: changesets.Changes, local: frozenset[str]) -> set[str]:
+    """The local resources a cycle runs: all on the first pass, else those saved files or a trigger call for."""
+    if work.first:
+        return set(local)
+    return set(changes.local) | {t for t in work.triggers if t in local}
 
 
 def _opening(changes: changesets.Changes, config: Config) -> Iterator[tuple[str, str]]:

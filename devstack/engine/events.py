@@ -11,7 +11,7 @@ asks `decide()` what to do next.
     RetryDue       the retry timer of a cycle that failed for a reason outside the files
     StepStarted    the loop: a step was handed to a task
     Planned, Building, Deploying, Waiting     a Converge step's progress (Waiting: held for depends_on)
-    StepDone       a step's result: Reloaded, LiveUpdated, Converged, Smoked, CommandDone, CycleEnded
+    StepDone       a step's result: Reloaded, LocalRan, LiveUpdated, Converged, Smoked, CommandDone, CycleEnded
     StepCrashed    a step raised an unexpected exception (a bug): the daemon stops with it
 """
 
@@ -140,6 +140,13 @@ class Smoked(StepDone):
 
 
 @dataclass(frozen=True)
+class LocalRan(StepDone):
+    name: str = ""
+    seconds: float = 0.0
+    at: str = ""  # ISO 8601: when it ended
+
+
+@dataclass(frozen=True)
 class CommandDone(StepDone):
     name: str = ""
     code: int = 0
@@ -158,5 +165,5 @@ class StepCrashed:
 
 
 Event = (FilesChanged | Triggered | CommandRequested | Observed | EngineAway | EngineBack | RetryDue
-         | StepStarted | Planned | Building | Deploying | Waiting | Reloaded | LiveUpdated | Converged | Smoked
-         | CommandDone | CycleEnded | StepCrashed)
+         | StepStarted | Planned | Building | Deploying | Waiting | Reloaded | LocalRan | LiveUpdated | Converged
+         | Smoked | CommandDone | CycleEnded | StepCrashed)

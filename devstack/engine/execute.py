@@ -8,16 +8,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from devstack import blocking
-from devstack.config.model import Config
+from devstack.config.model import Config, LocalResource
 from devstack.engine import changes as changesets
-from devstack.engine import commands, smoke_session
+from devstack.engine import commands, local_resources, processes, smoke_session
 from devstack.engine import events as ev
 from devstack.engine.converge import converge
 from devstack.engine.state import now_iso
-from devstack.engine.steps import ArmRetry, Converge, EndCycle, FollowLogs, LiveUpdate, Reload, RunCommand, Smoke, Step
+from devstack.engine.steps import (
+    ArmRetry,
+    Converge,
+    EndCycle,
+    FollowLogs,
+    LiveUpdate,
+    Reload,
+    RunCommand,
+    RunLocal,
+    Smoke,
+    Step,
+)
 from devstack.errors import DevstackError, is_temporary
 from devstack.images.builder import Builder
 from devstack.observe import forwards, logs
@@ -40,6 +51,14 @@ class Context:
     forwards: forwards.Forwards
     logs: logs.Followers
     report: Callable[[ev.Event], None]
+    serving: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # [[local]] serve commands running
+
+    async def stop_serving(self, name: str | None = None) -> None:
+        """End the `serve` of one local resource (None: of all), waiting until its process group is gone."""
+        tasks = [self.serving.pop(n) for n in list(self.serving) if name is None or n == name]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def run(step: Step, context: Context) -> ev.Event | None:
@@ -58,6 +77,8 @@ async def run(step: Step, context: Context) -> ev.Event | None:
         case ArmRetry(delay_s, attempt):
             await asyncio.sleep(delay_s)
             return ev.RetryDue(attempt)
+        case RunLocal():
+            return await run_local(step, context)
         case RunCommand(name):
             return await run_command(name, context)
         case FollowLogs(resources):
@@ -132,6 +153,33 @@ async def smoke(step: Smoke, context: Context) -> ev.Smoked:
         except DevstackError as err:
             return replace(done, error=str(err))
     return done
+
+
+async def run_local(step: RunLocal, context: Context) -> ev.LocalRan:
+    local, console = local_resources.spec(context.config, step.name), context.console
+    started = time.monotonic()
+    await context.stop_serving(step.name)  # a changed dependency restarts its serve after the command
+    code = await local_resources.run(local, lambda line: console.log_line(step.name, line))
+    seconds = time.monotonic() - started
+    if code != 0:
+        error = f"local resource {step.name}: `{local.command.text if local.command else ''}` exited {code}"
+        console.error(error)
+        return ev.LocalRan(error=error, name=step.name, seconds=seconds, at=now_iso())
+    if local.serve is not None:
+        context.serving[step.name] = asyncio.create_task(_serve(local, console), name=f"serve {step.name}")
+    return ev.LocalRan(name=step.name, seconds=seconds, at=now_iso())
+
+
+async def _serve(local: LocalResource, console: Console) -> None:
+    """A local resource's `serve`, kept running until the daemon stops or its deps change; an exit is said."""
+    assert local.serve is not None
+    try:
+        code = await processes.run(local.serve.argv, local.workdir, local.env,
+                                   lambda line: console.log_line(local.name, line))
+    except Exception as err:  # a broken serve must not take the daemon down; say so
+        console.event(local.name, f"serve failed: {err}", ok=False)
+        return
+    console.event(local.name, f"serve `{local.serve.text}` exited {code}", ok=code == 0)
 
 
 async def run_command(name: str, context: Context) -> ev.CommandDone:

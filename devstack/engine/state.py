@@ -32,6 +32,7 @@ from devstack.engine.steps import (
     Ignore,
     LiveUpdate,
     RunCommand,
+    RunLocal,
     Step,
     Work,
 )
@@ -172,6 +173,10 @@ class Board:
             self._begin(step.work, at)
         elif isinstance(step, LiveUpdate) and self.cycle:
             self.cycle.say(step.image, files_changed(len(step.files)))
+        elif isinstance(step, RunLocal) and self.cycle:
+            if step.files:
+                self.cycle.say(step.name, files_changed(step.files))
+            self._row(step.name).build = "building"
         elif isinstance(step, Converge) and self.cycle:
             for resource, text in step.opening:
                 self.cycle.say(resource, text)
@@ -228,6 +233,8 @@ class Board:
             return
         elif isinstance(event, ev.Reloaded):
             self._reloaded(cycle, event)
+        elif isinstance(event, ev.LocalRan):
+            self._local_ran(cycle, event)
         elif isinstance(event, ev.LiveUpdated):
             self._live_updated(cycle, event)
         elif isinstance(event, ev.Converged):
@@ -242,6 +249,18 @@ class Board:
             return
         self.project, self.error = event.project, ""
         cycle.say(self.project, "config reloaded")
+
+    def _local_ran(self, cycle: Cycle, event: ev.LocalRan) -> None:
+        cycle.done.add(f"local {event.name}")
+        row = self._row(event.name)
+        row.build, row.deploy, row.ready = ("ok", "ok", True) if event.ok else ("error", "pending", False)
+        row.last_error, row.updated_at = first_line(event.error), event.at or row.updated_at
+        if event.ok:
+            cycle.say(event.name, f"ran {event.seconds:.1f}s")
+            return
+        cycle.fail(False)
+        cycle.say(event.name, "failed")
+        self.error = event.error
 
     def _live_updated(self, cycle: Cycle, event: ev.LiveUpdated) -> None:
         cycle.done.add(f"live {event.image}")

@@ -26,10 +26,11 @@ class Work:
     reason: str | None = None
     first: bool = False  # the first pass of `up`: every step announced, no cycle line
 
-    def needs_converge(self) -> bool:
+    def needs_converge(self, local: frozenset[str] = frozenset()) -> bool:
+        """`local`: the [[local]] resources, whose triggers and saves need no converge."""
         changes = self.changes or Changes()
-        return (self.first or changes.config or changes.deploy or bool(changes.rebuild) or bool(self.triggers)
-                or self.reason is not None)
+        return (self.first or changes.config or changes.deploy or bool(changes.rebuild)
+                or any(t not in local for t in self.triggers) or self.reason is not None)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,15 @@ class Reload:
 class LiveUpdate:
     image: str
     files: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class RunLocal:
+    """A [[local]] resource's command, in the cycle (before the converge, or after it when it depends on a resource
+    of the deploy); its `serve` is (re)started once it succeeded."""
+
+    name: str
+    files: int = 0  # saved files of its deps that call for it (0: the first pass, or a trigger)
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,6 @@ class RunCommand:
     name: str
 
 
-CycleStep = BeginCycle | Reload | LiveUpdate | Converge | Smoke | EndCycle
+CycleStep = BeginCycle | Reload | RunLocal | LiveUpdate | Converge | Smoke | EndCycle
 Step = CycleStep | FollowLogs | ArmRetry | Ignore | Hold | RunCommand
-CYCLE_STEPS = (BeginCycle, Reload, LiveUpdate, Converge, Smoke, EndCycle)
+CYCLE_STEPS = (BeginCycle, Reload, RunLocal, LiveUpdate, Converge, Smoke, EndCycle)
