@@ -12,6 +12,7 @@ from devstack.cli import (
     base_image,
     boundary,
     ci,
+    disable,
     down,
     global_options,
     init,
@@ -38,7 +39,8 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (up.command, ci.command, down.command, status.command, logs.command, trigger.command,
-                smoke.command, snapshot.command, wait.command, run.command, base_image.command):
+                smoke.command, snapshot.command, wait.command, run.command, disable.disable, disable.enable,
+                base_image.command):
     cli.add_command(command)
 cli.add_command(sink.command, with_globals=False)  # the sink parses its own flags
 cli.add_command(init.command, with_globals=False)  # it writes the config: no config to name

@@ -41,5 +41,9 @@ class Session:
     def provider(self) -> Provider:
         return registry.create(self.config, self.options)
 
+    def provider_for(self, config: Config) -> Provider:
+        """A provider of another config of this run (one read afresh)."""
+        return registry.create(config, self.options)
+
 
 pass_session = click.make_pass_decorator(Session)

@@ -28,12 +28,14 @@ def command(session: Session, as_json: bool) -> int:
         else:
             show_board(session.console, board)
         return 0
-    resources = session.provider().status()
+    resources, off = session.provider().status(), sorted(session.config.disabled)
     if as_json:
-        session.console.write(json.dumps({"project": session.config.project,
+        session.console.write(json.dumps({"project": session.config.project, "disabled": off,
                                           "resources": [to_json(r) for r in resources]}, indent=2) + "\n")
     else:
         show(session.console, resources)
+        for name in off:
+            session.console.event(name, f"disabled: devstack enable {name}")
     return 0
 
 

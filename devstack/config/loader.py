@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from devstack.config import kubernetes, model, packages, resources, secrets, smoke
+from devstack.config import disabled, kubernetes, model, packages, resources, secrets, smoke
 from devstack.config import secret_store as dev_secrets
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
 from devstack.config.reader import Table, relative
@@ -123,9 +123,13 @@ def _build(top: Table, path: Path, values: dict[str, str], loaded: dict[str, str
     specs = secrets.read(top)
     settings, local, commands = resources.read(top)
     top.done()
+    off = disabled.read(root / ".devstack")
+    # What is disabled is left out: its forwards are not served, its smoke tests not run, a local one not run.
     return Config(file=path, project=name, provider=provider, variables=values, images=images, swarm=swarm,
-                  forwards=forwards, smoke=tests, kubernetes=cluster, secrets=specs, resources=settings,
-                  local=local, commands=commands, dev_secrets=dev_secrets.compose(specs, loaded))
+                  forwards=tuple(f for f in forwards if f.resource not in off),
+                  smoke=tuple(t for t in tests if t.resource not in off), kubernetes=cluster, secrets=specs,
+                  resources=settings, local=tuple(spec for spec in local if spec.name not in off),
+                  commands=commands, dev_secrets=dev_secrets.compose(specs, loaded), disabled=off)
 
 
 def _image(table: Table, key: str, root: Path) -> ImageSpec:

@@ -203,6 +203,7 @@ class Config:
     resources: Mapping[str, ResourceSpec] = field(default_factory=dict)  # only those with settings
     local: tuple[LocalResource, ...] = ()
     commands: tuple[CommandSpec, ...] = ()
+    disabled: frozenset[str] = frozenset()  # `devstack disable`: left out of the deploy, its forwards and tests
     # The dev secrets' values by name, loaded (or generated) once when the config is read: providers and
     # ${secret:NAME} take them from here, and the output boundary scrubs them from everything printed.
     dev_secrets: Mapping[str, Secret] = field(default_factory=dict, repr=False)

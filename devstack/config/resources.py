@@ -170,7 +170,7 @@ def _cycle_from(start: str, resources: Mapping[str, ResourceSpec]) -> list[str]:
 def check_names(config: Config, deployed: Collection[str]) -> None:
     """Every name the sections use is a resource of the deploy or a [[local]] one: a typo is a config error (exit
     2) that names the key, found when the deploy is planned, before anything is applied."""
-    known = set(deployed) | {spec.name for spec in config.local}
+    known = set(deployed) | {spec.name for spec in config.local} | config.disabled
     choices = ", ".join(sorted(known)) or "none"
     file = config.file.name
     for spec in config.resources.values():

@@ -36,7 +36,7 @@ from devstack.providers.base import Provider
 class Daemon:
     def __init__(self, config: Config, load: Callable[[], Config], make_provider: Callable[[Config], Provider],
                  console: Console, timeout_s: float, builder: Builder | None = None) -> None:
-        self.board = Board(config.project)
+        self.board = Board(config.project, config.disabled)
         self.queue: asyncio.Queue[ev.Event] = asyncio.Queue()
         self.stop = asyncio.Event()
         self.interrupted = False
@@ -154,6 +154,10 @@ class Daemon:
                 return 404, {"error": f"no command named {name!r}"}
             self.report(ev.CommandRequested(name))
             return 202, {"running": name}
+        if (method, path) == ("POST", "/reconfigure"):  # devstack disable/enable wrote the project's choice
+            # The disabled set is read with the config: reload it as an edit of devstack.toml would.
+            self.report(ev.FilesChanged(frozenset({self.config.file})))
+            return 202, {"reloading": True}
         if (method, path) == ("POST", "/stop"):
             self.stop.set()
             return 202, {"stopping": True}

@@ -109,6 +109,7 @@ class StepDone:
 @dataclass(frozen=True)
 class Reloaded(StepDone):
     project: str = ""  # the reloaded config's project
+    disabled: frozenset[str] = frozenset()  # its disabled resources (devstack disable)
 
 
 @dataclass(frozen=True)

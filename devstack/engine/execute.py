@@ -95,7 +95,7 @@ def reload(context: Context) -> ev.Reloaded:
         return ev.Reloaded(error=str(err))
     context.provider.close()
     context.config, context.provider = config, context.make_provider(config)
-    return ev.Reloaded(project=config.project)
+    return ev.Reloaded(project=config.project, disabled=config.disabled)
 
 
 async def live_update(step: LiveUpdate, context: Context) -> ev.LiveUpdated:

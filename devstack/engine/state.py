@@ -102,8 +102,9 @@ class Cycle:
 
 
 class Board:
-    def __init__(self, project: str) -> None:
+    def __init__(self, project: str, disabled: frozenset[str] = frozenset()) -> None:
         self.project = project
+        self.disabled = disabled  # `devstack disable`: shown on their rows, as the config says
         self.resources: dict[str, Resource] = {}
         self.error = ""  # the latest problem of the project as a whole
         self.phase: Phase = "starting"
@@ -124,8 +125,9 @@ class Board:
         return self.resources.get(name) or Resource(name)
 
     def snapshot(self) -> list[dict[str, object]]:
-        return [{**r.to_json(), "pending": len(self.held.get(r.name, ()))}
-                for r in sorted(self.resources.values(), key=lambda r: r.name)]
+        rows = {**{name: Resource(name) for name in self.disabled}, **self.resources}
+        return [{**r.to_json(), "pending": len(self.held.get(r.name, ())), "disabled": r.name in self.disabled}
+                for r in sorted(rows.values(), key=lambda r: r.name)]
 
     def running_image(self, tag: str) -> list[Resource]:
         return [r for r in self.resources.values() if tag and r.image == tag]
@@ -248,7 +250,13 @@ class Board:
             self.error, cycle.refused = event.error, True
             return
         self.project, self.error = event.project, ""
-        cycle.say(self.project, "config reloaded")
+        changed = event.disabled ^ self.disabled
+        self.disabled = event.disabled
+        for name in changed:
+            row = self._row(name)
+            row.ready, row.deploy = False, "pending"
+        said = "; ".join(f"{'disabled' if name in event.disabled else 'enabled'} {name}" for name in sorted(changed))
+        cycle.say(self.project, said or "config reloaded")
 
     def _local_ran(self, cycle: Cycle, event: ev.LocalRan) -> None:
         cycle.done.add(f"local {event.name}")

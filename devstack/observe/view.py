@@ -38,6 +38,8 @@ def _deploy(row: dict[str, Any]) -> Text:
 
 def note(row: dict[str, Any]) -> str:
     """What a row waits for, in words: its dependencies (depends_on), a trigger (manual mode); "" for nothing."""
+    if row.get("disabled"):
+        return "disabled: devstack enable " + str(row["name"])
     if row.get("waiting_on"):
         return f"waiting on {', '.join(row['waiting_on'])}"
     if row.get("pending"):

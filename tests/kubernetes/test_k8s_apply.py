@@ -118,3 +118,21 @@ def test_a_stage_of_a_deploy_in_order_holds_the_other_workloads_back(env: Env) -
     provider.apply(plan)
     provider.wait_ready(plan, 10)
     assert ("Deployment", "relay") in [(o["kind"], o["metadata"]["name"]) for o in applied(env)]  # type: ignore[index]
+
+
+def test_a_disabled_workload_is_pruned_and_its_service_stays(env: Env) -> None:
+    """devstack disable relay: the deploy leaves relay's Deployment out, so the prune deletes it; its Service (and
+    any claim) stays, and sink is applied as before."""
+    provider = env.provider()
+    provider.prepare()
+    provider.apply(provider.plan(IMAGES))
+    (env.root / ".devstack").mkdir(exist_ok=True)
+    (env.root / ".devstack" / "disabled.json").write_text('["relay"]\n')
+    config = env.config()
+    assert config.disabled == {"relay"}
+    plan = env.provider(config).plan(IMAGES)
+    assert plan.resources == ("sink",)
+    env.provider(config).apply(plan)
+    deleted = [r.path for r in env.kube.requests("DELETE")]
+    assert any(path.endswith("/deployments/relay") for path in deleted), deleted
+    assert not any("/services/" in path for path in deleted)

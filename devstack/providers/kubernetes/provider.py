@@ -112,7 +112,8 @@ class KubernetesProvider:
     def plan(self, images: Mapping[str, str]) -> DeployPlan:
         documents = manifests.load(self.spec, self.config.display)
         inputs = render.Inputs(project=self.project, namespace=self.spec.namespace,
-                               refs=delivery.refs(images, self._registry), secrets=tuple(self.secrets.values()))
+                               refs=delivery.refs(images, self._registry), secrets=tuple(self.secrets.values()),
+                               disabled=self.config.disabled)
         rendered = render.render(documents, inputs, _namespaced(self.discovery, documents))
         with self._lock:
             self._namespaces_used.update(w.namespace for w in rendered.workloads)

@@ -60,11 +60,12 @@ class Inputs:
     namespace: str
     refs: Mapping[str, str]  # repository as written in manifests → image ref to inject
     secrets: Sequence[Secret] = ()
+    disabled: frozenset[str] = frozenset()  # workloads left out (devstack disable): the prune removes them
 
 
 def render(documents: Sequence[Document], inputs: Inputs, namespaced: Namespaced) -> Rendered:
-    items = [(copy.deepcopy(d.obj), d.source) for d in documents] + [(secret_object(s), f"[secrets.{s.name}]")
-                                                                       for s in inputs.secrets]
+    items = [(copy.deepcopy(d.obj), d.source) for d in documents if not _disabled(d.obj, inputs.disabled)]
+    items += [(secret_object(s), f"[secrets.{s.name}]") for s in inputs.secrets]
     own = {labels.PROJECT: inputs.project}
     for obj, _source in items:
         if namespaced(obj["apiVersion"], obj["kind"]):
@@ -87,6 +88,14 @@ def render(documents: Sequence[Document], inputs: Inputs, namespaced: Namespaced
     used = {o["metadata"]["namespace"] for o in objects if "namespace" in o["metadata"]}
     return Rendered(objects=objects, sources=tuple(source for _, source in items), workloads=_workloads(objects),
                     namespaces=tuple(sorted(used - defined)), digest=digest, images=dict(inputs.refs))
+
+
+def _disabled(obj: Json, disabled: frozenset[str]) -> bool:
+    """A workload of a disabled resource (by its name, or kind/name); its claims and Services stay."""
+    if obj.get("kind") not in inject.WORKLOAD_KINDS or not disabled:
+        return False
+    name = obj["metadata"]["name"]
+    return name in disabled or f"{obj['kind'].lower()}/{name}" in disabled
 
 
 def secret_object(secret: Secret) -> Json:

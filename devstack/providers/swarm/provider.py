@@ -189,7 +189,7 @@ class SwarmProvider:
     def _render(self, images: Mapping[str, str]) -> Rendered:
         inputs = stackfile.Inputs(project=self.project, variables=self.config.variables, images=images,
                                   forwards=self.config.forwards, config_file=self.config.file.name,
-                                  secrets=self._swarm_secrets())
+                                  secrets=self._swarm_secrets(), disabled=self.config.disabled)
         return stackfile.render(self.stack_file, self.config.display(self.stack_file), inputs)
 
     def _write(self, document: str) -> Path:

@@ -43,6 +43,7 @@ class Inputs:
     forwards: tuple[Forward, ...] = ()
     config_file: str = "devstack.toml"  # for errors about forwards, which live there
     secrets: Mapping[str, str] = field(default_factory=dict)  # dev secret → the swarm secret that holds it
+    disabled: frozenset[str] = frozenset()  # services left out (devstack disable): --prune removes them
 
 
 def render(path: Path, display: str, inputs: Inputs) -> Rendered:
@@ -50,6 +51,11 @@ def render(path: Path, display: str, inputs: Inputs) -> Rendered:
     text = path.read_text(encoding="utf-8")
     document = interpolate_tree(_parse(text, display), inputs.variables, display, cast_numbers=True, source=text)
     services = document["services"]
+    for name in inputs.disabled & set(services):
+        del services[name]  # its volumes stay: swarm removes a service, never its named volumes
+    if not services:
+        raise ConfigError(display, "services", "every service is disabled: `devstack enable NAME` brings one back "
+                                               "(or `devstack down` to remove the stack)")
     for name, service in services.items():
         _rewrite_image(name, service, inputs.images)
         _absolute(service, "env_file", path.parent)
