@@ -38,7 +38,7 @@ down: venv docker
 
 # The suite runs on the real test cluster too: started here when it is not running, and stopped again (with
 # everything it changed on the machine undone) when this run started it.
-test: venv docker base-image lua lint docs
+test: venv docker base-image lua browser lint docs
 	@started=0; if ! $(CLUSTER) status >/dev/null 2>&1; then started=1; fi; \
 	status=0; $(MAKE) --no-print-directory test-cluster || status=$$?; \
 	if [ $$status -eq 0 ]; then \
@@ -108,6 +108,15 @@ lua:
 	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
 		echo "make test needs luac5.4: on Debian, apt-get install lua5.4" >&2; exit 1; fi; \
 	echo "installing Debian's lua5.4"; apt-get update -q >/dev/null; $(APT) install lua5.4 >/dev/null
+
+# The dashboard's tests (tests/browser) drive Debian's chromium with Playwright; Playwright's own browser download
+# (`playwright install`) is never used.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make test needs chromium: on Debian, apt-get install chromium chromium-driver" >&2; exit 1; fi; \
+	echo "installing Debian's chromium and chromium-driver"; apt-get update -q >/dev/null; \
+	$(APT) install chromium chromium-driver >/dev/null
 
 # debootstrap is needed only when no registry serves the public base image.
 base-image: venv docker

@@ -12,7 +12,7 @@ from devstack.cli.session import Session, pass_session
 from devstack.config import disabled
 from devstack.engine.converge import run_once
 from devstack.errors import UsageError
-from devstack.observe import control
+from devstack.web import control
 
 
 def _command(name: str, enable: bool) -> click.Command:
@@ -47,7 +47,7 @@ def _switch(session: Session, names: tuple[str, ...], every: bool, *, enable: bo
     said = f"{'enabled' if enable else 'disabled'} {', '.join(sorted(now ^ config.disabled))}"
     endpoint = control.find(config)
     if endpoint is not None:
-        control.call(endpoint, "POST", "/reconfigure")
+        control.call(endpoint, "POST", "/api/reconfigure")
         console.info(f"{said}: devstack up (pid {endpoint.pid}) applies it; `devstack status` shows it")
         return 0
     console.info(f"{said}; applying it")

@@ -10,8 +10,8 @@ import click
 from devstack import blocking
 from devstack.cli.session import Session, pass_session
 from devstack.errors import DaemonNotServing, DevstackError
-from devstack.observe import control
 from devstack.providers.base import DownOptions
+from devstack.web import control
 
 _STOP_WAIT_S = 10.0
 
@@ -45,7 +45,7 @@ def _stop_daemon(session: Session) -> None:
         if endpoint is not None and endpoint != asked:
             asked = endpoint
             with contextlib.suppress(DaemonNotServing):
-                control.call(endpoint, "POST", "/stop")
+                control.call(endpoint, "POST", "/api/stop")
         if time.monotonic() > deadline:
             pid = f" (pid {asked.pid})" if asked else ""
             raise DevstackError(f"devstack up{pid} for project '{config.project}' did not stop within "

@@ -7,7 +7,7 @@ import click
 from devstack.cli.session import Session, pass_session
 from devstack.engine import smoke_session
 from devstack.errors import UsageError
-from devstack.observe import control
+from devstack.web import control
 
 
 @click.command("smoke")

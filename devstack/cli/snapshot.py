@@ -10,7 +10,7 @@ import click
 
 from devstack.cli.session import Session, pass_session
 from devstack.engine import snapshots
-from devstack.observe import control
+from devstack.web import control
 
 
 @click.command("snapshot")
@@ -22,7 +22,7 @@ def command(session: Session, target: Path) -> int:
     snapshots.check_path(target, "FILE")
     config = session.config
     endpoint = control.find(config)
-    found: dict[str, Any] = control.call(endpoint, "GET", "/snapshot") if endpoint is not None else {}
+    found: dict[str, Any] = control.call(endpoint, "GET", "/api/snapshot") if endpoint is not None else {}
     provider = session.provider()
     try:
         data = snapshots.collect(config, provider, command="snapshot", board=found.get("status"),

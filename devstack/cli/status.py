@@ -10,9 +10,10 @@ import click
 
 from devstack.cli.session import Session, pass_session
 from devstack.errors import DaemonNotServing
-from devstack.observe import control, view
+from devstack.observe import view
 from devstack.observe.console import Console
 from devstack.providers.base import ResourceStatus
+from devstack.web import control
 
 
 @click.command("status")
@@ -46,7 +47,7 @@ def _board(session: Session) -> dict[str, Any] | None:
     if endpoint is None:
         return None
     try:
-        return control.call(endpoint, "GET", "/status")
+        return control.call(endpoint, "GET", "/api/state") | {"dashboard": endpoint.dashboard}
     except DaemonNotServing:
         return None
 
@@ -60,6 +61,8 @@ def to_json(resource: ResourceStatus) -> dict[str, object]:
 
 def show_board(console: Console, board: dict[str, Any]) -> None:
     console.info(f"devstack up (pid {board['pid']}) is {board['phase']}")
+    if board.get("dashboard"):
+        console.info(f"dashboard: {board['dashboard']}")
     for r in board["resources"]:
         smoke = {"ok": "smoke ✓", "failed": "smoke ✗", None: ""}[r["smoke"]]
         error = f"  last error: {r['last_error']}" if r["last_error"] else ""

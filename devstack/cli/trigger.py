@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import click
 
 from devstack.cli.session import Session, pass_session
 from devstack.errors import DevstackError
-from devstack.observe import control
+from devstack.web import control
 
 
 @click.command("trigger")
@@ -17,6 +19,6 @@ def command(session: Session, resource: str) -> int:
     endpoint = control.find(session.config)
     if endpoint is None:
         raise DevstackError(f"no `devstack up` is running for project '{session.config.project}': start one first")
-    control.call(endpoint, "POST", f"/trigger/{resource}")
+    control.call(endpoint, "POST", f"/api/resources/{urllib.parse.quote(resource, safe='')}/trigger")
     session.console.info(f"{resource}: queued; `devstack status` shows when it is done")
     return 0

@@ -19,8 +19,8 @@ from devstack.cli.session import Session, pass_session
 from devstack.config.model import Config
 from devstack.engine import smoke_session
 from devstack.errors import DevstackError, UsageError
-from devstack.observe import control
 from devstack.providers.base import Provider
+from devstack.web import control
 
 _POLL_S = 0.5
 
@@ -38,7 +38,7 @@ def command(session: Session, names: tuple[str, ...], condition: str, timeout: f
     endpoint = control.find(config)
     deadline = time.monotonic() + timeout
     if endpoint is not None:
-        missing = asyncio.run(_until(lambda: _on_board(control.call(endpoint, "GET", "/status"), config, names,
+        missing = asyncio.run(_until(lambda: _on_board(control.call(endpoint, "GET", "/api/state"), config, names,
                                                        condition), deadline))
     else:
         provider = session.provider()

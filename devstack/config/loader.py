@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from devstack.config import disabled, kubernetes, model, packages, resources, secrets, smoke
+from devstack.config import dashboard, disabled, kubernetes, model, packages, resources, secrets, smoke
 from devstack.config import secret_store as dev_secrets
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
 from devstack.config.reader import Table, relative
@@ -122,6 +122,7 @@ def _build(top: Table, path: Path, values: dict[str, str], loaded: dict[str, str
     _unique(path.name, "smoke", [t.name for t in tests])
     specs = secrets.read(top)
     settings, local, commands = resources.read(top)
+    web = dashboard.read(top, tests)
     top.done()
     off = disabled.read(root / ".devstack")
     # What is disabled is left out: its forwards are not served, its smoke tests not run, a local one not run.
@@ -129,7 +130,7 @@ def _build(top: Table, path: Path, values: dict[str, str], loaded: dict[str, str
                   forwards=tuple(f for f in forwards if f.resource not in off),
                   smoke=tuple(t for t in tests if t.resource not in off), kubernetes=cluster, secrets=specs,
                   resources=settings, local=tuple(spec for spec in local if spec.name not in off),
-                  commands=commands, dev_secrets=dev_secrets.compose(specs, loaded), disabled=off)
+                  commands=commands, dev_secrets=dev_secrets.compose(specs, loaded), disabled=off, dashboard=web)
 
 
 def _image(table: Table, key: str, root: Path) -> ImageSpec:

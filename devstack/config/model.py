@@ -188,6 +188,18 @@ class CommandSpec:
     workdir: Path | None = None  # for `run`
 
 
+DASHBOARD_PORT = 10360  # devstack's own: near Tilt's 10350, which a Tilt user may still have running
+
+
+@dataclass(frozen=True)
+class DashboardSpec:
+    """[dashboard]: the web dashboard `devstack up` serves on 127.0.0.1."""
+
+    port: int = DASHBOARD_PORT
+    enabled: bool = True
+    sink: str | None = None  # the sink's HTTP API root, for the mail view (default: what the smoke tests name)
+
+
 @dataclass(frozen=True)
 class Config:
     file: Path
@@ -207,6 +219,7 @@ class Config:
     # The dev secrets' values by name, loaded (or generated) once when the config is read: providers and
     # ${secret:NAME} take them from here, and the output boundary scrubs them from everything printed.
     dev_secrets: Mapping[str, Secret] = field(default_factory=dict, repr=False)
+    dashboard: DashboardSpec = field(default_factory=DashboardSpec)
 
     def resource(self, name: str) -> ResourceSpec:
         """The settings of a resource; the defaults for one with no [resources.NAME] table."""

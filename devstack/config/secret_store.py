@@ -62,7 +62,8 @@ def compose(specs: Sequence[SecretSpec], values: Mapping[str, str]) -> dict[str,
 
 
 class Redactor:
-    """Replaces every secret value in a text with [redacted], as written and as JSON writes it."""
+    """Replaces every secret value in a text with [redacted], as written, as Python quotes it and as JSON writes
+    those."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: list[str] = []
@@ -71,7 +72,10 @@ class Redactor:
     def add(self, values: Iterable[str]) -> None:
         found = set(self._values)
         for value in (v for v in values if v):
-            found |= {value, json.dumps(value, ensure_ascii=False)[1:-1], json.dumps(value)[1:-1]}
+            # As written, as Python quotes it (an error message that shows a value with repr), and each of those as
+            # JSON writes it (an answer, an event, a snapshot).
+            for form in {value, repr(value)[1:-1]}:
+                found |= {form, json.dumps(form, ensure_ascii=False)[1:-1], json.dumps(form)[1:-1]}
         # Longest first, so a value that contains another is replaced whole. One assignment: a reader on another
         # thread sees the old list or the new one.
         self._values = sorted(found, key=len, reverse=True)

@@ -1,7 +1,7 @@
 """The dev loop, as Tilt runs it: one loop takes the events, applies each to the board, asks `decide()` what to do
 next, and hands each step to a task of its own. No step runs on the loop itself; each reports back as an event.
 
-    watcher, observer, control API, steps ──events──▶ queue ──▶ Board.apply ──▶ decide ──steps──▶ tasks
+    watcher, observer, API and dashboard, steps ──events──▶ queue ──▶ Board.apply ──▶ decide ──steps──▶ tasks
 
 A cycle prints one line per resource with its steps and timings:
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -21,28 +22,38 @@ from pathlib import Path
 from typing import Any
 
 from devstack.config.model import Config
+from devstack.config.secret_store import redact
 from devstack.engine import changes as changesets
+from devstack.engine import dashboard, execute, observer, tasks, watch
 from devstack.engine import events as ev
-from devstack.engine import execute, observer, tasks, watch
 from devstack.engine.decide import decide
 from devstack.engine.state import Board, Phase
 from devstack.engine.steps import BeginCycle, Hold, Ignore, Step
+from devstack.formats import timestamps
 from devstack.images.builder import Builder, DockerBuilder
-from devstack.observe import control, forwards, logs, view
+from devstack.observe import forwards, logbook, logs, view
 from devstack.observe.console import Console
-from devstack.providers.base import Provider
+from devstack.providers.base import LogLine, Provider
+from devstack.web import control, serve
 
 
 class Daemon:
     def __init__(self, config: Config, load: Callable[[], Config], make_provider: Callable[[Config], Provider],
-                 console: Console, timeout_s: float, builder: Builder | None = None) -> None:
+                 console: Console, timeout_s: float, builder: Builder | None = None, web_port: int | None = None,
+                 ) -> None:
         self.board = Board(config.project, config.disabled)
+        self.book = logbook.LogBook()  # the latest lines of each resource, for the dashboard
+        self.web_port = web_port  # the dashboard's (0: any free port); None: no dashboard
         self.queue: asyncio.Queue[ev.Event] = asyncio.Queue()
         self.stop = asyncio.Event()
         self.interrupted = False
+        # What the API and the dashboard read and ask: requests become events on the queue.
+        self.backend = dashboard.DaemonBackend(self.board, lambda: self.config, self.book, self.report, self.stop.set,
+                                               self.snapshot)
         self.context = execute.Context(
             config=config, provider=make_provider(config), load=load, make_provider=make_provider, console=console,
-            builder=builder or DockerBuilder(), timeout_s=timeout_s, logs=logs.Followers(console), report=self.report,
+            builder=builder or DockerBuilder(), timeout_s=timeout_s, report=self.report,
+            logs=logs.Followers(console, lambda resource, line: self._log_line(console, resource, line)),
             # The provider of the moment opens each connection: a reloaded config may bring a new one.
             forwards=forwards.Forwards(lambda forward: self.context.provider.connect(forward), console.event))
 
@@ -64,13 +75,29 @@ class Daemon:
     def _saved(self, paths: set[Path]) -> None:
         self.report(ev.FilesChanged(frozenset(paths)))
 
+    def _log_line(self, console: Console, resource: str, line: LogLine) -> None:
+        """A service's line: on the console behind the resource's name, and in the book the dashboard reads."""
+        console.log_line(resource, line.display())
+        self.book.add(resource, line.display(), line.source, timestamps.unix(line.time) if line.time else None)
+
     async def run(self) -> None:
-        """Serve the control API and watch from the start; run the loop (the first pass, then every change) until
-        `stop` is set (Ctrl-C, SIGTERM, `devstack down`)."""
+        """Serve the API (and the dashboard) and watch from the start; run the loop (the first pass, then every
+        change) until `stop` is set (Ctrl-C, SIGTERM, `devstack down`)."""
+        token = secrets.token_urlsafe(24)
+        async with serve.listening(self.backend, redact, token, control.socket_path(self.config),
+                                   self.web_port) as listening:
+            if listening.url:
+                self.context.console.info(f"dashboard: {listening.url}")
+            elif listening.problem:
+                self.context.console.error(listening.problem)
+            with control.published(self.config, control.Endpoint(os.getpid(), str(listening.socket), token,
+                                                                  listening.url)):
+                await self._watch()
+
+    async def _watch(self) -> None:
         context = self.context
-        server = control.Server(self.config, self.route)
         watched = changesets.roots(self.config)
-        roots = {"control": server.serve(), "watch": watch.watch(watched, self._saved, self.stop),
+        roots = {"watch": watch.watch(watched, self._saved, self.stop),
                  "reconcile": self.loop(),
                  "observe": observer.observe(lambda: context.provider, self.report, context.console,
                                              self.config.project)}
@@ -133,32 +160,9 @@ class Daemon:
         return {"project": self.config.project, "pid": os.getpid(), "phase": self.phase, "error": self.board.error,
                 "resources": self.board.snapshot()}
 
+    def snapshot(self) -> dict[str, Any]:
+        """`devstack snapshot`: the board, what was printed, the smoke results."""
+        return {"status": self.status(), "output": list(self.context.console.history), "smoke": self.smoke_results()}
+
     def smoke_results(self) -> list[dict[str, Any]]:
         return [asdict(result) for result in self.board.smoke_results]
-
-    def route(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
-        if (method, path) == ("GET", "/status"):
-            return 200, self.status()
-        if (method, path) == ("GET", "/snapshot"):  # devstack snapshot: the board, what was printed, smoke results
-            return 200, {"status": self.status(), "output": list(self.context.console.history),
-                         "smoke": self.smoke_results()}
-        if method == "POST" and path.startswith("/trigger/"):
-            name = path.removeprefix("/trigger/")
-            if name not in self.board.resources and name not in self.config.images:
-                return 404, {"error": f"no resource named {name!r}"}
-            self.report(ev.Triggered(name))
-            return 202, {"queued": name}
-        if method == "POST" and path.startswith("/run/"):  # one of the [[commands]]; its output in the log
-            name = path.removeprefix("/run/")
-            if name not in {spec.name for spec in self.config.commands}:
-                return 404, {"error": f"no command named {name!r}"}
-            self.report(ev.CommandRequested(name))
-            return 202, {"running": name}
-        if (method, path) == ("POST", "/reconfigure"):  # devstack disable/enable wrote the project's choice
-            # The disabled set is read with the config: reload it as an edit of devstack.toml would.
-            self.report(ev.FilesChanged(frozenset({self.config.file})))
-            return 202, {"reloading": True}
-        if (method, path) == ("POST", "/stop"):
-            self.stop.set()
-            return 202, {"stopping": True}
-        return 404, {"error": f"no route {method} {path}"}

@@ -71,7 +71,7 @@ def _start(board: Board, config: Config) -> Step | None:
     if not board.pending:
         return None
     work = take(board.pending, config, manual.paths(held, board.pending.triggers))
-    if work.changes or work.triggers or work.reason is not None:
+    if work.changes or work.triggers or work.reason is not None or work.smoke:
         return BeginCycle(work)
     return Ignore(work.paths) if work.paths else None
 
@@ -81,7 +81,7 @@ def take(pending: Pending, config: Config, held: frozenset[Path] = frozenset()) 
     moment."""
     paths = pending.paths - held
     return Work(paths=paths, changes=changesets.classify(config, paths), triggers=pending.triggers,
-                reason=pending.reason)
+                reason=pending.reason, smoke=pending.smoke)
 
 
 def _next_of_cycle(board: Board, cycle: Cycle, config: Config) -> Step:

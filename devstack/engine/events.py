@@ -3,8 +3,9 @@ the loop report them into one queue; the loop applies each to the board (`Board.
 asks `decide()` what to do next.
 
     FilesChanged   the watcher: a batch of saved paths
-    Triggered      `devstack trigger RESOURCE` (the control API)
-    CommandRequested  `POST /run/NAME` (the dashboard's button): run one of the [[commands]]
+    Triggered      `devstack trigger RESOURCE` (the control API, the dashboard's button)
+    SmokeAsked     the dashboard's "Run smoke tests": a cycle of the smoke tests alone
+    CommandRequested  `POST /api/commands/NAME/run` (the dashboard's button): run one of the [[commands]]
     Observed       the observer: what the engine reports now (ready or not, since when)
     EngineAway     the observer: the engine or cluster cannot be reached
     EngineBack     the observer: it answers again
@@ -37,9 +38,14 @@ class Triggered:
 
 @dataclass(frozen=True)
 class CommandRequested:
-    """`POST /run/NAME` (the dashboard's button): run one of the [[commands]]."""
+    """`POST /api/commands/NAME/run` (the dashboard's button): run one of the [[commands]]."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class SmokeAsked:
+    pass
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,7 @@ class CommandDone(StepDone):
 @dataclass(frozen=True)
 class CycleEnded(StepDone):
     retry_in: float | None = None
+    seconds: float = 0.0  # from its beginning
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,6 @@ class StepCrashed:
     error: BaseException
 
 
-Event = (FilesChanged | Triggered | CommandRequested | Observed | EngineAway | EngineBack | RetryDue
-         | StepStarted | Planned | Building | Deploying | Waiting | Reloaded | LocalRan | LiveUpdated | Converged
-         | Smoked | CommandDone | CycleEnded | StepCrashed)
+Event = (FilesChanged | Triggered | SmokeAsked | CommandRequested | Observed | EngineAway | EngineBack
+         | RetryDue | StepStarted | Planned | Building | Deploying | Waiting | Reloaded | LocalRan | LiveUpdated
+         | Converged | Smoked | CommandDone | CycleEnded | StepCrashed)

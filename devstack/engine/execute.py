@@ -195,8 +195,8 @@ async def run_command(name: str, context: Context) -> ev.CommandDone:
 
 def end_cycle(step: EndCycle, context: Context) -> ev.CycleEnded:
     console, project = context.console, context.config.project
+    seconds = time.monotonic() - step.started
     if step.said and not step.first:
-        seconds = time.monotonic() - step.started
         for resource, line in step.lines:
             console.event(resource, f"{line} ({seconds:.1f}s)", ok=step.ok)
     if step.retry_in is not None:
@@ -207,4 +207,4 @@ def end_cycle(step: EndCycle, context: Context) -> ev.CycleEnded:
             console.error("the first pass failed: fix it and save; devstack retries on every change")
         console.info("watching for changes (Ctrl-C stops watching; the stack keeps running)")
     return ev.CycleEnded(error="" if step.ok else "the cycle failed", temporary=step.retry_in is not None,
-                         retry_in=step.retry_in)
+                         retry_in=step.retry_in, seconds=seconds)

@@ -10,11 +10,13 @@ deploy and the engine name them; never an image or the project), with typed stat
     smoke    None (no test yet) | ok | failed
 
 Beside the rows: the project-level error (a config that did not reload, a failed pass, the engine away), the
-phase (starting, then watching), the work pending for the next cycle and the cycle in progress.
+phase (starting, then watching), the work pending for the next cycle and the cycle in progress; and what the
+dashboard shows of the past: each row's latest cycle (numbered, with its lines) and the latest smoke runs.
 """
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -59,10 +61,13 @@ class Resource:
     last_error: str = ""
     waiting_on: tuple[str, ...] = ()  # dependencies (depends_on) it is held back for, during a deploy
     since: float = field(default_factory=time.time)  # when its running instance started (Unix time)
+    ports: tuple[str, ...] = ()  # as the engine publishes them: "127.0.0.1:8000->8000/tcp"
+    message: str = ""  # why it is not ready, as the engine says it
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("since")
+        data["ports"] = list(self.ports)
         data["age_s"] = round(max(time.time() - self.since, 0.0), 1)
         return data
 
@@ -74,9 +79,10 @@ class Pending:
     paths: frozenset[Path] = frozenset()
     triggers: tuple[str, ...] = ()
     reason: str | None = None  # "the engine is back", "retry": converge though no file changed
+    smoke: bool = False  # the smoke tests were asked for (the dashboard)
 
     def __bool__(self) -> bool:
-        return bool(self.paths or self.triggers or self.reason)
+        return bool(self.paths or self.triggers or self.reason or self.smoke)
 
 
 @dataclass
@@ -101,6 +107,35 @@ class Cycle:
         self.ok, self.temporary = False, temporary
 
 
+@dataclass(frozen=True)
+class CycleRecord:
+    """A row's (or the project's) latest cycle, as the dashboard shows it."""
+
+    n: int  # the how-manieth cycle of that row
+    steps: tuple[str, ...]  # "1 file changed", "synced to 1 container(s) 0.2s", "smoke ✓ 0.1s"
+    seconds: float
+    ok: bool
+    at: float  # Unix time it ended
+
+
+@dataclass(frozen=True)
+class SmokeRun:
+    """One run of the smoke tests, for the dashboard's smoke view and its timelines."""
+
+    id: int
+    reason: str  # first deploy | asked for | after a cycle
+    started: float  # Unix time
+    results: tuple[Result, ...]
+    about: tuple[str | None, ...]  # each test's resource
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+
+SMOKE_RUNS_KEPT = 20
+
+
 class Board:
     def __init__(self, project: str, disabled: frozenset[str] = frozenset()) -> None:
         self.project = project
@@ -117,6 +152,9 @@ class Board:
         self.smoke_results: tuple[Result, ...] = ()  # the latest smoke tests' results
         self.held: dict[str, frozenset[Path]] = {}  # manual resources → their saves pending a trigger
         self.commands: dict[str, str] = {}  # [[commands]] run by the daemon: name → running | ok | exit N
+        self.cycles: dict[str, CycleRecord] = {}  # row (or the project) → its latest cycle
+        self.smoke_runs: collections.deque[SmokeRun] = collections.deque(maxlen=SMOKE_RUNS_KEPT)
+        self.smoke_run_count = 0
 
     # --- reading -----------------------------------------------------------------------------------------------
 
@@ -141,6 +179,8 @@ class Board:
             case ev.Triggered(name):
                 if name not in self.pending.triggers:
                     self.pending.triggers += (name,)
+            case ev.SmokeAsked():
+                self.pending.smoke = True
             case ev.EngineBack():
                 self.pending.reason = self.pending.reason or "the engine is back"
             case ev.RetryDue(attempt):
@@ -162,7 +202,7 @@ class Board:
     def _observed(self, statuses: Iterable[ResourceStatus]) -> None:
         for status in statuses:
             resource = self._row(status.name)
-            resource.ready = status.ready
+            resource.ready, resource.ports, resource.message = status.ready, status.ports, status.message
             if status.started_at:
                 resource.since = timestamps.unix(status.started_at)
         if self.error.startswith(_AWAY):
@@ -195,9 +235,12 @@ class Board:
         self.pending.triggers = tuple(t for t in self.pending.triggers if t not in work.triggers)
         if work.reason is not None and self.pending.reason == work.reason:
             self.pending.reason = None
+        self.pending.smoke = self.pending.smoke and not work.smoke
         self.retry_in = None
         if work.reason is not None:
             self.cycle.say(self.project, work.reason)
+        if work.smoke and not (work.changes or work.triggers or work.reason):
+            self.cycle.say(self.project, "smoke tests asked for")
 
     def _progress(self, event: ev.Planned | ev.Building | ev.Deploying | ev.Waiting) -> None:
         cycle = self.cycle
@@ -322,10 +365,19 @@ class Board:
             resource.updated_at, resource.last_error = event.at, ""
         for name in event.restarted:
             cycle.say(name, "restarted")
+        if cycle.work.first:  # every resource took part: one that nothing happened to says so
+            for name in event.resources:
+                if name not in cycle.lines:
+                    cycle.say(name, f"deployed {event.seconds:.1f}s" if event.changed else "up to date")
 
     def _smoked(self, cycle: Cycle, event: ev.Smoked) -> None:
         cycle.done.add("smoke")
         self.smoke_results = event.results
+        self.smoke_run_count += 1
+        work = cycle.work
+        reason = "first deploy" if work.first else ("asked for" if work.smoke else "after a cycle")
+        self.smoke_runs.append(SmokeRun(self.smoke_run_count, reason, time.time() - event.seconds, event.results,
+                                        event.about))
         for resource in self.resources.values():
             # A test about no resource in particular speaks for all of them.
             mine = [r.ok for r, about in zip(event.results, event.about, strict=True) if about in (None, resource.name)]
@@ -340,10 +392,26 @@ class Board:
 
     def _ended(self, event: ev.CycleEnded) -> None:
         cycle, self.cycle, self.phase = self.cycle, None, "watching"
+        if cycle is not None and not cycle.refused:
+            self._record(cycle, event.seconds)
         self.retry_in = event.retry_in
         self.failures = self.failures + 1 if event.retry_in is not None else 0
         if cycle is not None and cycle.ok and not cycle.refused and not self.error.startswith(_AWAY):
             self.error = ""  # a failure stays on the board until a later cycle succeeds
+
+    def _record(self, cycle: Cycle, seconds: float) -> None:
+        """Each row's share of the cycle's lines: its own, and an image's for the rows that run that image."""
+        shares: dict[str, list[str]] = {}
+        for key, lines in cycle.lines.items():
+            if key == self.project or key in self.resources:
+                owners = [key]
+            else:  # an image's line (built, synced): the rows running it
+                owners = [r.name for r in self.running_image(self.images.get(key, ""))]
+            for owner in owners:
+                shares.setdefault(owner, []).extend(line for line in lines if line not in shares.get(owner, []))
+        for name, lines in shares.items():
+            number = self.cycles[name].n + 1 if name in self.cycles else 1
+            self.cycles[name] = CycleRecord(number, tuple(lines), round(seconds, 2), cycle.ok, time.time())
 
     def _row(self, name: str) -> Resource:
         return self.resources.setdefault(name, Resource(name))

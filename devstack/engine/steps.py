@@ -25,6 +25,7 @@ class Work:
     triggers: tuple[str, ...] = ()
     reason: str | None = None
     first: bool = False  # the first pass of `up`: every step announced, no cycle line
+    smoke: bool = False  # the smoke tests were asked for (they run in every cycle that gets that far anyway)
 
     def needs_converge(self, local: frozenset[str] = frozenset()) -> bool:
         """`local`: the [[local]] resources, whose triggers and saves need no converge."""

@@ -27,6 +27,14 @@ def accept_any_login(server: SMTP, session: Session, envelope: Envelope, mechani
     return AuthResult(success=True, auth_data=data)
 
 
+def _address(peer: Any) -> str:
+    """host:port of a TCP peer (asyncio gives a tuple, with more in it for IPv6)."""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host = str(peer[0])
+        return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
+    return str(peer)
+
+
 class SinkHandler:
     """aiosmtpd's event handler: envelope decisions, fault rules and counting for one worker."""
 
@@ -75,7 +83,7 @@ class SinkHandler:
         queue_id = self.worker.next_queue_id()
         reply = await self._judge(server, envelope, message, queue_id)
         self.worker.capture.record(capture.envelope(
-            queue_id, str(server.session.peer), str(envelope.mail_from), envelope.rcpt_tos, message.size, reply,
+            queue_id, _address(server.session.peer), str(envelope.mail_from), envelope.rcpt_tos, message.size, reply,
             bytes(message.head)))
         return reply
 

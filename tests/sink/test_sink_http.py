@@ -80,6 +80,7 @@ def test_captured_keeps_the_last_messages_with_headers_and_bodies(make_sink: Sin
     assert last["reply"] == f"250 2.0.0 OK: queued as {last['id']} (discarded)"
     assert last["headers"] == [["From", "Alice <a@example.test>"], ["Subject", "captured"], ["X-Long", "one two"]]
     assert (last["subject"], last["truncated"]) == ("captured", False)
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", last["peer"])
     assert "body" not in last  # a listing leaves bodies out; /captured/ID has them
     status, one = sink.http("GET", f"/captured/{last['id']}")
     assert (status, one["body"], one["rcpt_tos"]) == (200, "body\r\n", ["three@example.test"])

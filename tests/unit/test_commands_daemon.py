@@ -1,5 +1,6 @@
-"""[[commands]] run by the daemon (`POST /run/NAME`, the dashboard's button): a RunCommand step beside the cycle,
-its output in the resource's log, its result on the board; unknown names are refused. On the in-memory engine."""
+"""[[commands]] run by the daemon (`POST /api/commands/NAME/run`, the dashboard's button): a RunCommand step
+beside the cycle, its output in the resource's log, its result on the board; unknown names are refused. On the
+in-memory engine."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import io
 import time
 from collections.abc import Callable
+
+import pytest
 
 from devstack.engine import events as ev
 from devstack.engine.daemon import Daemon
@@ -58,13 +61,14 @@ async def test_the_daemon_runs_it_and_its_output_goes_to_the_resources_log(proje
     task = asyncio.create_task(daemon.run())
     try:
         await _until(lambda: daemon.phase == "watching", out)
-        assert daemon.route("POST", "/run/hello") == (202, {"running": "hello"})
+        daemon.backend.run_command("hello")  # what POST /api/commands/hello/run does (tests/web: the route)
         await _until(lambda: daemon.board.commands.get("hello") == "ok", out)
         assert "web      │ echo hello from web" in out.getvalue() and "command hello done" in out.getvalue()
-        assert daemon.route("POST", "/run/here")[0] == 202
+        daemon.backend.run_command("here")
         await _until(lambda: daemon.board.commands.get("here") == "exit 4", out)
         assert "web      │ local" in out.getvalue() and "command here exited 4" in out.getvalue()
-        assert daemon.route("POST", "/run/nope") == (404, {"error": "no command named 'nope'"})
+        with pytest.raises(LookupError, match="no command named 'nope'"):
+            daemon.backend.run_command("nope")
     finally:
         daemon.stop.set()
         await asyncio.wait_for(task, 10)

@@ -202,3 +202,39 @@ def test_the_engine_going_and_coming_back(project: Project) -> None:
     assert not board.error and board.get("relay").ready
     assert steps[1:] == [Converge()]
     assert board.cycle is not None and board.cycle.lines == {"demo": ["the engine is back"]}
+
+
+def test_asked_for_smoke_tests_run_alone_and_are_kept_as_a_run(project: Project) -> None:
+    """The dashboard's button: a cycle of the smoke tests alone, no converge; the run is kept with its reason."""
+    config = project.load(SMOKE)
+    board = Board(config.project)
+    first_pass(board, config)
+    steps = drive(board, config, ev.SmokeAsked())
+    assert isinstance(steps[0], BeginCycle) and steps[0].work.smoke
+    assert steps[1:] == [Smoke()]
+    assert not board.pending
+    end = drive(board, config, smoked(ok=False))
+    assert isinstance(end[0], EndCycle)
+    assert end[0].lines == (("demo", "smoke tests asked for → smoke ✗ web"),)
+    drive(board, config, ev.CycleEnded(error="the cycle failed", seconds=0.2))
+    assert [(run.id, run.reason, run.ok) for run in board.smoke_runs] == [(1, "first deploy", True),
+                                                                          (2, "asked for", False)]
+    assert board.get("relay").smoke == "failed" and board.error == "1 of 1 smoke tests failed"
+
+
+def test_each_row_keeps_its_latest_cycle_numbered_and_an_images_lines_go_to_the_rows_running_it(
+        project: Project) -> None:
+    config = project.load(SYNC)
+    board = Board(config.project)
+    first_pass(board, config)
+    assert (board.cycles["relay"].n, board.cycles["relay"].steps) == (1, ("deployed 2.0s", "smoke ✓ 0.1s"))
+    relay_py = (project.root / "relay" / "relay.py").resolve()
+    drive(board, config, saved(relay_py))
+    drive(board, config, ev.LiveUpdated(image="relay", files=1, containers=1, seconds=0.2))
+    drive(board, config, smoked())
+    drive(board, config, ev.CycleEnded(seconds=0.4))
+    cycle = board.cycles["relay"]
+    assert (cycle.n, cycle.ok, cycle.seconds) == (2, True, 0.4)
+    assert cycle.steps == ("1 file changed", "synced to 1 container(s) 0.2s", "smoke ✓ 0.1s")
+    # The image's lines went to the row that runs it; the project's own cycle is still the first pass's.
+    assert set(board.cycles) == {"relay", "demo"} and board.cycles["demo"].n == 1

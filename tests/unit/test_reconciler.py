@@ -9,12 +9,14 @@ import io
 import time
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from devstack.config.model import Config
 from devstack.engine.daemon import Daemon
 from devstack.engine.events import FilesChanged
 from devstack.observe.console import Console
+from devstack.web import control
 from tests.unit.conftest import MINIMAL, Project
 from tests.unit.memory import Engine, MemoryBuilder, MemoryProvider
 
@@ -25,12 +27,12 @@ STOP_WITHIN_S = 2.0
 class Running:
     """A Daemon on the in-memory engine, run as a task; its output in `text()`."""
 
-    def __init__(self, project: Project, engine: Engine) -> None:
-        config = project.load(MINIMAL)
+    def __init__(self, project: Project, engine: Engine, web_port: int | None = None) -> None:
+        self.config = config = project.load(MINIMAL)
         self.out = io.StringIO()
         self.engine = engine
         self.daemon = Daemon(config, lambda: config, self._provider, Console(self.out, tty=False), 30,
-                             builder=MemoryBuilder(engine))
+                             builder=MemoryBuilder(engine), web_port=web_port)
         self.task = asyncio.create_task(self.daemon.run())
 
     def _provider(self, _config: Config) -> MemoryProvider:
@@ -133,3 +135,26 @@ def _with_sync(config: Config, path: object) -> Config:
     assert isinstance(path, Path)
     image = replace(config.images["relay"], live_update=LiveUpdate((SyncRule(path.resolve(), "/app/relay.py"),), ()))
     return replace(config, images={**config.images, "relay": image})
+
+
+async def test_the_dashboard_shows_each_cycle_and_a_page_left_open_does_not_hold_up_a_stop(project: Project) -> None:
+    running = Running(project, Engine(), web_port=0)
+    held = control.lock(running.config)  # as `up` holds it: clients believe a daemon runs only then
+    await running.until(lambda: running.daemon.phase == "watching")
+    endpoint = control.find(running.config)
+    assert endpoint is not None and endpoint.dashboard is not None
+    assert f"dashboard: {endpoint.dashboard}" in running.text()
+    base, bearer = endpoint.dashboard.split("/?")[0], {"Authorization": f"Bearer {endpoint.token}"}
+    async with httpx.AsyncClient(base_url=base, headers=bearer, timeout=10) as client:
+        web = (await client.get("/api/state")).json()["resources"][0]
+        assert (web["name"], web["cycle"]["n"], web["cycle"]["ok"]) == ("web", 1, True)
+        assert (await client.post("/api/resources/web/trigger")).status_code == 202
+        await running.until(lambda: running.daemon.board.cycles["web"].n == 2)
+        assert running.daemon.board.cycles["web"].steps == ("restarted",)
+        async with client.stream("GET", "/api/stream") as stream:
+            async for chunk in stream.aiter_text():
+                assert "event: state" in chunk
+                break
+            assert await running.stop() < STOP_WITHIN_S
+    held.close()
+    assert control.find(running.config) is None

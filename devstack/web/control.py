@@ -1,11 +1,8 @@
-"""The daemon's local control API: HTTP on a unix socket in the project's state folder, with a token per run.
+"""How clients find and call the running daemon: its API (app.py) on a unix socket in the project's state
+folder, with a token per run.
 
-    GET  /status             the board: every resource's build, deploy, ready and smoke state
-    POST /trigger/RESOURCE   rebuild and restart RESOURCE
-    POST /stop               stop watching (the stack keeps running)
-
-`.devstack/daemon.json` (mode 0600) tells clients the pid, socket and token. A lock file makes a second `up`
-of the same project fail with a clear message instead of two daemons fighting over one stack.
+`.devstack/daemon.json` (mode 0600) tells clients the pid, socket, token and the dashboard's address. A lock file
+makes a second `up` of the same project fail with a clear message instead of two daemons fighting over one stack.
 
 The lock is also the truth of whether a daemon runs: it is held from before the socket exists until the process
 has exited, and the kernel releases it when the process dies (a pid in daemon.json may be dead, a zombie, or
@@ -14,16 +11,14 @@ still alive with its socket already closed). So a dead or dying daemon never loo
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import hashlib
 import json
 import os
-import secrets
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,21 +26,17 @@ import httpx
 
 from devstack import blocking
 from devstack.config.model import Config
-from devstack.config.secret_store import redact
 from devstack.errors import DaemonNotServing, DevstackError
 
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
-_MAX_REQUEST = 64 * 1024
 _LOCK_TRIES = 20  # × 10 ms: a client's probe (running()) holds the lock for microseconds, never longer
-
-Route = Callable[[str, str], tuple[int, dict[str, Any]]]  # (method, path) → (status, body)
-
 
 @dataclass(frozen=True)
 class Endpoint:
     pid: int
     socket: str
     token: str
+    dashboard: str | None = None  # its address with the token, when it is served
 
 
 def info_file(config: Config) -> Path:
@@ -95,58 +86,17 @@ def _lock_file(config: Config) -> Path:
     return config.state_dir / "daemon.lock"
 
 
-class Server:
-    def __init__(self, config: Config, route: Route) -> None:
-        self.config, self.route = config, route
-        self.token = secrets.token_urlsafe(24)
-        self.path = socket_path(config)
-
-    async def serve(self) -> None:
-        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+@contextlib.contextmanager
+def published(config: Config, endpoint: Endpoint) -> Iterator[None]:
+    """Tell clients where the daemon listens, for as long as the block runs."""
+    path = info_file(config)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(asdict(endpoint)))
+    try:
+        yield
+    finally:
         with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        server = await asyncio.start_unix_server(self._handle, path=str(self.path))
-        os.chmod(self.path, 0o600)
-        self._write_info()
-        try:
-            async with server:
-                await server.serve_forever()
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                info_file(self.config).unlink()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-
-    def _write_info(self) -> None:
-        path = info_file(self.config)
-        path.touch(mode=0o600)
-        path.write_text(json.dumps({"pid": os.getpid(), "socket": str(self.path), "token": self.token}))
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            status, body = await self._answer(reader)
-        except (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            status, body = 400, {"error": "malformed request"}
-        payload = redact(json.dumps(body)).encode()  # what a client reads is output too: no secret in it
-        writer.write(f"HTTP/1.1 {status} -\r\ncontent-type: application/json\r\ncontent-length: {len(payload)}\r\n"
-                     "connection: close\r\n\r\n".encode() + payload)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-        writer.close()
-
-    async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, dict[str, Any]]:
-        method, target, _version = (await reader.readline()).decode("latin-1").split(" ", 2)
-        headers: dict[str, str] = {}
-        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-            key, _, value = line.decode("latin-1").partition(":")
-            headers[key.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        if length > _MAX_REQUEST:
-            return 413, {"error": "request too large"}
-        await reader.readexactly(length)
-        if not secrets.compare_digest(headers.get("authorization", ""), f"Bearer {self.token}"):
-            return 401, {"error": "missing or wrong token"}
-        return self.route(method, target)
+            path.unlink()
 
 
 def find(config: Config) -> Endpoint | None:
@@ -154,7 +104,8 @@ def find(config: Config) -> Endpoint | None:
     (its lock is free). A daemon on its way out may still be found; it refuses the call (DaemonNotServing)."""
     try:
         data = json.loads(info_file(config).read_text())
-        endpoint = Endpoint(pid=int(data["pid"]), socket=str(data["socket"]), token=str(data["token"]))
+        endpoint = Endpoint(pid=int(data["pid"]), socket=str(data["socket"]), token=str(data["token"]),
+                            dashboard=data.get("dashboard"))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     try:
