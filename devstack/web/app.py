@@ -16,6 +16,9 @@
     POST /api/stop                      stop watching (`devstack down` calls it first)
     GET  /api/mail/...                  the sink, through mail.py (stats, messages, faults, a message's timeline)
 
+The first control API's paths (GET /status, GET /snapshot, POST /trigger/NAME, POST /stop) answer as before, for
+scripts written against them.
+
 Every JSON body and every event goes through `redact` on its way out: no dev secret value leaves, whoever wrote
 it (a service's log line, a captured message, an error).
 """
@@ -52,6 +55,8 @@ def application(backend: Backend, access: guard.Guard, redact: Redact) -> web.Ap
     app.router.add_post("/api/commands/{name}/run", run_command)
     app.router.add_post("/api/stop", stop)
     mail.routes(app.router)
+    for method, path, handler in ALIASES:
+        app.router.add_route(method, path, handler)
     return app
 
 
@@ -146,3 +151,7 @@ async def run_command(request: web.Request) -> web.Response:
 async def stop(request: web.Request) -> web.Response:
     request.app[BACKEND].stop()
     return reply(request, {"stopping": True}, 202)
+
+
+ALIASES = (("GET", "/status", state), ("GET", "/snapshot", snapshot), ("POST", "/trigger/{name}", trigger),
+           ("POST", "/stop", stop))

@@ -42,6 +42,7 @@ def test_the_routes_are_all_found() -> None:
             "/api/resources/relay/trigger", "/api/smoke", "/api/stop", "/api/mail/stats", "/api/mail/messages",
             "/api/mail/messages/00000001", "/api/mail/timeline", "/api/mail/faults"} <= paths
     assert ("PUT", "/api/mail/faults") in ROUTES and ("DELETE", "/api/mail/faults") in ROUTES
+    assert {("GET", "/status"), ("GET", "/snapshot"), ("POST", "/trigger/relay"), ("POST", "/stop")} <= set(ROUTES)
 
 
 @pytest.fixture(scope="module")

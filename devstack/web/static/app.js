@@ -174,7 +174,10 @@ function resourceRow(resource) {
       el("td", { class: "actions" }, toggle));
   }
   return el("tr", { "data-resource": resource.name, class: resource.ready ? "" : "not-ready" },
-    el("td", { class: "name" }, el("strong", { text: resource.name }), el("div", { class: "muted", text: resource.kind }),
+    el("td", { class: "name" }, el("strong", { text: resource.name }),
+      el("div", { class: "muted", text: resource.trigger === "manual" ? `${resource.kind} · manual` : resource.kind }),
+      resource.pending ? el("div", { class: "pending", "data-testid": "pending",
+        text: `${resource.pending} save(s) pending: Trigger runs them` }) : null,
       resource.reason ? el("div", { class: "reason", text: resource.reason }) : null),
     stateCell(resource.build, "build"), stateCell(resource.deploy, "deploy"), stateCell(runtime, "runtime"),
     stateCell(resource.smoke, "smoke"),
