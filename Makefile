@@ -118,6 +118,10 @@ browser:
 	echo "installing Debian's chromium and chromium-driver"; apt-get update -q >/dev/null; \
 	$(APT) install chromium chromium-driver >/dev/null
 
+# The dashboard's pictures in docs/images, taken by its browser tests against the demo on the real swarm.
+screenshots: venv docker base-image browser
+	DEVSTACK_BASE_IMAGE=$(BASE) DEVSTACK_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/pytest -q tests/browser
+
 # debootstrap is needed only when no registry serves the public base image.
 base-image: venv docker
 	@if ! command -v debootstrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

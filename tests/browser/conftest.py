@@ -4,7 +4,9 @@ say so. Playwright's own browser download is never used (`playwright install` ca
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +16,16 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.daemon import Daemon
-from tests.integration.conftest import REPO, Project, copy_demo, tear_down
+from tests.integration.conftest import Project, copy_demo, tear_down
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As root in a container-like sandbox, and with no network but the registries: no sandbox, no GPU, and none of
 # the background requests chromium makes on its own.
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
-SCREENSHOTS = REPO / "docs" / "images"
+# `make screenshots` sets this to docs/images, the documentation's pictures; otherwise they go to a temporary folder
+# (a test run leaves the tree as it was).
+SCREENSHOTS = Path(os.environ.get("DEVSTACK_SCREENSHOTS") or tempfile.gettempdir()) / ""
 VIEWPORT = {"width": 1400, "height": 820}
 
 
@@ -90,6 +94,6 @@ def page(context: BrowserContext, dashboard: Dashboard) -> Iterator[Page]:
 
 
 def screenshot(page: Page, name: str) -> None:
-    """A picture of a view for the documentation (docs/images), taken as the test sees it."""
+    """A picture of a view for the documentation, taken as the test sees it."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"dashboard-{name}.png"))
