@@ -18,7 +18,7 @@ BASE = $$(cat $(BASE_RECORD))
 CLUSTER := $(PYTHON) tests/cluster/cluster.py
 CLUSTER_KUBECONFIG := .devstack/test-cluster/kubeconfig
 
-.PHONY: help demo test down lint docs unit integration bench bench-tools venv docker base-image lua clean test-cluster \
+.PHONY: help demo test down lint docs unit integration bench bench-tools venv docker base-image lua browser screenshots clean test-cluster \
 	test-cluster-down
 
 help:
