@@ -1,13 +1,12 @@
-"""The KumoMTA stack's stand-ins (stacks/kumomta/standins/kumomta) honour kumod's and tsa-daemon's contract, run
-as plain containers on a network this test creates, beside the real sink: basic auth against the mounted key
-files, check-liveness, a spool that survives a restart, one SMTP delivery per recipient, and the TSA endpoints
-with their trust rule. (The same images run on the real cluster in tests/realkube/test_kumomta_on_cluster.py.)"""
+"""The kumod stand-in (stacks/kumomta/standins/kumomta) keeps what the recorded contract cases
+(test_kumomta_contract.py) cannot show in one request: basic auth against the mounted key files (a user name is
+never a path), one SMTP delivery per recipient with the spool emptied after it, and a spool that keeps messages
+across a restart until the sink takes them. Plain containers on a network this test creates, beside the real sink.
+(The same images run on the real cluster in tests/realkube/test_kumomta_on_cluster.py.)"""
 
 from __future__ import annotations
 
-import functools
 import json
-import smtplib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,12 +30,9 @@ USER, KEYS = "devstack", ["first-key", "second-key"]
 class Stack:
     kumod: Container
     kumod_url: str
-    kumod_smtp: int
     sink: Container
     sink_url: str
     spool: Path
-    tsa_url: str
-    strict_tsa_url: str
 
     def stats(self) -> int:
         return int(httpx.get(f"{self.sink_url}/stats").json()["recipients"])
@@ -71,7 +67,7 @@ def build(engine: docker.DockerClient, context: Path, dockerfile: str, tag: str)
 @pytest.fixture(scope="module")
 def images(engine: docker.DockerClient) -> Iterator[dict[str, str]]:
     suffix = uuid.uuid4().hex[:8]
-    built = {"standin": build(engine, REPO / "stacks", "kumomta/standins/kumomta/Dockerfile",
+    built = {"standin": build(engine, REPO / "stacks" / "kumomta" / "standins" / "kumomta", "Dockerfile",
                               f"devstack-test/kumomta-standin:{suffix}"),
              "sink": build(engine, REPO / "sink", "Dockerfile", f"devstack-test/sink:{suffix}")}
     yield built
@@ -107,27 +103,16 @@ def stack(engine: docker.DockerClient, images: dict[str, str], tmp_path_factory:
     try:
         policy = {str(POLICY): {"bind": "/opt/kumomta/etc/policy", "mode": "ro"}}
         sink = run(images["sink"], "sink", 8025, environment={"SINK_LISTEN": "0.0.0.0:25"})
-        tsa_command = ["/opt/kumomta/sbin/tsa-daemon", "--policy", "/opt/kumomta/etc/policy/tsa_init.lua"]
-        tsa = run(images["standin"], "tsa", 8008, command=tsa_command, volumes=policy,
-                  environment={"KUMOMTA_TSA_TRUSTED_HOSTS": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"})
-        strict = run(images["standin"], "strict-tsa", 8008, command=tsa_command, volumes=policy,
-                     environment={"KUMOMTA_TSA_TRUSTED_HOSTS": "127.0.0.1"})
         sink.reload()
         sink_ip = sink.attrs["NetworkSettings"]["Networks"][network.name]["IPAddress"]
-        kumod = run(images["standin"], "kumod", 8000, 2500, volumes={
+        kumod = run(images["standin"], "kumod", 8000, volumes={
             **policy, str(keys): {"bind": "/opt/kumomta/etc/http_listener_keys", "mode": "ro"},
             str(spool): {"bind": "/var/spool/kumomta", "mode": "rw"}},
-            # Only the sink's container may relay: this test's own connections come through the bridge.
             environment={"KUMOMTA_SINK_HOST": "sink", "KUMOMTA_TRUSTED_HOSTS": "", "KUMOMTA_RELAY_HOSTS": sink_ip,
-                         "KUMOMTA_TSA_PUBLISH_HOSTS": "http://tsa:8008,http://strict-tsa:8008"})
-        smtp_port = int(published(kumod, 2500).rpartition(":")[2])
-        found = Stack(kumod, published(kumod, 8000), smtp_port, sink, published(sink, 8025), spool,
-                      published(tsa, 8008), published(strict, 8008))
+                         "KUMOMTA_TSA_PUBLISH_HOSTS": ""})
+        found = Stack(kumod, published(kumod, 8000), sink, published(sink, 8025), spool)
         wait_for(lambda: httpx.get(f"{found.kumod_url}/api/check-liveness/v1").status_code == 200, "kumod")
         wait_for(lambda: httpx.get(f"{found.sink_url}/healthz").status_code == 200, "the sink")
-        # Until a container listens, Docker's proxy accepts on the published port and then resets the connection.
-        for url in (found.tsa_url, found.strict_tsa_url):
-            wait_for(functools.partial(httpx.get, f"{url}/get_config_v1/shaping.toml"), "the TSA stand-ins")
         yield found
     finally:
         for container in started:
@@ -143,10 +128,6 @@ def test_an_injection_is_delivered_to_the_sink_once_per_recipient(stack: Stack) 
     wait_for(lambda: stack.stats() == before + 2, "2 recipients at the sink")
     # The sink counts a message before kumod hears its 250 and removes the spooled copy.
     wait_for(lambda: not stack.spooled(), "delivered messages to leave the spool")
-    # kumod published both deliveries to the TSA that trusts the network, by its name on that network.
-    config = wait_for(lambda: "received: 2\n" in (text := httpx.get(
-        f"{stack.tsa_url}/get_config_v1/shaping.toml").text) and text, "the TSA to count 2 logs")
-    assert config.startswith("#")
 
 
 @pytest.mark.parametrize("auth", [None, (USER, "wrong"), ("nobody", KEYS[0]), (USER, ""),
@@ -156,34 +137,11 @@ def test_an_injection_is_delivered_to_the_sink_once_per_recipient(stack: Stack) 
 def test_injection_needs_a_listener_key(stack: Stack, auth: tuple[str, str] | None) -> None:
     before = stack.stats()
     answer = stack.inject(auth)
-    assert answer.status_code == 401, answer.text
-    assert answer.headers["www-authenticate"].startswith("Basic")
+    assert (answer.status_code, answer.text) == (401, "Invalid Authorization" if auth else
+                                                 "Missing Authorization header")
     time.sleep(0.3)
     assert stack.stats() == before
     assert not stack.spooled()
-
-
-def test_smtp_relays_for_relay_hosts_only(stack: Stack) -> None:
-    with smtplib.SMTP("127.0.0.1", stack.kumod_smtp, local_hostname="test", timeout=10) as smtp:
-        smtp.ehlo()
-        assert smtp.mail("outside@example.net")[0] == 250
-        code, reply = smtp.rcpt("someone@example.org")
-    assert code == 550 and b"relaying" in reply, (code, reply)
-    before = stack.stats()
-    send = ("import smtplib; smtplib.SMTP('kumod', 2500, local_hostname='app', timeout=10).sendmail("
-            "'app@example.test', ['a@example.test', 'b@example.org'], b'Subject: via SMTP\\r\\n\\r\\nhi\\r\\n')")
-    result = stack.sink.exec_run(["python3", "-c", send])
-    assert result.exit_code == 0, result.output.decode()
-    wait_for(lambda: stack.stats() == before + 2, "2 recipients relayed by SMTP at the sink")
-
-
-def test_check_liveness_needs_no_auth_and_tsa_answers_only_trusted_hosts(stack: Stack) -> None:
-    assert httpx.get(f"{stack.kumod_url}/api/check-liveness/v1").status_code == 200
-    assert httpx.get(f"{stack.tsa_url}/get_config_v1/shaping.toml").status_code == 200
-    # This test reaches the containers from the bridge's gateway, which the strict TSA does not trust.
-    refused = httpx.get(f"{stack.strict_tsa_url}/get_config_v1/shaping.toml")
-    assert refused.status_code == 403
-    assert "KUMOMTA_TSA_TRUSTED_HOSTS" in refused.text
 
 
 def test_the_spool_keeps_messages_until_the_sink_takes_them_across_a_restart(stack: Stack) -> None:
