@@ -42,7 +42,8 @@ CONTEXT = "devstack-test"
 RESULT = "kumomta.json"
 TIMEOUT_S = 600
 PORTS = {"KUMOMTA_HTTP_PORT": 18300, "KUMOMTA_TSA_PORT": 18301, "KUMOMTA_SINK_HTTP_PORT": 18302,
-         "RELAY_PORT": 18303, "SINK_SMTP_PORT": 18304, "SINK_HTTP_PORT": 18305}
+         "RELAY_PORT": 18303, "SINK_SMTP_PORT": 18304, "SINK_HTTP_PORT": 18305, "KUMOMTA_ADMIN_PORT": 18307,
+         "KUMOMTA_SMTP_PORT": 18308}
 SINK_SMTP = 18306  # a forward the bench adds to the sink's SMTP port, for the floor
 RECIPIENTS = [f"user{i}@example.test" for i in range(10)]
 

@@ -20,7 +20,7 @@ from tests.realkube.conftest import CREATED, KubeProject, TestCluster
 from tests.realkube.test_demo_on_cluster import eventually
 
 REPO = Path(__file__).resolve().parents[2]
-PORTS = ("KUMOMTA_HTTP_PORT", "KUMOMTA_TSA_PORT", "KUMOMTA_SINK_HTTP_PORT")
+PORTS = ("KUMOMTA_HTTP_PORT", "KUMOMTA_ADMIN_PORT", "KUMOMTA_SMTP_PORT", "KUMOMTA_TSA_PORT", "KUMOMTA_SINK_HTTP_PORT")
 TEN = [{"email": f"user{i}@example.test", "name": f"User {i}"} for i in range(10)]
 
 
