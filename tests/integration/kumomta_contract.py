@@ -21,6 +21,8 @@ import argparse
 import base64
 import contextlib
 import datetime
+import email
+import email.policy
 import hashlib
 import json
 import os
@@ -162,8 +164,25 @@ def sink_answer(targets: Targets, count: int) -> list[dict[str, Any]]:
     while len(messages := targets.sink_messages()) < count and time.monotonic() < deadline:
         time.sleep(0.1)
     ordered = sorted(messages, key=lambda m: (m["rcpt_tos"], m["mail_from"]))
-    return [{"mail_from": m["mail_from"], "rcpt_tos": m["rcpt_tos"],
-             "headers": normalise_headers(m["headers"])} for m in ordered]
+    return [{"mail_from": m["mail_from"], "rcpt_tos": m["rcpt_tos"], "headers": normalise_headers(m["headers"]),
+             "parts": message_parts(targets, m["id"])} for m in ordered]
+
+
+def message_parts(targets: Targets, message_id: str) -> list[list[Any]]:
+    """The message's leaf parts, in order: [content type, decoded text] for text, [content type, size] else."""
+    raw = httpx.get(f"{targets.urls['sink']}/captured/{message_id}/raw", timeout=10).content
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    parts: list[list[Any]] = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True) or b""
+        if part.get_content_maintype() == "text":
+            charset = part.get_content_charset() or "us-ascii"
+            parts.append([part.get_content_type(), payload.decode(charset, "replace").replace("\r\n", "\n")])
+        else:
+            parts.append([part.get_content_type(), len(payload)])
+    return parts
 
 
 # --------------------------------------------------------------------------------- header normalisation
@@ -363,12 +382,16 @@ def compared_part(part: str, answer: dict[str, Any], case: dict[str, Any]) -> An
         body = answer.get("json") or {}
         errors = [e.partition(": ")[0] for e in body.get("errors", [])]
         return [body.get("success_count"), body.get("fail_count"), body.get("failed_recipients"), errors]
+    if part == "errors":  # the per-recipient error texts, whole
+        return (answer.get("json") or {}).get("errors")
     if part == "media":
         return (answer.get("content_type") or "").partition(";")[0]
     if part == "sink":
         names = {n.lower() for n in case.get("sink_headers", DEFAULT_SINK_HEADERS)}
         return [[m["mail_from"], m["rcpt_tos"], [h for h in m["headers"] if h[0].lower() in names]]
                 for m in answer.get("sink") or []]
+    if part == "parts":  # what the recipients read: each part's type and decoded text
+        return [m["parts"] for m in answer.get("sink") or []]
     return answer.get(part)
 
 

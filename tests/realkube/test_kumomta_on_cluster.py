@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -65,6 +66,32 @@ def sink_recipients(project: KubeProject) -> int:
     return int(httpx.get(url, timeout=5).json()["recipients"])
 
 
+SEND_FROM_POD = """
+import smtplib
+with smtplib.SMTP('kumomta', 2500, local_hostname='app.example.test', timeout=30) as smtp:
+    head = 'From: app@example.test\\r\\nTo: someone@outside.example\\r\\nSubject: {subject}\\r\\n'
+    smtp.sendmail('app@example.test', ['someone@outside.example'], (head + '\\r\\nhi\\r\\n').encode())
+"""
+
+
+def sink_captured(project: KubeProject, recipient: str) -> list[dict[str, Any]]:
+    url = f"http://127.0.0.1:{project.port('KUMOMTA_SINK_HTTP_PORT')}/captured"
+    return list(httpx.get(url, params={"recipient": recipient}, timeout=5).json()["messages"])
+
+
+def smtp_to_an_outside_domain_ends_at_the_sink(project: KubeProject) -> None:
+    """An app in the pod network (the sink's own pod: it has python3) relays through kumod's SMTP listener to a
+    domain outside the cluster; kumod routes it to the sink, never to that domain's MX."""
+    subject = f"outside {uuid.uuid4().hex[:8]}"
+    sink_pod = project.pods("sink")[0]["metadata"]["name"]
+    project.kubectl("exec", sink_pod, "--", "python3", "-c", SEND_FROM_POD.format(subject=subject))
+    eventually(lambda: any(m["subject"] == subject for m in sink_captured(project, "someone@outside.example")),
+               "the message to someone@outside.example at the sink")
+    message = next(m for m in sink_captured(project, "someone@outside.example") if m["subject"] == subject)
+    names = [name for name, _ in message["headers"]]
+    assert names[:2] == ["X-KumoRef", "Received"], names  # kumod's trace headers, as it adds them
+
+
 def test_kumomta_ci_inject_policy_edit_and_down(kumomta: KubeProject) -> None:
     result = kumomta.devstack("ci", "--timeout", "480", timeout=600)
     output = result.stdout + result.stderr
@@ -93,6 +120,11 @@ def test_kumomta_ci_inject_policy_edit_and_down(kumomta: KubeProject) -> None:
         assert (answer["success_count"], answer["fail_count"]) == (10, 0), answer
         eventually(lambda: sink_recipients(kumomta) == before + 10, "10 more recipients at the sink")
         assert httpx.post(url, json=payload, auth=("devstack", "wrong"), timeout=30).status_code == 401
+        smtp_to_an_outside_domain_ends_at_the_sink(kumomta)
+        # Metrics on the admin listener, through its forward (loopback in the pod: trusted); not on 8000.
+        admin = f"http://127.0.0.1:{kumomta.port('KUMOMTA_ADMIN_PORT')}"
+        assert httpx.get(f"{admin}/metrics", timeout=30).status_code == 200
+        assert httpx.get(url.replace("/api/inject/v1", "/metrics"), timeout=30).status_code == 401
 
         # A policy edit: the ConfigMap kumomta-policy changes, the MTAs roll, the TSA (tsa-policy) does not.
         mtas, tsas = uids(kumomta, "kumomta"), uids(kumomta, "kumomta-tsa")
