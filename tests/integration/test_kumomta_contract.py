@@ -41,8 +41,7 @@ def targets(engine: docker.DockerClient, tmp_path_factory: pytest.TempPathFactor
 
 
 def test_every_case_was_recorded_from_kumomta() -> None:
-    files = contract.case_files()
-    assert {path.name for path in files} == {"http.json", "inject.json", "smtp.json", "tsa.json"}
+    assert sorted(contract.DATA.glob("*.json")) == sorted(contract.case_files()), "a case file the harness skips"
     unrecorded = [f"{case['file']}: {case['name']}" for case in CASES if "recorded" not in case]
     assert not unrecorded, f"cases without KumoMTA's answer: {unrecorded}"
 
