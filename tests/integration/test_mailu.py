@@ -91,6 +91,23 @@ def test_ci_proves_mail_goes_in_by_smtp_and_out_by_imap(mailu: Mailu) -> None:
     assert "not an open relay (RCPT refused: 554)" in out
 
 
+def test_cold_ci_starts_each_service_after_what_it_needs_with_no_restart(mailu: Mailu,
+                                                                        engine: docker.DockerClient) -> None:
+    """depends_on: admin after redis, front after admin; none of them restarts for want of the other."""
+    out = mailu.ci_output
+    assert "front    waiting on admin" in out and "admin    waiting on redis" in out
+    for service in ("redis", "admin", "front"):
+        tasks = engine.services.get(f"{mailu.project.name}_{service}").tasks()
+        assert len(tasks) == 1 and tasks[0]["Status"]["State"] == "running", (service, tasks)
+
+
+def test_config_export_command(mailu: Mailu) -> None:
+    result = mailu.project.devstack("run", "config-export")
+    mailu.outputs.append(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert "admin    │ domain:" in result.stdout and f"admin    │ - email: {MAILBOX}" in result.stdout
+
+
 def test_mail_sent_by_hand_is_read_by_hand(mailu: Mailu) -> None:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "someone@elsewhere.test", MAILBOX, "by hand"

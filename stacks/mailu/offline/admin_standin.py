@@ -85,5 +85,19 @@ class Handler(BaseHTTPRequestHandler):
         """Quiet: auth decisions are printed once, without credentials."""
 
 
+def config_export() -> str:
+    """What `flask mailu config-export` prints of real Mailu's admin (YAML: domains, users), for what the stand-in
+    knows: its domain and the one mailbox, never its password."""
+    local, _, domain = MAILBOX.partition("@")
+    return (f"# Mailu admin stand-in (offline variant): the domain and the one mailbox it knows\n"
+            f"domain:\n- name: {DOMAIN}\n"
+            f"user:\n- email: {MAILBOX}\n  localpart: {local}\n  domain: {domain}\n  global_admin: true\n")
+
+
 if __name__ == "__main__":
-    ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
+    import sys
+
+    if sys.argv[1:] == ["config-export"]:  # `devstack run config-export`, as `flask mailu config-export` upstream
+        print(config_export(), end="")
+    else:
+        ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
