@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from devstack.config import dashboard, disabled, kubernetes, model, packages, resources, secrets, smoke
+from devstack.config import dashboard, disabled, documents, kubernetes, model, packages, resources, secrets, smoke
 from devstack.config import secret_store as dev_secrets
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
 from devstack.config.reader import Table, relative
@@ -44,9 +44,11 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     name = path.name
     try:
         text = path.read_text(encoding="utf-8")
-        raw = tomllib.loads(text)
+        raw = documents.checked(documents.parse(tomllib.loads, text, name), name)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(name, "", f"invalid TOML: {err}") from None
+        # tomllib gives a line and column, except when the file ends inside a value: then its last line.
+        at_end = str(err).endswith("(at end of document)")
+        raise ConfigError(f"{name}:{text.count(chr(10)) + 1}" if at_end else name, "", f"invalid TOML: {err}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(name, "", f"cannot read: {_reason(err)}") from None
     declared = Table(raw, name, root=path.parent).str_map("variables")

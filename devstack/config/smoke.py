@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from devstack.config import documents
 from devstack.config.model import SmokeSpec
 from devstack.config.reader import Table
+from devstack.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -108,11 +110,14 @@ def _json_file(table: Table, key: str) -> Any:
     value = table.string(key)
     path = table.root / value
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return documents.checked(documents.parse(json.loads, text, value), value)
     except (OSError, UnicodeDecodeError):
         raise table.error(key, f"file '{value}' cannot be read") from None
     except json.JSONDecodeError as err:
         raise table.error(key, f"'{value}' is not valid JSON: {err}") from None
+    except ConfigError as err:  # nested too deeply
+        raise table.error(key, f"'{value}': {err.problem}") from None
 
 
 def _smtp(table: Table) -> Smtp:

@@ -88,7 +88,14 @@ def lines(data: bytes) -> list[str]:
     for number, row in enumerate(rows, 1):
         if len(row) >= _MAX_LINE:
             raise PatternError(f"line longer than {_MAX_LINE} bytes (Docker stops there: token too long)", number)
-    return [row.removesuffix(b"\r").decode("utf-8") for row in rows]
+    return [_decoded(row.removesuffix(b"\r"), number) for number, row in enumerate(rows, 1)]
+
+
+def _decoded(row: bytes, number: int) -> str:
+    try:
+        return row.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise PatternError(f"not UTF-8: byte {row[err.start]:#04x} at column {err.start + 1}", number) from None
 
 
 def read(context: Path) -> list[Pattern]:
@@ -99,8 +106,6 @@ def read(context: Path) -> list[Pattern]:
         return parse(lines(path.read_bytes()))
     except PatternError as err:
         raise ConfigError(f"{path}:{err.line}", "", str(err)) from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(str(path), "", str(err)) from None
     except OSError as err:
         raise ConfigError(str(path), "", f"cannot read: {err.strerror}") from None
 

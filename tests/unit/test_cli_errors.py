@@ -99,7 +99,7 @@ def test_f_pointing_nowhere(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 
 @pytest.mark.parametrize(("files", "message"), [
-    ({"devstack.toml": '[project]\nname = "demo'}, "devstack.toml: invalid TOML: "),
+    ({"devstack.toml": '[project]\nname = "demo'}, "devstack.toml:2: invalid TOML: "),
     ({"devstack.toml": BAD_CONTEXT, ".env": "A=1\nexport\n"}, ".env:2: expected KEY=VALUE, got 'export'"),
     ({"devstack.toml": BAD_CONTEXT.replace("relayy", "${RELAY_DIR}")}, "devstack.toml:4: images.relay.context: "
                                                                         "variable 'RELAY_DIR' is not set"),

@@ -396,7 +396,8 @@ def test_malformed_pattern_in_the_file_names_the_file_and_line(tmp_path: Path, t
     assert str(caught.value) == f"{tmp_path}/.dockerignore:{line}: {message}"
 
 
-def test_a_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
-    (tmp_path / ".dockerignore").write_bytes(b"*.log\n\xff\n")
-    with pytest.raises(ConfigError, match=rf"^{tmp_path}/.dockerignore: 'utf-8' codec can't decode byte 0xff"):
+def test_a_file_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_bytes(b"*.log\nok\xff\n")
+    with pytest.raises(ConfigError) as caught:
         ignore.read(tmp_path)
+    assert str(caught.value) == f"{tmp_path}/.dockerignore:2: not UTF-8: byte 0xff at column 3"

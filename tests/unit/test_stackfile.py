@@ -259,9 +259,9 @@ def test_malformed_compose_file(tmp_path: Path, text: str, message: str) -> None
     assert error(tmp_path, text) == message
 
 
-def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
+def test_invalid_yaml_names_the_file_and_line(tmp_path: Path) -> None:
     message = error(tmp_path, "services:\n  relay:\n    image: [x\n")
-    assert message.startswith("stack.yml: invalid YAML: ")
+    assert message.startswith("stack.yml:4: invalid YAML: ")
     assert "line 4" in message
 
 

@@ -43,7 +43,7 @@ def annotate(objects: Sequence[Json]) -> None:
             digest = hashlib.sha256()
             for kind, name in used:
                 digest.update(json.dumps([kind, name, contents[(kind, namespace, name)]]).encode())
-            metadata = pod.setdefault("metadata", {})
+            metadata = inject.metadata_of(pod)
             metadata["annotations"] = {**(metadata.get("annotations") or {}), ANNOTATION: digest.hexdigest()[:32]}
 
 

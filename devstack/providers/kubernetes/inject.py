@@ -28,9 +28,14 @@ WORKLOAD_KINDS = tuple(_TEMPLATE_PATHS)
 _CONTAINER_LISTS = ("initContainers", "containers")
 
 
+def template_path(obj: Json) -> tuple[str, ...] | None:
+    """Where a workload keeps its pod template (for a Pod: the Pod itself), or None for other kinds."""
+    return _TEMPLATE_PATHS.get(str(obj.get("kind")))
+
+
 def template(obj: Json) -> Json | None:
     """The pod template of a workload (for a Pod: the Pod itself), or None."""
-    path = _TEMPLATE_PATHS.get(str(obj.get("kind")))
+    path = template_path(obj)
     if path is None:
         return None
     node: Any = obj
@@ -64,12 +69,21 @@ def images(obj: Json, refs: Mapping[str, str]) -> list[str]:
     return rewritten
 
 
+def metadata_of(node: Json) -> Json:
+    """A template's metadata, made a mapping where it is missing or left empty (`metadata:` with nothing
+    under it is null)."""
+    if not isinstance(node.get("metadata"), dict):
+        node["metadata"] = {}
+    metadata: Json = node["metadata"]
+    return metadata
+
+
 def pod_labels(obj: Json, labels: Mapping[str, str]) -> None:
     """Add labels to the pod template, so every pod it makes carries them."""
     pod = template(obj)
     if pod is None:
         return
-    metadata = pod.setdefault("metadata", {})
+    metadata = metadata_of(pod)
     metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
 
 
@@ -92,5 +106,5 @@ def claim_labels(obj: Json, labels: Mapping[str, str]) -> None:
     """A StatefulSet's volume claim templates: the PVCs they make are the project's too (`down --volumes`)."""
     for claim in (obj.get("spec") or {}).get("volumeClaimTemplates") or []:
         if isinstance(claim, dict):
-            metadata = claim.setdefault("metadata", {})
+            metadata = metadata_of(claim)
             metadata["labels"] = {**(metadata.get("labels") or {}), **labels}

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from devstack.config import documents as config_documents
 from devstack.config.model import HelmChart, KubernetesSpec
 from devstack.errors import ConfigError
-from devstack.providers.kubernetes import tools
+from devstack.providers.kubernetes import shapes, tools
 
 Display = Callable[[Path], str]  # a path as the user wrote it
 
@@ -36,7 +35,7 @@ class Document:
 def load(spec: KubernetesSpec, display: Display) -> list[Document]:
     documents: list[Document] = []
     for path in files(spec.manifests):
-        documents += parse(path.read_text(encoding="utf-8"), display(path))
+        documents += parse(config_documents.read_text(path, display(path)), display(path))
     for folder in spec.kustomize:
         rendered = tools.run(kustomize_argv(folder), what=f"kustomize of {display(folder)}")
         documents += parse(rendered, f"kustomize {display(folder)}")
@@ -66,16 +65,21 @@ def kustomize_inputs(folder: Path, found: set[Path] | None = None) -> set[Path]:
     if folder in found:
         return found
     found.add(folder)
-    text = next((f.read_text(encoding="utf-8") for name in KUSTOMIZATION_FILES if (f := folder / name).is_file()), "")
     try:
-        kustomization = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return found
+        text = next((config_documents.read_text(f, str(f)) for name in KUSTOMIZATION_FILES
+                     if (f := folder / name).is_file()), "")
+        kustomization = next(iter(config_documents.yaml_documents(text, str(folder))), None)
+    except ConfigError:
+        return found  # `kubectl kustomize` will say what is wrong with it
     for reference in _kustomize_references(kustomization if isinstance(kustomization, dict) else {}):
         if "://" in reference or reference.startswith(("github.com/", "git@")):
             continue
-        path = (folder / reference).resolve()
-        if path.is_dir():
+        try:
+            path = (folder / reference).resolve()
+            is_dir = path.is_dir()
+        except (OSError, ValueError):  # a name too long or with a NUL byte: kubectl kustomize reports it
+            continue
+        if is_dir:
             kustomize_inputs(path, found)
         else:
             found.add(path)
@@ -84,16 +88,21 @@ def kustomize_inputs(folder: Path, found: set[Path] | None = None) -> set[Path]:
 
 def _kustomize_references(kustomization: dict[str, Any]) -> Iterator[str]:
     for key in _KUSTOMIZE_LISTS:
-        yield from (r for r in kustomization.get(key) or [] if isinstance(r, str))
-    for patch in kustomization.get("patches") or []:
+        yield from (r for r in _list(kustomization.get(key)) if isinstance(r, str))
+    for patch in _list(kustomization.get("patches")):
         if isinstance(patch, dict) and isinstance(patch.get("path"), str):
             yield patch["path"]
     for key in _KUSTOMIZE_GENERATORS:
-        for generator in kustomization.get(key) or []:
+        for generator in _list(kustomization.get(key)):
             if isinstance(generator, dict):
-                for entry in [*(generator.get("files") or []), *(generator.get("envs") or [])]:
+                for entry in [*_list(generator.get("files")), *_list(generator.get("envs"))]:
                     if isinstance(entry, str):
                         yield entry.rpartition("=")[2]  # files may be "key=path"
+
+
+def _list(value: Any) -> list[Any]:
+    """A list a kustomization holds; anything else (kubectl kustomize refuses it) names nothing."""
+    return value if isinstance(value, list) else []
 
 
 def kustomize_argv(folder: Path) -> list[str]:
@@ -112,10 +121,7 @@ def helm_argv(chart: HelmChart, namespace: str) -> list[str]:
 
 def parse(text: str, source: str) -> list[Document]:
     """The objects of a multi-document YAML text; `List` kinds are unpacked, empty documents skipped."""
-    try:
-        raw = [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as err:
-        raise ConfigError(source.strip(), "", f"invalid YAML: {err}") from None
+    raw = [doc for doc in config_documents.yaml_documents(text, source.strip()) if doc is not None]
     documents = []
     for number, doc in enumerate(_unpack(raw), 1):
         where = f"{source}#{number}"
@@ -142,4 +148,5 @@ def _checked(doc: Any, where: str) -> dict[str, Any]:
         # generateName would create a new object on every apply: devstack applies by name.
         raise ConfigError(where, "metadata.name", "is required (devstack applies objects by name; "
                                                   "generateName is not supported)")
+    shapes.check(doc, where)
     return doc

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from devstack import labels
+from devstack.config import documents
 from devstack.config.model import Forward
 from devstack.config.variables import interpolate_tree
 from devstack.errors import ConfigError
@@ -48,7 +49,7 @@ class Inputs:
 
 def render(path: Path, display: str, inputs: Inputs) -> Rendered:
     # Substituted into parsed values, as compose does: a value may hold '#', ': ' or quotes (passwords do).
-    text = path.read_text(encoding="utf-8")
+    text = documents.read_text(path, display)
     document = interpolate_tree(_parse(text, display), inputs.variables, display, cast_numbers=True, source=text)
     services = document["services"]
     for name in inputs.disabled & set(services):
@@ -95,13 +96,15 @@ def holding(rendered: Rendered, started: frozenset[str], existing: frozenset[str
 
 
 def _parse(text: str, display: str) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(display, "", f"invalid YAML: {err}") from None
+    found = documents.yaml_documents(text, display)
+    if len(found) > 1:
+        raise ConfigError(display, "", f"expected one YAML document, found {len(found)}")
+    document = found[0] if found else None
     if not isinstance(document, dict) or not isinstance(document.get("services"), dict) or not document["services"]:
         raise ConfigError(display, "services", "expected a compose file with at least one service")
     for name, service in document["services"].items():
+        if not isinstance(name, str):
+            raise ConfigError(display, f"services.{name}", "expected a service name (a string)")
         if not isinstance(service, dict):
             raise ConfigError(display, f"services.{name}", "expected a mapping")
     for section in _LABELLED_SECTIONS:
