@@ -144,6 +144,25 @@ def test_injection_needs_a_listener_key(stack: Stack, auth: tuple[str, str] | No
     assert not stack.spooled()
 
 
+def test_kcli_queue_summary_shows_what_waits_in_the_spool(stack: Stack) -> None:
+    """`devstack run queues` execs kcli in a kumod pod: the stand-in's kcli counts the spooled messages by queue."""
+    stack.sink.stop(timeout=2)
+    assert stack.inject((USER, KEYS[0])).json()["success_count"] == 2
+    code, output = stack.kumod.exec_run(["/opt/kumomta/sbin/kcli", "--endpoint", "http://127.0.0.1:8000",
+                                         "queue-summary"])
+    text = output.decode()
+    assert code == 0, text
+    domains = sorted({r["email"].rpartition("@")[2] for r in PAYLOAD["recipients"]})
+    for domain in domains:
+        count = sum(r["email"].endswith("@" + domain) for r in PAYLOAD["recipients"])
+        assert any(line.split() == [domain, str(count)] for line in text.splitlines()), text
+    stack.sink.start()
+    stack.sink_url = published(stack.sink, 8025)
+    wait_for(lambda: not stack.spooled(), "delivered messages to leave the spool")
+    code, output = stack.kumod.exec_run(["/opt/kumomta/sbin/kcli", "queue-summary"])
+    assert code == 0 and "(no message waiting" in output.decode()
+
+
 def test_the_spool_keeps_messages_until_the_sink_takes_them_across_a_restart(stack: Stack) -> None:
     stack.sink.stop(timeout=2)
     answer = stack.inject((USER, KEYS[0]))
@@ -156,3 +175,4 @@ def test_the_spool_keeps_messages_until_the_sink_takes_them_across_a_restart(sta
     wait_for(lambda: stack.stats() == 2, "the spooled messages at the sink")
     assert "2 message(s) left in the spool" in stack.kumod.logs().decode()
     wait_for(lambda: not stack.spooled(), "delivered messages to leave the spool")
+
