@@ -1,10 +1,11 @@
-"""`mailman-flow`: a post to a fresh Mailman list, followed end to end.
+"""`mailman-flow`: a post to Mailman's smoke-test list, followed end to end.
 
-Steps, each timed: make sure the list domain exists (REST), create a fresh list and subscribe a member (REST),
-post a message by SMTP to the MTA, find it delivered to the member at the sink (its Message-ID among the sink's
-captured headers), and find it in HyperKitty's archive. A failure names the step, what was expected and what
-came, and the components whose last log lines explain it. The list is deleted after a pass and kept after a
-failure, for a look in Postorius.
+Steps, each timed: make sure the list domain exists (REST), that the list `devstack-smoke` exists and has the
+member (REST: created on the first run, reused after), post a message with a fresh Message-ID by SMTP to the MTA,
+find it delivered to the member at the sink (its Message-ID among the sink's captured headers), and find it in
+HyperKitty's archive. A failure names the step, what was expected and what came, and the components whose last log
+lines explain it. One well-named list serves every run: a day of saves leaves one list in Postorius and
+HyperKitty, not one per run (a deleted list's archive stays in HyperKitty).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from devstack.errors import CheckFailed as Failed
 from devstack.smoke import retry
 
 _POLL_S = 0.2
+SMOKE_LIST = "devstack-smoke"  # the list every run posts to, kept between runs
 Step = Callable[[], Awaitable[Any]]
 
 
@@ -34,7 +36,7 @@ class _Flow:
     def __init__(self, options: MailmanFlow, client: httpx.AsyncClient, deadline: float,
                  timings: dict[str, float]) -> None:
         self.options, self.client, self.deadline, self.timings = options, client, deadline, timings
-        self.listname = f"smoke-{uuid.uuid4().hex[:10]}"
+        self.listname = SMOKE_LIST
         self.address = f"{self.listname}@{options.domain}"
         self.list_id = f"{self.listname}.{options.domain}"
         self.message_id = f"<devstack-{uuid.uuid4().hex}@smoke.devstack.test>"
@@ -68,10 +70,13 @@ class _Flow:
             await self.rest("domain", "POST", "/domains", (201,), data={"mail_host": self.options.domain})
 
     async def create_list(self) -> None:
-        await self.rest("list", "POST", "/lists", (201,), data={"fqdn_listname": self.address})
+        found = await self.rest("list", "GET", f"/lists/{self.list_id}", (200, 404))
+        if found.status_code == 404:
+            await self.rest("list", "POST", "/lists", (201,), data={"fqdn_listname": self.address})
 
     async def subscribe(self) -> None:
-        await self.rest("member", "POST", "/members", (201,), data={
+        # 409: a member already (an earlier run subscribed it).
+        await self.rest("member", "POST", "/members", (201, 409), data={
             "list_id": self.list_id, "subscriber": self.options.member, "pre_verified": "true",
             "pre_confirmed": "true", "pre_approved": "true", "send_welcome_message": "false"})
 
@@ -149,6 +154,5 @@ async def run(options: MailmanFlow, timeout_s: float, timings: dict[str, float])
         archive_url = options.archive_url
         if archive_url is not None:
             await flow.timed("archived", lambda: flow.archived(archive_url), since=posted)
-        await flow.rest("cleanup", "DELETE", f"/lists/{flow.list_id}", (204,))
     archived = ", archived by HyperKitty" if archive_url else ""
     return f"post to {flow.address} delivered to {options.member} at the sink{archived}"
