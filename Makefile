@@ -49,8 +49,10 @@ test: venv docker base-image lua browser lint docs
 	if [ $$started -eq 1 ]; then $(CLUSTER) down || status=1; fi; \
 	exit $$status
 
-# Builds Kubernetes v1.20.2 from Debian's source package once (minutes; cached outside the clone), then starts a
-# single-node cluster on 127.0.0.1 and writes its kubeconfig (context devstack-test). See tests/cluster/.
+# Builds Kubernetes v1.37.2, etcd, containerd, runc, the CNI plugins, CoreDNS and helm from their Go modules once
+# (minutes; cached outside the clone, ~/.cache/devstack/test-cluster), then starts a single-node cluster on
+# 127.0.0.1 and writes its kubeconfig (context devstack-test), with the cluster's kubectl and helm in the folder
+# beside it (.devstack/test-cluster/bin). See tests/cluster/.
 test-cluster: docker
 	@bash tests/cluster/build.sh
 	@$(CLUSTER) up --kubeconfig $(CLUSTER_KUBECONFIG)

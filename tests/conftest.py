@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cluster_programs() -> Path:
+    """The test cluster's programs (kubectl and helm of its release), linked beside its kubeconfig by
+    `tests/cluster/cluster.py up --kubeconfig`."""
+    kubeconfig = Path(os.environ.get("DEVSTACK_TEST_KUBECONFIG") or REPO / ".devstack/test-cluster/kubeconfig")
+    return kubeconfig.parent / "bin"
+
+
+# Ahead of any other kubectl or helm on PATH, for the tests and for the devstack processes they start: devstack
+# renders kustomize and helm charts with these, and the tests check the cluster with the same kubectl.
+if _cluster_programs().is_dir():
+    os.environ["PATH"] = f"{_cluster_programs()}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 @pytest.fixture(scope="session", autouse=True)

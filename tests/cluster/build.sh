@@ -1,81 +1,153 @@
 #!/usr/bin/env bash
-# Builds what the test cluster runs, once per version, into a cache outside the clone:
-#   $CACHE/bin       kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy (v1.20.2, from
-#                    Debian 12's `kubernetes` source package, built with Debian's Go 1.19 and its vendor/ tree)
-#   $CACHE/root      Debian's etcd-server, containerd, runc, CNI plugins and docker-registry, unpacked with
-#                    dpkg-deb -x so that no packaged service is installed or started
-# A later call finds $CACHE/.complete and returns at once. Prints each step: the build takes minutes.
+# Builds what the test cluster runs, once per version, into a cache outside the clone ($CACHE, printed), from the
+# Go modules of each release (tests/cluster/go/*: small modules of our own that name them) and Debian's archive:
+#   $CACHE/bin/kube      Kubernetes v1.37.2 and etcd v3.7.0 in one program (tests/cluster/go/kube), with a link
+#                        per component: kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
+#                        kubeadm kubectl etcd (each link runs that component; `kube NAME ...` does too)
+#   $CACHE/bin/          containerd, containerd-shim-runc-v2, ctr (containerd v2.4.2), runc (v1.5.3, with
+#                        seccomp), coredns (v1.14.6, the plugins the cluster uses), helm (v4.3.2)
+#   $CACHE/cni/          the CNI plugins bridge, host-local, loopback, portmap (v1.10.0)
+#   $CACHE/root/         Debian's docker-registry, unpacked with dpkg-deb -x (no packaged service starts)
+#   $CACHE/versions.txt  what each program is, for a node image or a report
+# Each program is built once: a later call finds it and goes on; a call that finds everything returns at once.
+# Compiled packages stay in Go's build cache (~/.cache/go-build), so a rebuild after a version change is quicker.
 set -euo pipefail
 
-K8S_DEB_VERSION="1.20.5+really1.20.2-1.1+deb12u1"
-CACHE="${DEVSTACK_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/devstack/test-cluster/v1.20.2}"
-RUNTIME_PKGS="etcd-server containerd runc containernetworking-plugins docker-registry"
-BINARIES="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+K8S_VERSION=v1.37.2
+CACHE="${DEVSTACK_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/devstack/test-cluster/$K8S_VERSION}"
+KUBE_LINKS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubeadm kubectl etcd"
+GO_MIN=1.26
+export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 
 say() { printf '[test-cluster build %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
 if [ -f "$CACHE/.complete" ]; then say "binaries cached in $CACHE"; exit 0; fi
-if [ "$(id -u)" != 0 ]; then echo "building the test cluster needs root (apt-get, mounts, network namespaces)" >&2; exit 1; fi
-mkdir -p "$CACHE"
+if [ "$(id -u)" != 0 ]; then echo "building the test cluster needs root (apt-get; the cluster itself needs mounts and iptables)" >&2; exit 1; fi
+mkdir -p "$CACHE/bin" "$CACHE/cni" "$CACHE/logs"
 export DEBIAN_FRONTEND=noninteractive
 
-# Host tools: the Go toolchain and what Kubernetes' build scripts call, plus what the cluster calls at run time.
-say "installing build and run-time tools from Debian (golang-1.19-go, rsync, dpkg-dev, iptables, conntrack)"
-apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends golang-1.19-go rsync dpkg-dev iptables conntrack ethtool \
-    socat util-linux mount iproute2 >/dev/null
-
-work="$CACHE/work"
-mkdir -p "$work"
-
-# The source package, through a private apt configuration: the machine's own sources are left untouched.
-if [ ! -d "$work/src" ]; then
-    say "downloading Debian's kubernetes source package $K8S_DEB_VERSION"
-    apt_dir="$work/apt"
-    mkdir -p "$apt_dir/lists/partial"
-    printf '%s\n' "deb-src http://deb.debian.org/debian bookworm main" \
-                  "deb-src http://deb.debian.org/debian bookworm-updates main" \
-                  "deb-src http://deb.debian.org/debian-security bookworm-security main" >"$apt_dir/sources.list"
-    apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
-              -o "Dir::State::Lists=$apt_dir/lists")
-    apt-get "${apt_opts[@]}" -o APT::Sandbox::User=root update -q >/dev/null
-    rm -rf "$work/dl"; mkdir -p "$work/dl"
-    (cd "$work/dl" && apt-get "${apt_opts[@]}" -o APT::Sandbox::User=root source --download-only -q "kubernetes=$K8S_DEB_VERSION" >/dev/null)
-    say "unpacking the source (308 MB)"
-    (cd "$work/dl" && dpkg-source --no-check -x ./*.dsc "$work/src.tmp" >/dev/null)
-    mv "$work/src.tmp" "$work/src"
-    rm -rf "$work/dl"
+# Build tools (gcc and libseccomp for runc and the pause image) and what the cluster calls at run time.
+need=""
+for pkg in gcc libc6-dev pkg-config libseccomp-dev iptables conntrack ethtool socat util-linux mount iproute2 openssl; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need="$need $pkg"
+done
+apt_quiet() {  # its output only when it fails
+    if ! apt-get "$@" >"$CACHE/logs/apt.log" 2>&1; then
+        echo "apt-get $* failed:" >&2; tail -n 20 "$CACHE/logs/apt.log" >&2; exit 1
+    fi
+}
+if [ -n "$need" ] || [ ! -f "$CACHE/root/.unpacked" ]; then apt_quiet update -q; fi
+if [ -n "$need" ]; then
+    say "installing from Debian:$need"
+    apt_quiet install -y -q --no-install-recommends $need
 fi
 
-mkdir -p "$CACHE/bin"
-missing=""
-for b in $BINARIES; do [ -x "$CACHE/bin/$b" ] || missing="$missing cmd/$b"; done
-if [ -n "$missing" ]; then
-    say "building$missing with Go 1.19 (about 7 minutes on 2 cores; progress follows)"
-    (
-        cd "$work/src"
-        export PATH="/usr/lib/go-1.19/bin:$PATH" GOFLAGS=-mod=vendor GOPROXY=off GO111MODULE=on
-        export KUBE_GIT_VERSION=v1.20.2 KUBE_GIT_TREE_STATE=clean KUBE_BUILD_PLATFORMS=linux/amd64
-        # One binary at a time, so each finished one is cached even if a later one is interrupted.
-        for target in $missing; do
-            say "go build $target"
-            make WHAT="$target" 2>&1 | sed 's/^/    /'
-            cp "_output/local/bin/linux/amd64/$(basename "$target")" "$CACHE/bin/"
-        done
-    )
+if ! command -v go >/dev/null 2>&1; then
+    echo "building the test cluster needs Go $GO_MIN or newer on PATH (go version: none)" >&2; exit 1
+fi
+go_version="$(go env GOVERSION)"; go_version="${go_version#go}"
+if [ "$(printf '%s\n%s\n' "$GO_MIN" "$go_version" | sort -V | head -1)" != "$GO_MIN" ]; then
+    echo "building the test cluster needs Go $GO_MIN or newer; $(command -v go) is $go_version" >&2; exit 1
+fi
+
+# go build with its package lines counted: one progress line every 100 packages and at the end, the whole list in
+# $CACHE/logs/NAME.log. Usage: gobuild NAME MODULE_DIR go-build-arguments...
+gobuild() {
+    local name="$1" dir="$2"; shift 2
+    local log="$CACHE/logs/$name.log" started=$SECONDS cpu_before
+    cpu_before="$(children_cpu_seconds)"
+    say "building $name (go build in tests/cluster/go/$(basename "$dir"); log: $log)"
+    if ! (cd "$dir" && nice -n 10 go build -v -trimpath "$@") 2>&1 | tee "$log" | count_lines "$name"; then
+        echo "building $name failed; the last lines of $log:" >&2
+        tail -n 25 "$log" >&2
+        exit 1
+    fi
+    local cpu=$(( $(children_cpu_seconds) - cpu_before ))
+    say "built $name in $((SECONDS - started))s ($cpu s of CPU time)"
+    printf '%s wall %ss cpu %ss\n' "$name" "$((SECONDS - started))" "$cpu" >>"$CACHE/logs/times.txt"
+}
+
+# User + system seconds of this script's finished children (the cutime and cstime of /proc/PID/stat, in ticks).
+children_cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%d", ($14 + $15) / hz }' "/proc/$$/stat"
+}
+
+count_lines() {
+    local count=0 line
+    while IFS= read -r line; do
+        count=$((count + 1))
+        if [ $((count % 100)) = 0 ]; then say "  $1: $count packages compiled or checked"; fi
+    done
+    say "  $1: $count packages"
+}
+
+# -X flags that set the version variables a release build sets.
+kube_ldflags() {
+    local flags="-s -w" date pkg
+    date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        flags="$flags -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=37"
+        flags="$flags -X $pkg.gitTreeState=archive -X $pkg.buildDate=$date"
+    done
+    echo "$flags"
+}
+
+go_dir="$HERE/go"
+if [ ! -x "$CACHE/bin/kube" ]; then
+    gobuild kube "$go_dir/kube" -tags selinux,notest,grpcnotrace -ldflags "$(kube_ldflags)" -o "$CACHE/bin/kube.new" .
+    mv "$CACHE/bin/kube.new" "$CACHE/bin/kube"
+fi
+for link in $KUBE_LINKS; do ln -sfn kube "$CACHE/bin/$link"; done
+
+if [ ! -x "$CACHE/bin/containerd" ] || [ ! -x "$CACHE/bin/containerd-shim-runc-v2" ] || [ ! -x "$CACHE/bin/ctr" ]; then
+    # Without cgo the btrfs snapshotter (C headers) is left out; the cluster uses overlayfs.
+    gobuild containerd "$go_dir/containerd" -tags no_btrfs,no_devmapper,no_zfs \
+        -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=v2.4.2" -o "$CACHE/bin/" \
+        github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+        github.com/containerd/containerd/v2/cmd/ctr
+fi
+
+if [ ! -x "$CACHE/bin/runc" ]; then
+    # cgo for libseccomp (seccomp profiles, RuntimeDefault); libpathrs, a Rust library, is left out as Debian has none.
+    CGO_ENABLED=1 gobuild runc "$go_dir/runc" -tags seccomp,urfave_cli_no_docs \
+        -ldflags "-s -w -X main.version=1.5.3" -o "$CACHE/bin/runc" github.com/opencontainers/runc
+fi
+
+cni_plugins="main/bridge ipam/host-local main/loopback meta/portmap"
+if [ ! -x "$CACHE/cni/portmap" ]; then
+    gobuild cni "$go_dir/cni" \
+        -ldflags "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=v1.10.0" \
+        -o "$CACHE/cni/" $(for p in $cni_plugins; do echo "github.com/containernetworking/plugins/plugins/$p"; done)
+fi
+
+if [ ! -x "$CACHE/bin/coredns" ]; then
+    gobuild coredns "$go_dir/coredns" -ldflags "-s -w" -o "$CACHE/bin/coredns" .
+fi
+
+if [ ! -x "$CACHE/bin/helm" ]; then
+    gobuild helm "$go_dir/helm" -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v4.3.2 -X helm.sh/helm/v4/internal/version.metadata=" \
+        -o "$CACHE/bin/helm" helm.sh/helm/v4/cmd/helm
 fi
 
 if [ ! -f "$CACHE/root/.unpacked" ]; then
-    say "downloading and unpacking $RUNTIME_PKGS"
-    rm -rf "$CACHE/root" "$work/debs"; mkdir -p "$CACHE/root" "$work/debs"
-    (cd "$work/debs" && apt-get -o APT::Sandbox::User=root download -q $RUNTIME_PKGS >/dev/null)
-    for deb in "$work/debs"/*.deb; do dpkg-deb -x "$deb" "$CACHE/root"; done
+    say "downloading and unpacking Debian's docker-registry"
+    rm -rf "$CACHE/root" "$CACHE/debs"; mkdir -p "$CACHE/root" "$CACHE/debs"
+    (cd "$CACHE/debs" && apt_quiet -o APT::Sandbox::User=root download -q docker-registry)
+    for deb in "$CACHE/debs"/*.deb; do dpkg-deb -x "$deb" "$CACHE/root"; done
     touch "$CACHE/root/.unpacked"
-    rm -rf "$work/debs"
+    rm -rf "$CACHE/debs"
 fi
 
-# The Go build tree is 3 GB: keep only the binaries.
-say "removing the build tree"
-rm -rf "$work"
+{
+    "$CACHE/bin/kubectl" version --client 2>/dev/null | head -1
+    "$CACHE/bin/etcd" --version 2>/dev/null | head -1
+    "$CACHE/bin/containerd" --version
+    "$CACHE/bin/runc" --version | head -1
+    "$CACHE/cni/bridge" --version 2>&1 | head -1 || true
+    "$CACHE/bin/coredns" -version | head -1
+    "$CACHE/bin/helm" version --short
+} >"$CACHE/versions.txt"
 touch "$CACHE/.complete"
-say "done: $(ls "$CACHE/bin" | tr '\n' ' ')in $CACHE"
+say "done, in $CACHE:"
+sed 's/^/    /' "$CACHE/versions.txt"

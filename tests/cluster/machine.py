@@ -5,6 +5,7 @@ back what the cluster changed and `leftovers` names anything that stayed."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shlex
@@ -21,7 +22,12 @@ SYSCTLS = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/pa
            "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes", "net/ipv4/conf/all/route_localnet",
            "net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables",
            "net/netfilter/nf_conntrack_max", "net/netfilter/nf_conntrack_tcp_timeout_established",
-           "net/netfilter/nf_conntrack_tcp_timeout_close_wait")
+           "net/netfilter/nf_conntrack_tcp_timeout_close_wait", "net/netfilter/nf_conntrack_tcp_be_liberal",
+           "net/netfilter/nf_conntrack_udp_timeout", "net/netfilter/nf_conntrack_udp_timeout_stream")
+# Places outside the state directory that the components would use by default: the cluster configures each away
+# (cluster.py, configs.py), and `down` checks that none appeared.
+DEFAULT_PATHS = (Path("/var/lib/kubelet"), Path("/var/lib/containerd"), Path("/opt/containerd"),
+                 Path("/var/run/nri"), Path("/etc/kubernetes"), Path("/var/lib/etcd"))
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -29,6 +35,7 @@ def record_baseline(path: Path) -> None:
     baseline = {
         "sysctls": {key: _read(Path("/proc/sys") / key) for key in SYSCTLS if (Path("/proc/sys") / key).exists()},
         "chains": sorted(_chains()),
+        "paths": sorted(str(p) for p in DEFAULT_PATHS if p.exists()),
         "logs": {str(d): sorted(p.name for p in d.iterdir()) if d.is_dir() else None
                  for d in (Path("/var/log/pods"), Path("/var/log/containers"))},
     }
@@ -63,13 +70,33 @@ def restore(path: Path, chains: tuple[str, ...], log_dirs: tuple[Path, ...]) -> 
     return left
 
 
-def leftovers(state: Path, bridge: str) -> list[str]:
+def leftovers(state: Path, bridge: str, baseline: Path, sockets: list[Path]) -> list[str]:
     left = [f"process {pid}: {cmd[:120]}" for pid, cmd in _processes() if str(state) in cmd]
     left += [f"mount {m}" for m in _mounts() if m.startswith(str(state)) or "/kubepods" in m]
     if (Path("/sys/class/net") / bridge).exists():
         left.append(f"interface {bridge}")
     left += [f"cgroup {p}" for p in CGROUP_ROOT.glob("*/kubepods")]
+    left += [f"shim socket {p}" for p in sockets if p.exists()]
+    before = set(json.loads(baseline.read_text()).get("paths", [])) if baseline.exists() else set()
+    left += [f"{p} (a component's default folder)" for p in DEFAULT_PATHS if p.exists() and str(p) not in before]
     return left
+
+
+def shim_sockets(address: Path, state: Path) -> list[Path]:
+    """The sockets of the runtime's shims for every container the private containerd knows. A shim's socket is
+    in containerd's fixed /run/containerd/s, shared with any other containerd on the machine (dockerd's), named
+    by a hash of containerd's address, the namespace and the container's id; so only ours are named here."""
+    tasks = state / "io.containerd.runtime.v2.task"
+    ids = [(ns.name, task.name) for ns in tasks.iterdir() if ns.is_dir() for task in ns.iterdir()] \
+        if tasks.is_dir() else []
+    return [Path("/run/containerd/s") / hashlib.sha256(f"{address}/{ns}/{task}".encode()).hexdigest()
+            for ns, task in ids]
+
+
+def remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def alive(pid: int) -> bool:
@@ -176,33 +203,45 @@ def build_pause_tar(tar: Path, name: str) -> None:
         (work / "pause.c").write_text(source)
         subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(work / "pause"), str(work / "pause.c")], check=True)
         (work / "Dockerfile").write_text('FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n')
-        subprocess.run(["docker", "build", "-q", "-t", name, str(work)], check=True, stdout=subprocess.DEVNULL)
+        quiet(["docker", "build", "-q", "-t", name, str(work)])
         subprocess.run(["docker", "save", "-o", str(tar), name], check=True)
         subprocess.run(["docker", "rmi", name], check=True, stdout=subprocess.DEVNULL)
 
 
+def quiet(argv: list[str]) -> None:
+    """Run a command whose chatter (deprecation notes) is of no interest unless it fails."""
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise SystemExit(f"test cluster: {' '.join(argv)} failed (exit {result.returncode}):\n{result.stderr}")
+
+
 def _chains() -> set[str]:
-    """"table CHAIN" for every chain in the filter and nat tables."""
+    """"table CHAIN" for every chain in the filter, nat and mangle tables, IPv4 ("filter X") and IPv6 ("filter6
+    X": kube-proxy and the kubelet program both families)."""
     found: set[str] = set()
-    for table in ("filter", "nat", "mangle"):
-        out = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True, check=False).stdout
-        found |= {f"{table} {line[1:].split()[0]}" for line in out.splitlines() if line.startswith(":")}
+    for family in ("", "6"):
+        for table in ("filter", "nat", "mangle"):
+            out = subprocess.run([f"ip{family}tables-save", "-t", table], capture_output=True, text=True,
+                                 check=False).stdout
+            found |= {f"{table}{family} {line[1:].split()[0]}" for line in out.splitlines() if line.startswith(":")}
     return found
 
 
 def _remove_chains(chains: set[str]) -> None:
-    for table in {c.split(" ")[0] for c in chains}:
-        names = {c.split(" ")[1] for c in chains if c.startswith(table + " ")}
-        out = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True, check=False).stdout
+    for key in {c.split(" ")[0] for c in chains}:
+        table, family = key.rstrip("6"), key[len(key.rstrip("6")):]
+        names = {c.split(" ")[1] for c in chains if c.startswith(key + " ")}
+        tool = f"ip{family}tables"
+        out = subprocess.run([f"{tool}-save", "-t", table], capture_output=True, text=True, check=False).stdout
         for line in out.splitlines():  # first every rule that jumps to one of them, wherever it is
             words = shlex.split(line)
             targets = {words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-j", "-g")}
             if line.startswith("-A ") and targets & names:
-                subprocess.run(["iptables", "-t", table, "-D", *words[1:]], capture_output=True, check=False)
+                subprocess.run([tool, "-t", table, "-D", *words[1:]], capture_output=True, check=False)
         for name in names:
-            subprocess.run(["iptables", "-t", table, "-F", name], capture_output=True, check=False)
+            subprocess.run([tool, "-t", table, "-F", name], capture_output=True, check=False)
         for name in names:
-            subprocess.run(["iptables", "-t", table, "-X", name], capture_output=True, check=False)
+            subprocess.run([tool, "-t", table, "-X", name], capture_output=True, check=False)
 
 
 def _mounts() -> list[str]:

@@ -1,6 +1,7 @@
-"""Certificates for the test cluster, made with openssl: one CA; the API server's serving certificate; one
-client certificate in group system:masters that every component, kubectl and devstack use (a single-user test
-cluster); the service-account signing key pair."""
+"""Certificates for the test cluster, made with openssl: one CA; the API server's serving certificate; a client
+certificate per identity (the admin in group system:masters that kubectl, devstack and the cluster's helpers use;
+the kubelet as its node, kube-proxy, the controller manager and the scheduler as the users Kubernetes' default
+RBAC names, as kubeadm sets them up); the service-account signing key pair."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import subprocess
 from pathlib import Path
 
 
-def make(folder: Path, names: list[str], ips: list[str]) -> None:
+def make(folder: Path, names: list[str], ips: list[str], clients: dict[str, str]) -> None:
+    """The CA, the API server's certificate, the service-account key pair, and a client certificate per entry of
+    `clients` (file name → subject, e.g. "/O=system:nodes/CN=system:node:NAME")."""
     if (folder / "admin.crt").exists():
         return
     ssl(folder, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
         "-days", "3650", "-subj", "/CN=devstack-test-ca")
     alt = ",".join([f"DNS:{n}" for n in names] + [f"IP:{i}" for i in ips])
     signed(folder, "apiserver", "/CN=kube-apiserver", f"subjectAltName={alt}\nextendedKeyUsage=serverAuth")
-    signed(folder, "admin", "/O=system:masters/CN=devstack-test-admin", "extendedKeyUsage=clientAuth")
+    for name, subject in clients.items():
+        signed(folder, name, subject, "extendedKeyUsage=clientAuth")
     ssl(folder, "genrsa", "-out", "sa.key", "2048")
     ssl(folder, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
     for key in folder.glob("*.key"):

@@ -1,4 +1,4 @@
-"""Fixtures for tests on the real test cluster (tests/cluster: Kubernetes v1.20.2 on 127.0.0.1, started by
+"""Fixtures for tests on the real test cluster (tests/cluster: Kubernetes v1.37.2 on 127.0.0.1, started by
 `make test` or `make test-cluster`): the cluster itself, and throwaway copies of the demo's Kubernetes profile.
 
 The cluster is required, never optional: without it these tests fail, naming the command that starts it. Each
@@ -144,7 +144,7 @@ def _nothing_left_on_the_cluster(test_cluster: TestCluster) -> Iterator[None]:
     assert not leaks, f"left behind on the test cluster: {leaks}"
 
 
-CONFIG = """\
+PROJECT = """\
 [project]
 name = "{name}"
 provider = "kind"
@@ -152,7 +152,8 @@ provider = "kind"
 [images.app]
 context = "app"
 args = {{ BASE = "${{DEVSTACK_BASE_IMAGE:-python:3.11-slim-bookworm}}" }}
-
+"""
+CONFIG = PROJECT + """
 [kubernetes]
 manifests = ["k8s/*.yaml"]
 """
