@@ -41,6 +41,7 @@ BUILTIN = (
     Kind("apps/v1", "DaemonSet", "daemonsets", True), Kind("apps/v1", "ReplicaSet", "replicasets", True),
     Kind("batch/v1", "Job", "jobs", True), Kind("batch/v1", "CronJob", "cronjobs", True),
     Kind("rbac.authorization.k8s.io/v1", "Role", "roles", True),
+    Kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", True),
     Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False),
 )
 

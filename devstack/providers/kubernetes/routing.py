@@ -1,32 +1,34 @@
 """Ready means reachable: after the workloads are ready, wait until each Service of the deploy lists every ready
-pod it selects among its EndpointSlices, which kube-proxy reads (Endpoints on a cluster that serves no slices).
+pod it selects among its EndpointSlices (discovery.k8s.io/v1), which kube-proxy reads.
 Until the controllers have done that, kube-proxy rejects connections to the Service ("has no endpoints":
 connection refused), and a smoke test sent at once fails for no reason of the user's. (kube-proxy then programs
 the node within its own sync period, 1 s at most by default, which cannot be seen from outside the node.)
 
-EndpointSlices are discovery.k8s.io/v1 from Kubernetes 1.21 and v1beta1 before (removed in 1.25): whichever
-the cluster serves."""
+Only discovery.k8s.io/v1 (served since Kubernetes 1.21): v1beta1 is gone since 1.25, and the v1 Endpoints API is
+deprecated since 1.33 (the server answers each read with a warning)."""
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 
 from devstack import blocking
-from devstack.errors import DeployError, ReadinessError
+from devstack.errors import ReadinessError
 from devstack.providers.kubernetes import health
 from devstack.providers.kubernetes.api import Api, Json, typed_items
 from devstack.providers.kubernetes.discovery import Discovery, Resource
 
 _POLL_S = 0.2
+_SLICES = "discovery.k8s.io/v1"
 _SERVICE_NAME = "kubernetes.io/service-name"  # the label tying a slice to its Service
 
 
 def wait(api: Api, discovery: Discovery, objects: Sequence[Json], deadline: float) -> None:
     """Until every Service in `objects` lists its ready pods; ReadinessError naming the first that does not."""
     services = [o for o in objects if o.get("kind") == "Service" and (o.get("spec") or {}).get("selector")]
-    slices = _slices(discovery) if services else None
+    if not services:
+        return
+    slices = discovery.find(_SLICES, "EndpointSlice")
     while services:
         missing = [(service, ips) for service in services if (ips := unlisted(api, slices, service))]
         if not missing:
@@ -38,14 +40,14 @@ def wait(api: Api, discovery: Discovery, objects: Sequence[Json], deadline: floa
         blocking.sleep(_POLL_S)
 
 
-def unlisted(api: Api, slices: Resource | None, service: Json) -> set[str]:
+def unlisted(api: Api, slices: Resource, service: Json) -> set[str]:
     """The addresses of ready pods the Service selects that it does not route to yet."""
     namespace, name = service["metadata"].get("namespace") or "default", service["metadata"]["name"]
     wanted = {pod["status"]["podIP"] for pod in selected_pods(api, service)
               if health.pod_ready(pod) and (pod.get("status") or {}).get("podIP")}
     if not wanted:
         return set()
-    return wanted - (_sliced(api, slices, namespace, name) if slices else _endpoints(api, namespace, name))
+    return wanted - _sliced(api, slices, namespace, name)
 
 
 def selected_pods(api: Api, service: Json) -> list[Json]:
@@ -56,21 +58,8 @@ def selected_pods(api: Api, service: Json) -> list[Json]:
     return typed_items(api.call("GET", f"/api/v1/namespaces/{namespace}/pods", query=query))
 
 
-def _slices(discovery: Discovery) -> Resource | None:
-    for version in ("discovery.k8s.io/v1", "discovery.k8s.io/v1beta1"):
-        with contextlib.suppress(DeployError):
-            return discovery.find(version, "EndpointSlice")
-    return None
-
-
 def _sliced(api: Api, slices: Resource, namespace: str, name: str) -> set[str]:
     found = api.call("GET", slices.collection(namespace), query=[("labelSelector", f"{_SERVICE_NAME}={name}")])
     return {address for piece in found.get("items") or [] for endpoint in piece.get("endpoints") or []
             if (endpoint.get("conditions") or {}).get("ready") is not False
             for address in endpoint.get("addresses") or []}
-
-
-def _endpoints(api: Api, namespace: str, name: str) -> set[str]:
-    endpoints = api.get(f"/api/v1/namespaces/{namespace}/endpoints/{name}") or {}
-    return {address.get("ip") for subset in endpoints.get("subsets") or []
-            for address in subset.get("addresses") or []}
