@@ -3,6 +3,10 @@ does), remove the ones deleted locally, then run the restart command: one exec r
 than one step. No image build, no rollout.
 
 Needs `tar` in the container, as `kubectl cp` does (and `sh` for the single exec; without it, one exec a step).
+
+Exec offers the API server v5.channel.k8s.io first: it can close the command's stdin, so a command that reads its
+input to the end (tar does, and `cat`) sees the end of it. Servers before Kubernetes 1.29 know only
+v4.channel.k8s.io, offered second: there the copy relies on tar stopping at its archive's end marker.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
 from devstack.errors import DeployError
+from devstack.providers.kubernetes import websocket
 from devstack.providers.kubernetes.api import Api
 
 Files = Sequence[tuple[Path, str]]  # (local path, absolute path in the container)
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")  # offered in this order; the server picks the first it knows
 _FRAME = 64 * 1024  # stdin goes in websocket frames of this size
 _TIMEOUT_S = 120.0
 _MARK = "devstack-live-update-step:"  # a failing step of a script says its number on stderr
@@ -32,7 +38,8 @@ _WRITABLE = ("\n  live update writes as the container's user: make the synced fi
              "in the Dockerfile (COPY --chown=UID:GID …)")
 
 
-def sync_files(api: Api, namespace: str, pod: str, container: str, files: Files, restart: Sequence[str]) -> None:
+def sync_files(api: Api, namespace: str, pod: str, container: str, files: Files, restart: Sequence[str], *,
+               protocols: Sequence[str] = PROTOCOLS) -> None:
     """Make the container's copies match the local files (deleted ones removed), then run the `restart`
     command (an argv, as in [images.NAME.live_update]; empty: none). The steps go in one exec when there are
     several (each exec is a round trip through the API server, the kubelet and the runtime)."""
@@ -48,9 +55,9 @@ def sync_files(api: Api, namespace: str, pod: str, container: str, files: Files,
         steps.append(Step(f"running `{' '.join(restart)}` in {where}", list(restart)))
     stdin = archive(present) if present else None
     if len(steps) == 1:
-        run(api, namespace, pod, container, steps[0], stdin)
+        run(api, namespace, pod, container, steps[0], stdin, protocols=protocols)
     elif steps:
-        run_steps(api, namespace, pod, container, steps, stdin)
+        run_steps(api, namespace, pod, container, steps, stdin, protocols=protocols)
 
 
 @dataclass(frozen=True)
@@ -64,18 +71,19 @@ class Step:
         return self.command[0] == "tar"
 
 
-def run_steps(api: Api, namespace: str, pod: str, container: str, steps: Sequence[Step], stdin: bytes | None) -> None:
+def run_steps(api: Api, namespace: str, pod: str, container: str, steps: Sequence[Step], stdin: bytes | None, *,
+              protocols: Sequence[str] = PROTOCOLS) -> None:
     """The steps in order, in one `sh -c`; the first to fail stops the rest and is named. A container without a
     shell gets one exec per step."""
     where = f"live update of pod {pod} container {container}"
-    outcome = _exec(api, namespace, pod, container, ["sh", "-c", script(steps)], stdin, where)
+    outcome = execute(api, namespace, pod, container, ["sh", "-c", script(steps)], stdin, where, protocols)
     if not outcome.failure:
         return
     marks = [line.removeprefix(_MARK) for line in outcome.detail.splitlines() if line.startswith(_MARK)]
     detail = "\n".join(line for line in outcome.detail.splitlines() if not line.startswith(_MARK))
     if not marks and _NO_SHELL in f"{outcome.failure} {detail}":
         for step in steps:
-            run(api, namespace, pod, container, step, stdin)
+            run(api, namespace, pod, container, step, stdin, protocols=protocols)
         return
     failed = steps[int(marks[-1])] if marks and marks[-1].isdigit() and int(marks[-1]) < len(steps) else None
     raise DeployError(_message(failed.what if failed else where, outcome.failure, detail,
@@ -102,37 +110,54 @@ def archive(files: Files) -> bytes:
     return buffer.getvalue()
 
 
-def run(api: Api, namespace: str, pod: str, container: str, step: Step, stdin: bytes | None) -> None:
+def run(api: Api, namespace: str, pod: str, container: str, step: Step, stdin: bytes | None, *,
+        protocols: Sequence[str] = PROTOCOLS) -> None:
     """Exec one step (given the archive when it is the copy); DeployError with its stderr and exit code."""
-    outcome = _exec(api, namespace, pod, container, step.command, stdin if step.copies else None, step.what)
+    outcome = execute(api, namespace, pod, container, step.command, stdin if step.copies else None, step.what,
+                      protocols)
     if outcome.failure:
         raise DeployError(_message(step.what, outcome.failure, outcome.detail, tar=step.copies))
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class Outcome:
     detail: str  # stderr
     failure: str  # "" on success, else what went wrong ("exit code 1")
+    protocol: str  # the one the server chose
 
 
-def _exec(api: Api, namespace: str, pod: str, container: str, command: list[str], stdin: bytes | None,
-          what: str) -> _Outcome:
+def execute(api: Api, namespace: str, pod: str, container: str, command: list[str], stdin: bytes | None,
+            what: str, protocols: Sequence[str] = PROTOCOLS) -> Outcome:
+    """Run a command in the container, given `stdin` (then closed, where the protocol can), to its end."""
     try:
         client: Any = stream(api.core().connect_get_namespaced_pod_exec, pod, namespace, command=command,
                              container=container, stdin=stdin is not None, stdout=True, stderr=True, tty=False,
-                             _preload_content=False, binary=True)
+                             _preload_content=False, binary=True,
+                             _headers={"sec-websocket-protocol": ",".join(protocols)})
     except ApiException as err:
-        raise DeployError(f"{what} failed: cannot exec in the pod: {err.reason}") from None
+        raise DeployError(api.scrub(f"{what} failed: cannot exec in the pod: {refusal(err)}")) from None
     try:
         if stdin is not None:
             for start in range(0, len(stdin), _FRAME):
                 client.write_stdin(stdin[start:start + _FRAME])
-            client.close_channel(0)  # v5 only: tells the command its stdin ended; tar also stops at its end marker
+            client.close_channel(0)  # v5 only (a no-op on v4): the command's stdin ends here
         client.run_forever(timeout=_TIMEOUT_S)
         errors, status = client.read_stderr(0), client.read_channel(3)
     finally:
         client.close()
-    return _Outcome(api.scrub(bytes(errors).decode("utf-8", "replace").strip()), _failure(status))
+    return Outcome(api.scrub(bytes(errors).decode("utf-8", "replace").strip()), _failure(status),
+                   str(client.subprotocol))
+
+
+def refusal(err: ApiException) -> str:
+    """What the server said when it refused the exec. The client library puts the handshake's whole answer in
+    `reason` ("Handshake status 403 Forbidden -+-+- {headers} -+-+- {Status}"): its Status's message is the part
+    a person needs, with what to ask for when it is RBAC (since 1.35 a websocket exec takes `create` too)."""
+    reason = str(err.reason or err)
+    message = websocket.status_message(reason.rsplit(" -+-+- ", 1)[-1].encode()) if " -+-+- " in reason else reason
+    if "forbidden" in reason.lower():
+        message += " (exec needs the verbs get and create on pods/exec)"
+    return message
 
 
 def exec_output(api: Api, namespace: str, pod: str, container: str, command: list[str]) -> tuple[int, str]:
