@@ -101,7 +101,8 @@ async def deploy_in_order(config: Config, provider: Provider, plan: DeployPlan, 
                 console.event(name, f"waiting on {', '.join(deps)}")
         report(events.Deploying(stage))
         upto = ready | set(stage)
-        await blocking.call(provider.apply, plan, None if not later else frozenset(upto))
+        for warning in await blocking.call(provider.apply, plan, None if not later else frozenset(upto)):
+            console.event(config.project, f"warning: {warning}")
         if later:
             await blocking.call(provider.wait_ready, plan, max(deadline - time.monotonic(), 1.0), frozenset(upto))
             ready = upto

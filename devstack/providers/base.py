@@ -106,10 +106,12 @@ class Provider(Protocol):
 
     def plan(self, images: Mapping[str, str]) -> DeployPlan: ...
 
-    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> None:
-        """Apply the plan. With `resources` (a deploy in dependency order), only those resources are started or
-        updated: every other object of the deploy is applied (networks, configs, Services), the other workloads
-        are held back (not started when new, left as they run when they exist), and nothing is pruned."""
+    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> list[str]:
+        """Apply the plan; what the engine or cluster warned of, one line each (a deprecated field that a manifest
+        sets), for the engine to show. With `resources` (a deploy in dependency order), only those resources are
+        started or updated: every other object of the deploy is applied (networks, configs, Services), the other
+        workloads are held back (not started when new, left as they run when they exist), and nothing is
+        pruned."""
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
         """Return when every resource (or those of `resources`) is ready; raise ReadinessError naming the first

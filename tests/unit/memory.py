@@ -86,13 +86,14 @@ class MemoryProvider:
         return DeployPlan(self.resources, digest, changed=not current, images=images,
                           resource_images={r: next(iter(images.values()), "") for r in self.resources})
 
-    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> None:
+    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> list[str]:
         self.engine.step("apply")
         now = datetime.now(UTC).isoformat()
         for resource in plan.resources if resources is None else sorted(resources):
             self.engine.running[resource] = plan.digest
             self.engine.started[resource] = now
         self.engine.applied.append(tuple(sorted(resources or plan.resources)))
+        return []
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
         self.engine.step("ready")

@@ -89,10 +89,15 @@ class Api:
         return kube_client.CoreV1Api(kube_client.ApiClient(self.client.configuration))
 
     def call(self, method: str, path: str, *, query: Query = (), body: Json | None = None,
-             content_type: str = "application/json", timeout_s: float = _TIMEOUT_S) -> Json:
+             content_type: str = "application/json", timeout_s: float = _TIMEOUT_S,
+             warnings: list[str] | None = None) -> Json:
+        """The response's JSON; the server's warnings (a deprecated field the body sets) are added to `warnings`
+        when given, and dropped otherwise: they never reach the output on their own."""
         response = self._send(method, path, query, body, content_type, timeout_s)
         data = self._read(response)
         self._check(response, data, method, path)
+        if warnings is not None:
+            warnings.extend(server_warnings(response.headers.getlist("Warning")))
         return json.loads(data) if data else {}
 
     def get(self, path: str, query: Query = ()) -> Json | None:
@@ -235,6 +240,17 @@ def _tls_context(configuration: kube_client.Configuration) -> ssl.SSLContext:
     if configuration.cert_file:
         context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
     return context
+
+
+def server_warnings(headers: Sequence[str]) -> list[str]:
+    """The texts of an API server's `Warning: 299 - "text"` headers (RFC 7234's form, which it always uses)."""
+    texts = []
+    for header in headers:
+        code, _, rest = header.partition(" ")
+        _agent, _, text = rest.partition(" ")
+        if code == "299" and text.startswith('"'):
+            texts.append(text[1:].rsplit('"', 1)[0].replace('\\"', '"'))
+    return texts
 
 
 def typed_items(found: Json) -> list[Json]:

@@ -35,14 +35,18 @@ def is_current(api: Api, discovery: Discovery, rendered: Rendered) -> bool:
     return True
 
 
-def apply(api: Api, discovery: Discovery, rendered: Rendered, project: str) -> None:
+def apply(api: Api, discovery: Discovery, rendered: Rendered, project: str) -> list[str]:
+    """Apply every object; the server's warnings, one line per warning text naming where it came from."""
     for namespace in rendered.namespaces:
         ensure_namespace(api, namespace, project)
+    warned: dict[str, list[str]] = {}
     for obj, source in zip(rendered.objects, rendered.sources, strict=True):
         resource = discovery.find(obj["apiVersion"], obj["kind"])
-        _apply_one(api, resource, obj, source)
+        for text in _apply_one(api, resource, obj, source):
+            warned.setdefault(text, []).append(f"{source} ({obj['kind']} {obj['metadata']['name']})")
         if obj["kind"] == "CustomResourceDefinition":
             _wait_established(api, resource, obj["metadata"]["name"])
+    return [f"the API server warns: {text} (in {', '.join(where)})" for text, where in warned.items()]
 
 
 def ensure_namespace(api: Api, name: str, project: str) -> None:
@@ -101,16 +105,19 @@ _CLAIM_TEMPLATES_CONFLICT = re.compile(r'.*Apply failed with 1 conflict: conflic
                                        r"(?: using [^:]+)?: \.spec\.volumeClaimTemplates\s*", re.DOTALL)
 
 
-def _apply_one(api: Api, resource: Resource, obj: Json, source: str) -> None:
+def _apply_one(api: Api, resource: Resource, obj: Json, source: str) -> list[str]:
+    """Apply one object; the warnings the server gave."""
     path = resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"])
     query = [("fieldManager", FIELD_MANAGER)]
+    warnings: list[str] = []
     try:
         try:
-            api.call("PATCH", path, query=query, body=obj, content_type=APPLY_PATCH)
+            api.call("PATCH", path, query=query, body=obj, content_type=APPLY_PATCH, warnings=warnings)
         except ApiError as err:
             if err.status != 409 or not _CLAIM_TEMPLATES_CONFLICT.fullmatch(str(err)):
                 raise
-            api.call("PATCH", path, query=[*query, ("force", "true")], body=obj, content_type=APPLY_PATCH)
+            api.call("PATCH", path, query=[*query, ("force", "true")], body=obj, content_type=APPLY_PATCH,
+                     warnings=warnings)
     except ApiError as err:
         what = f"{source}: applying {obj['kind']} {obj['metadata']['name']!r}"
         if err.status == 409:
@@ -119,6 +126,7 @@ def _apply_one(api: Api, resource: Resource, obj: Json, source: str) -> None:
                 "  a field these manifests set was changed outside devstack, which does not overwrite it: revert "
                 "that change, remove the field from the manifest, or delete the object; then save again") from None
         raise DeployError(f"{what} failed: {err}") from None
+    return warnings
 
 
 def _wait_established(api: Api, resource: Resource, name: str) -> None:

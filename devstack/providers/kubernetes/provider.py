@@ -69,6 +69,7 @@ class KubernetesProvider:
         self._pods_changed: threading.Event | None = None  # set by the informers wait_for_change starts
         self._namespaces_used: set[str] = set()  # of every plan so far: log followers look in them all
         self._delivered: set[str] = set()
+        self._warned: set[str] = set()  # the server's warnings already shown
         self._running: list[pod_logs.Follower | Informer] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -125,14 +126,20 @@ class KubernetesProvider:
                           changed=not current, images=images, resource_images=render.resource_images(rendered, images),
                           rendered=rendered)
 
-    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> None:
+    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> list[str]:
         rendered = _rendered(plan)
         self._deliver_missing(plan.images)
         if resources is not None:  # a stage of a deploy in dependency order: the other workloads wait
-            apply.apply(self.api, self.discovery, render.holding(rendered, resources), self.project)
-            return
-        apply.apply(self.api, self.discovery, rendered, self.project)
+            return self._once(apply.apply(self.api, self.discovery, render.holding(rendered, resources), self.project))
+        warnings = apply.apply(self.api, self.discovery, rendered, self.project)
         apply.prune(self.api, self.discovery, rendered, self.project)
+        return self._once(warnings)
+
+    def _once(self, warnings: list[str]) -> list[str]:
+        """Every redeploy applies every object again, and the server warns again: each warning is shown once."""
+        new = [w for w in warnings if w not in self._warned]
+        self._warned.update(new)
+        return new
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
         rendered = _rendered(plan)

@@ -59,7 +59,7 @@ class SwarmProvider:
         return DeployPlan(resources=rendered.services, digest=rendered.digest, changed=not current, images=images,
                           resource_images=runs, rendered=rendered)
 
-    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> None:
+    def apply(self, plan: DeployPlan, resources: Collection[str] | None = None) -> list[str]:
         self._applied_at = datetime.now(UTC)
         rendered = plan.rendered
         assert isinstance(rendered, Rendered), "a plan made by this provider"
@@ -75,9 +75,10 @@ class SwarmProvider:
                 existing = deploy.existing(self.client, self.project)
             held = stackfile.holding(rendered, frozenset(resources), existing)
             deploy.apply(self._write(held.text()), self.project, prune=False)
-            return
+            return []
         with docker_engine.translated("remove outdated configs"):
             deploy.prune_configs(self.client, self.project, stackfile.config_names(document, self.project))
+        return []  # `docker stack deploy`'s own warnings are in its output, which a failure shows
 
     def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
         names = plan.resources if resources is None else tuple(r for r in plan.resources if r in resources)
