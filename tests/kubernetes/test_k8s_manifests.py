@@ -1,5 +1,6 @@
 """Every Kubernetes manifest under stacks/ is valid against the Kubernetes schemas (offline, strict: unknown
-fields fail too), as written and as devstack renders it (images injected, labels and namespace added)."""
+fields fail too), as written and as devstack renders it (images injected, labels and namespace added): those of
+1.30, the oldest release users run, and of 1.37, the test cluster's."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from devstack.config.secret_store import Secret
 from devstack.providers.kubernetes import manifests, render
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
-VERSION = kubernetes_validate.latest_version()
+VERSIONS = ("1.30", "1.37")
 CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "PersistentVolume",
                   "StorageClass"}
 
@@ -41,11 +42,12 @@ def test_the_demo_ships_kubernetes_manifests() -> None:
 
 @pytest.mark.parametrize(("file", "number", "doc"), DOCUMENTS,
                          ids=[f"{file}#{number}" for file, number, _ in DOCUMENTS])
-def test_manifest_is_valid(file: str, number: int, doc: dict[str, Any]) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_manifest_is_valid(file: str, number: int, doc: dict[str, Any], version: str) -> None:
     try:
-        kubernetes_validate.validate(doc, VERSION, strict=True)
+        kubernetes_validate.validate(doc, version, strict=True)
     except kubernetes_validate.ValidationError as err:
-        pytest.fail(f"{file}#{number} ({doc['kind']} {doc['metadata'].get('name')}): {err.message}")
+        pytest.fail(f"{file}#{number} ({doc['kind']} {doc['metadata'].get('name')}) for {version}: {err.message}")
 
 
 def test_rendered_demo_is_valid() -> None:
@@ -57,5 +59,6 @@ def test_rendered_demo_is_valid() -> None:
                            secrets=[Secret("inject-password", "password", "x" * 24)])
     result = render.render(documents, inputs, lambda _api, kind: kind not in CLUSTER_SCOPED)
     for obj in result.objects:
-        kubernetes_validate.validate(obj, VERSION, strict=True)
+        for version in VERSIONS:
+            kubernetes_validate.validate(obj, version, strict=True)
     assert {o["kind"] for o in result.objects} == {"Secret", "Service", "Deployment"}

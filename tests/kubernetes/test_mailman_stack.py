@@ -1,5 +1,5 @@
 """The Mailman stack (stacks/mailman) as devstack renders it (kubectl kustomize, images injected, dev secrets
-added): valid against the Kubernetes 1.30 schemas, credentials only in Secrets, a readiness probe on every
+added): valid against the Kubernetes 1.30 and 1.37 schemas, credentials only in Secrets, a readiness probe on every
 container, and config edits that roll exactly the workload whose config changed."""
 
 from __future__ import annotations
@@ -50,13 +50,14 @@ def hashes(objects: list[Json]) -> dict[str, str]:
             if confighash.ANNOTATION in (inject.template(o) or {}).get("metadata", {}).get("annotations", {})}
 
 
-def test_every_rendered_object_is_valid_for_kubernetes_1_30(stack: tuple[list[Json], list[Secret]]) -> None:
+def test_every_rendered_object_is_valid_for_kubernetes_1_30_and_1_37(stack: tuple[list[Json], list[Secret]]) -> None:
     invalid = []
     for obj in stack[0]:
-        try:
-            kubernetes_validate.validate(obj, "1.30", strict=True)
-        except kubernetes_validate.ValidationError as err:
-            invalid.append(f"{obj['kind']} {obj['metadata']['name']}: {err.message}")
+        for version in ("1.30", "1.37"):  # the oldest release users run, and the test cluster's
+            try:
+                kubernetes_validate.validate(obj, version, strict=True)
+            except kubernetes_validate.ValidationError as err:
+                invalid.append(f"{obj['kind']} {obj['metadata']['name']} ({version}): {err.message}")
     assert invalid == []
 
 
