@@ -275,6 +275,7 @@ def teardown(quiet: bool) -> list[str]:
     machine.delete_interface(BRIDGE)
     machine.remove_files(shim_sockets)  # killed shims leave their sockets in containerd's fixed /run folder
     baseline = STATE / "baseline.json"
+    machine.remove_new_default_paths(baseline)
     left: list[str] = []
     if baseline.exists():
         left = machine.restore(baseline, chains=("KUBE-", "CNI-", FORWARD_CHAIN), log_dirs=(Path("/var/log/pods"),

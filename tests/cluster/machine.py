@@ -25,7 +25,8 @@ SYSCTLS = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/pa
            "net/netfilter/nf_conntrack_tcp_timeout_close_wait", "net/netfilter/nf_conntrack_tcp_be_liberal",
            "net/netfilter/nf_conntrack_udp_timeout", "net/netfilter/nf_conntrack_udp_timeout_stream")
 # Places outside the state directory that the components would use by default: the cluster configures each away
-# (cluster.py, configs.py), and `down` checks that none appeared.
+# (cluster.py, configs.py), but for the kubelet's device-plugin socket, whose folder is fixed
+# (/var/lib/kubelet/device-plugins); `down` removes those that were not there before, and checks.
 DEFAULT_PATHS = (Path("/var/lib/kubelet"), Path("/var/lib/containerd"), Path("/opt/containerd"),
                  Path("/var/run/nri"), Path("/etc/kubernetes"), Path("/var/lib/etcd"))
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -80,6 +81,13 @@ def leftovers(state: Path, bridge: str, baseline: Path, sockets: list[Path]) -> 
     before = set(json.loads(baseline.read_text()).get("paths", [])) if baseline.exists() else set()
     left += [f"{p} (a component's default folder)" for p in DEFAULT_PATHS if p.exists() and str(p) not in before]
     return left
+
+
+def remove_new_default_paths(baseline: Path) -> None:
+    before = set(json.loads(baseline.read_text()).get("paths", [])) if baseline.exists() else set()
+    for path in DEFAULT_PATHS:
+        if path.exists() and str(path) not in before:
+            subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=False)
 
 
 def shim_sockets(address: Path, state: Path) -> list[Path]:
