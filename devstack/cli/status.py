@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from devstack.cli.session import Session, pass_session
+from devstack.config.model import Config
 from devstack.errors import DaemonNotServing
 from devstack.observe import view
 from devstack.observe.console import Console
@@ -28,6 +29,7 @@ def command(session: Session, as_json: bool) -> int:
             session.console.write(json.dumps(board, indent=2) + "\n")
         else:
             show_board(session.console, board)
+            show_links(session.console, session.config)
         return 0
     resources, off = session.provider().status(), sorted(session.config.disabled)
     if as_json:
@@ -37,7 +39,15 @@ def command(session: Session, as_json: bool) -> int:
         show(session.console, resources)
         for name in off:
             session.console.event(name, f"disabled: devstack enable {name}")
+        show_links(session.console, session.config)
     return 0
+
+
+def show_links(console: Console, config: Config) -> None:
+    """[resources.NAME] links: the endpoints worth a click, beside the forwards."""
+    for spec in config.resources.values():
+        for link in spec.links if spec.name not in config.disabled else ():
+            console.event(spec.name, f"{link.name}: {link.url}")
 
 
 def _board(session: Session) -> dict[str, Any] | None:

@@ -203,6 +203,9 @@ def end_cycle(step: EndCycle, context: Context) -> ev.CycleEnded:
         console.event(project, f"failed for a reason outside the files: retrying in {step.retry_in:.0f}s (no edit "
                       "needed)", ok=False)
     if step.first:
+        for spec in context.config.resources.values():  # [resources.NAME] links, beside the forwards
+            for link in spec.links if spec.name not in context.config.disabled else ():
+                console.event(spec.name, f"{link.name}: {link.url}")
         if not step.ok and step.retry_in is None:
             console.error("the first pass failed: fix it and save; devstack retries on every change")
         console.info("watching for changes (Ctrl-C stops watching; the stack keeps running)")

@@ -21,6 +21,9 @@ from tests.unit.conftest import MINIMAL, Project
 from tests.unit.memory import Engine, MemoryBuilder, MemoryProvider
 
 COMMANDS = MINIMAL + """
+[resources.web]
+links = [{ name = "admin UI", url = "http://127.0.0.1:8480/admin/" }]
+
 [[commands]]
 name = "hello"
 resource = "web"
