@@ -5,11 +5,16 @@ tested on the real test cluster (tests/realkube)."""
 
 from __future__ import annotations
 
+import io
 import json
 
 from k8s_env import TOKEN, Env
 
 from devstack import labels
+from devstack.config import loader
+from devstack.engine.converge import run_once
+from devstack.observe.console import Console
+from tests.unit.memory import Engine, MemoryBuilder
 
 IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
 
@@ -136,3 +141,17 @@ def test_a_disabled_workload_is_pruned_and_its_service_stays(env: Env) -> None:
     deleted = [r.path for r in env.kube.requests("DELETE")]
     assert any(path.endswith("/deployments/relay") for path in deleted), deleted
     assert not any("/services/" in path for path in deleted)
+
+
+def test_ci_applies_a_dependent_workload_once_its_dependency_is_ready(env: Env) -> None:
+    """depends_on through the whole pass (run_once) on the Kubernetes provider: relay's Deployment is applied only
+    after sink's rollout was waited for."""
+    env.config()
+    path = env.root / "devstack.toml"
+    path.write_text(path.read_text() + '\n[resources.relay]\ndepends_on = ["sink"]\n')
+    config = loader.load(path)
+    out, engine = io.StringIO(), Engine()  # the images are built in memory; the cluster is the fake API server
+    run_once(config, env.provider(config), Console(out, tty=False), 30, builder=MemoryBuilder(engine))
+    patched = [r.path.rsplit("/", 1)[-1] for r in env.kube.requests("PATCH") if "/deployments/" in r.path]
+    assert patched.index("sink") < patched.index("relay"), patched
+    assert "relay    waiting on sink" in out.getvalue()
