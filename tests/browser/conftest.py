@@ -57,6 +57,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, engine: docker.DockerCli
         yield Dashboard(project, daemon, url.group(0))
     finally:
         daemon.stop()
+        print("\n".join(["devstack up said:", *daemon.lines[-60:]]))  # shown when a test of the module failed
         tear_down(project)
 
 
