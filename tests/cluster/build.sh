@@ -79,7 +79,7 @@ count_lines() {
         count=$((count + 1))
         if [ $((count % 100)) = 0 ]; then say "  $1: $count packages compiled or checked"; fi
     done
-    say "  $1: $count packages"
+    say "  $1: $count packages compiled"
 }
 
 # -X flags that set the version variables a release build sets.
@@ -140,12 +140,12 @@ if [ ! -f "$CACHE/root/.unpacked" ]; then
 fi
 
 {
-    "$CACHE/bin/kubectl" version --client 2>/dev/null | head -1
-    "$CACHE/bin/etcd" --version 2>/dev/null | head -1
+    "$CACHE/bin/kubectl" version --client 2>/dev/null | sed -n 1p
+    "$CACHE/bin/etcd" --version 2>/dev/null | sed -n 1p
     "$CACHE/bin/containerd" --version
-    "$CACHE/bin/runc" --version | head -1
-    "$CACHE/cni/bridge" --version 2>&1 | head -1 || true
-    "$CACHE/bin/coredns" -version | head -1
+    "$CACHE/bin/runc" --version | sed -n 1p
+    "$CACHE/cni/bridge" --version 2>&1 | sed -n 1p
+    "$CACHE/bin/coredns" -version | sed -n 1p
     "$CACHE/bin/helm" version --short
 } >"$CACHE/versions.txt"
 touch "$CACHE/.complete"

@@ -1,6 +1,6 @@
-// kube is the test cluster's Kubernetes (and its etcd) in one program: every component compiled and linked once (they share
-// most of their packages), chosen by the name it is called by (a link named kubelet, kube-apiserver, ...) or
-// by its first argument (`kube kubelet --config ...`).
+// kube is the test cluster's Kubernetes, and its etcd, in one program: every component compiled and linked once
+// (they share most of their packages), chosen by the name it is called by (a link named kubelet, kube-apiserver,
+// ...) or by its first argument (`kube kubelet --config ...`).
 package main
 
 import (
