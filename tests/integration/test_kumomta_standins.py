@@ -148,7 +148,7 @@ def test_kcli_queue_summary_shows_what_waits_in_the_spool(stack: Stack) -> None:
     """`devstack run queues` execs kcli in a kumod pod: the stand-in's kcli counts the spooled messages by queue."""
     stack.sink.stop(timeout=2)
     assert stack.inject((USER, KEYS[0])).json()["success_count"] == 2
-    code, output = stack.kumod.exec_run(["/opt/kumomta/sbin/kcli", "--endpoint", "http://127.0.0.1:8000",
+    code, output = stack.kumod.exec_run(["/opt/kumomta/sbin/kcli", "--endpoint", "http://127.0.0.1:8001",
                                          "queue-summary"])
     text = output.decode()
     assert code == 0, text
