@@ -19,7 +19,7 @@ CLUSTER := $(PYTHON) tests/cluster/cluster.py
 CLUSTER_KUBECONFIG := .devstack/test-cluster/kubeconfig
 
 .PHONY: help demo test down lint docs unit integration bench bench-tools venv docker base-image lua browser screenshots clean test-cluster \
-	test-cluster-down
+	test-cluster-down kind-node
 
 help:
 	@echo "make demo   bring the demo stack up (devstack up)"
@@ -38,7 +38,7 @@ down: venv docker
 
 # The suite runs on the real test cluster too: started here when it is not running, and stopped again (with
 # everything it changed on the machine undone) when this run started it.
-test: venv docker base-image lua browser lint docs
+test: venv docker base-image lua browser lint docs kind-node
 	@started=0; if ! $(CLUSTER) status >/dev/null 2>&1; then started=1; fi; \
 	status=0; $(MAKE) --no-print-directory test-cluster || status=$$?; \
 	if [ $$status -eq 0 ]; then \
@@ -59,6 +59,12 @@ test-cluster: docker
 
 test-cluster-down:
 	@$(CLUSTER) down
+
+# kind v0.33.0 and a kind node image of Kubernetes v1.37.2 assembled from the test cluster's programs, for the kind
+# provider's tests (tests/realkind). Cached: rebuilt only when an input changes (tests/kind/build.sh).
+kind-node: docker
+	@bash tests/cluster/build.sh
+	@bash tests/kind/build.sh >/dev/null
 
 lint: venv
 	$(BIN)/ruff check devstack sink tests bench docs

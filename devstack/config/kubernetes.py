@@ -12,6 +12,7 @@ manifests come from (plain YAML globs, kustomize folders, helm charts).
     allowed_contexts = ["lab-*"]          # added to the allow-list (kind-*, k3d-*, minikube, docker-desktop, ...)
     registry = "localhost:5001"           # a local registry devstack pushes to
     registry_from_cluster = "kind-registry:5000"  # the same registry as the nodes pull from
+    node_image = "kindest/node:v1.33.1"   # kind/k3d: the node image of a cluster devstack creates (--image)
 
     [[kubernetes.helm]]
     chart = "charts/mailman"
@@ -64,7 +65,8 @@ def read(top: Table, provider: str, project: str) -> KubernetesSpec:
         manifests=tuple(_globs(table)), kustomize=tuple(_folders(table, "kustomize")),
         helm=tuple(_helm(chart, project) for chart in table.array_of_tables("helm")),
         kubeconfig=_kubeconfig(table), allowed_contexts=tuple(table.str_list("allowed_contexts", [])),
-        registry=table.string("registry", None), registry_from_cluster=table.string("registry_from_cluster", None))
+        registry=table.string("registry", None), registry_from_cluster=table.string("registry_from_cluster", None),
+        node_image=_node_image(table, provider))
     if not (spec.manifests or spec.kustomize or spec.helm):
         raise table.error("manifests", "is required: give `manifests`, `kustomize` or a [[kubernetes.helm]] chart")
     if spec.registry_from_cluster and not spec.registry:
@@ -87,6 +89,16 @@ def _cluster_and_context(table: Table, provider: str, project: str) -> tuple[str
     if not _CLUSTER.fullmatch(cluster):
         raise table.error("cluster", f"expected lower-case letters, digits and '-' (at most 32), got {cluster!r}")
     return cluster, _CONTEXT_PREFIX[provider] + cluster
+
+
+def _node_image(table: Table, provider: str) -> str | None:
+    image: str | None = table.string("node_image", None)
+    if image is not None and provider not in ("kind", "k3d"):
+        raise table.error("node_image", f"is for clusters devstack creates with kind or k3d (`--image`), not for "
+                                        f"provider {provider!r}")
+    if image is not None and not image.strip():
+        raise table.error("node_image", "expected an image reference, got an empty string")
+    return image
 
 
 def _namespace_default(project: str) -> str:

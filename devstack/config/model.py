@@ -82,6 +82,7 @@ class KubernetesSpec:
     allowed_contexts: tuple[str, ...] = ()  # added to the built-in allow-list (fnmatch patterns)
     registry: str | None = None  # a local registry as this machine pushes to it ("localhost:5001")
     registry_from_cluster: str | None = None  # the same registry as the nodes pull from; None: same as `registry`
+    node_image: str | None = None  # kind/k3d: the node image of a cluster devstack creates; None: the CLI's default
 
 
 @dataclass(frozen=True)

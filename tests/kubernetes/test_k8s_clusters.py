@@ -82,6 +82,14 @@ def test_kind_command_lines(bin_dir: Path) -> None:
         ([docker, "network", "connect", "kind", "kind-registry"], None)]
 
 
+def test_a_node_image_reaches_kind_and_k3d(bin_dir: Path) -> None:
+    image = ["--image", "devstack.test/kind-node:1"]
+    assert Kind("demo", image="devstack.test/kind-node:1").create_argv()[-2:] == image
+    assert K3d("demo", image="devstack.test/kind-node:1").create_argv()[-2:] == image
+    registry = Registry("localhost:5001", "kind-registry:5000")
+    assert Kind("demo", registry, "devstack.test/kind-node:1").create_argv()[-4:] == [*image, "--config", "-"]
+
+
 def test_k3d_and_minikube_command_lines(bin_dir: Path) -> None:
     k3d = K3d("demo", Registry("localhost:5001", "k3d-registry.localhost:5000"))
     assert k3d.context == "k3d-demo"

@@ -58,6 +58,12 @@ set = { "web.replicas" = 2 }
     assert config.secrets[1].alphabet == DEFAULT_ALPHABET  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("provider", ["kind", "k3d"])
+def test_node_image_of_a_created_cluster(tmp_path: Path, provider: str) -> None:
+    config = load(tmp_path, provider, '[kubernetes]\nmanifests = ["k8s/*"]\nnode_image = "kindest/node:v1.33.1"')
+    assert config.kubernetes.node_image == "kindest/node:v1.33.1"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(("provider", "kubernetes", "key", "problem"), [
     ("kind", "", "kubernetes", "is required for provider 'kind'"),
     ("kind", "[kubernetes]\nnamespace = \"x\"", "kubernetes.manifests", "is required"),
@@ -74,6 +80,9 @@ set = { "web.replicas" = 2 }
     ("kind", '[kubernetes]\nmanifests = ["k8s/*"]\n[[kubernetes.helm]]\nchart = "nope"', "kubernetes.helm[0].chart",
      "does not exist"),
     ("swarm", '[kubernetes]\nmanifests = ["k8s/*"]', "kubernetes", "Kubernetes providers only"),
+    ("minikube", '[kubernetes]\nmanifests = ["k8s/*"]\nnode_image = "x:1"', "kubernetes.node_image",
+     "with kind or k3d"),
+    ("kind", '[kubernetes]\nmanifests = ["k8s/*"]\nnode_image = " "', "kubernetes.node_image", "empty string"),
 ])
 def test_errors_name_the_key(tmp_path: Path, provider: str, kubernetes: str, key: str, problem: str) -> None:
     if provider == "swarm":

@@ -49,9 +49,9 @@ class Cluster(Protocol):
 def for_spec(provider: str, spec: KubernetesSpec) -> Cluster:
     registry = Registry(spec.registry, spec.registry_from_cluster or spec.registry) if spec.registry else None
     if provider == "kind":
-        return Kind(spec.cluster, registry)
+        return Kind(spec.cluster, registry, spec.node_image)
     if provider == "k3d":
-        return K3d(spec.cluster, registry)
+        return K3d(spec.cluster, registry, spec.node_image)
     if provider == "minikube":
         return Minikube(spec.cluster)
     return Existing(spec.context)
@@ -60,8 +60,8 @@ def for_spec(provider: str, spec: KubernetesSpec) -> Cluster:
 class Kind:
     managed = True
 
-    def __init__(self, name: str, registry: Registry | None = None) -> None:
-        self.name, self.registry = name, registry
+    def __init__(self, name: str, registry: Registry | None = None, image: str | None = None) -> None:
+        self.name, self.registry, self.image = name, registry, image
         self.context = f"kind-{name}"
 
     def exists(self) -> bool:
@@ -75,7 +75,7 @@ class Kind:
             self._wire_registry(self.registry)
 
     def create_argv(self) -> list[str]:
-        argv = [self._kind(), "create", "cluster", "--name", self.name, "--wait", "120s"]
+        argv = [self._kind(), "create", "cluster", "--name", self.name, "--wait", "120s", *_image_flag(self.image)]
         return [*argv, "--config", "-"] if self.registry else argv
 
     def delete(self) -> None:
@@ -118,8 +118,8 @@ class Kind:
 class K3d:
     managed = True
 
-    def __init__(self, name: str, registry: Registry | None = None) -> None:
-        self.name, self.registry = name, registry
+    def __init__(self, name: str, registry: Registry | None = None, image: str | None = None) -> None:
+        self.name, self.registry, self.image = name, registry, image
         self.context = f"k3d-{name}"
 
     def exists(self) -> bool:
@@ -133,7 +133,7 @@ class K3d:
         tools.run(self.create_argv(), what=f"creating k3d cluster {self.name!r}")
 
     def create_argv(self) -> list[str]:
-        argv = [self._k3d(), "cluster", "create", self.name, "--wait"]
+        argv = [self._k3d(), "cluster", "create", self.name, "--wait", *_image_flag(self.image)]
         # k3d wires a registry it knows by name itself, and publishes the local-registry-hosting ConfigMap.
         return [*argv, "--registry-use", self.registry.pull] if self.registry else argv
 
@@ -149,6 +149,11 @@ class K3d:
 
     def _k3d(self) -> str:
         return tools.find("k3d", "for provider 'k3d'")
+
+
+def _image_flag(image: str | None) -> list[str]:
+    """kind's and k3d's flag for the node image (the Kubernetes version), when devstack.toml names one."""
+    return ["--image", image] if image else []
 
 
 class Minikube:
