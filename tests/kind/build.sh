@@ -98,7 +98,7 @@ build() {  # docker build, quiet unless it fails (the legacy builder's deprecati
 }
 
 tools_root() {
-    local root="$WORK/tools" lib
+    local root="$WORK/tools/root" lib
     mkdir -p "$root/usr/local/bin" "$root/usr/sbin" "$root/bin" "$root/etc" "$root/tmp" "$root/run"
     chmod 1777 "$root/tmp"
     cp "$CLUSTER_CACHE/bin/kube" "$root/usr/local/bin/kube"
@@ -109,7 +109,7 @@ tools_root() {
     tar -xOf "$CLUSTER_CACHE/pause.tar" --wildcards '*/layer.tar' | tar -x -C "$root" pause
     cp "$ROOTFS/bin/busybox" "$root/bin/busybox"
     # kube-proxy runs iptables (nf_tables, as Debian 12 and this machine's Docker do).
-    cp -a "$ROOTFS"/usr/sbin/{xtables-nft-multi,iptables,iptables-save,iptables-restore,ip6tables,ip6tables-save,ip6tables-restore} "$root/usr/sbin/" 2>/dev/null || true
+    cp "$ROOTFS/usr/sbin/xtables-nft-multi" "$root/usr/sbin/"
     for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
         ln -sfn xtables-nft-multi "$root/usr/sbin/$tool"
     done
@@ -128,8 +128,9 @@ tools_root() {
 tools_images() {
     tools_root
     local tools="devstack.test/kind-tools:1"
-    printf 'FROM scratch\nCOPY tools/ /\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' >"$WORK/Dockerfile.tools"
-    build -f "$WORK/Dockerfile.tools" -t "$tools" "$WORK"
+    printf 'FROM scratch\nCOPY root/ /\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' \
+        >"$WORK/tools/Dockerfile"
+    build -t "$tools" "$WORK/tools"
     IMAGES="$tools"
     named() {  # named IMAGE ENTRYPOINT-JSON: the tools image under another name, with its own entrypoint
         printf 'FROM %s\nENTRYPOINT %s\n' "$tools" "$2" | build -t "$1" -
@@ -141,15 +142,15 @@ tools_images() {
     named "registry.k8s.io/etcd:$ETCD_TAG" '["/usr/local/bin/etcd"]'
     named "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" '["/coredns"]'
     named "registry.k8s.io/pause:$PAUSE_TAG" '["/pause"]'
-    mkdir -p "$WORK/node/kind/images"
+    mkdir -p "$WORK/node/root/kind/images"
     # shellcheck disable=SC2086
-    docker save -o "$WORK/node/kind/images/images.tar" $IMAGES
+    docker save -o "$WORK/node/root/kind/images/images.tar" $IMAGES
     # shellcheck disable=SC2086
     docker rmi $IMAGES >/dev/null  # they live on in the node image's archive only
 }
 
 node_image() {
-    local node="$WORK/node"
+    local node="$WORK/node/root"
     mkdir -p "$node/usr/local/bin" "$node/opt/cni/bin" "$node/etc/containerd" "$node/etc/systemd/system" \
         "$node/etc/default" "$node/etc/kubernetes/kubelet.conf.d" "$node/etc/cni/net.d"
     cp "$CLUSTER_CACHE/bin/kube" "$node/usr/local/bin/kube"
@@ -164,9 +165,9 @@ node_image() {
     cp "$HERE/node/kubelet.default" "$node/etc/default/kubelet"
     cp "$HERE/node/kubelet-cgroup-v1.conf" "$node/etc/kubernetes/kubelet.conf.d/50-cgroup-v1.conf"
     tools_images
-    cat >"$WORK/Dockerfile.node" <<DOCKERFILE
+    cat >"$WORK/node/Dockerfile" <<DOCKERFILE
 FROM $BASE_IMAGE
-COPY node/ /
+COPY root/ /
 RUN systemctl enable containerd.service node-images.service kubelet.service >/dev/null 2>&1 \\
  && systemctl mask getty@tty1.service console-getty.service systemd-logind.service >/dev/null 2>&1 \\
  && echo "devstack-kind-node" >/etc/hostname
@@ -174,7 +175,7 @@ ENV container=docker
 STOPSIGNAL SIGRTMIN+3
 ENTRYPOINT ["/usr/local/bin/entrypoint"]
 DOCKERFILE
-    build -f "$WORK/Dockerfile.node" -t "$NODE_IMAGE" "$WORK"
+    build -t "$NODE_IMAGE" "$WORK/node"
 }
 say "assembling the node image $NODE_IMAGE"
 timed "node image" node_image
