@@ -6,6 +6,7 @@ Each accessor removes the key it reads; `done()` then reports whatever is left a
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from devstack.errors import ConfigError
 T = TypeVar("T")
 _MISSING: Any = object()
 _NUMBERS = {int: re.compile(r"-?\d+"), float: re.compile(r"-?\d+(\.\d+)?")}
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # TOML's bare keys; any other key is written quoted, as TOML does
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
                dict: "a table"}
@@ -125,7 +127,8 @@ class Table:
 
     def done(self) -> None:
         for name in self._data:
-            raise ConfigError(self.file, self.key(name), "unknown key" + did_you_mean(name, self._asked))
+            written = name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+            raise ConfigError(self.file, self.key(written), "unknown key" + did_you_mean(name, self._asked))
 
 
 def _bounds(low: int | None, high: int | None) -> str:

@@ -36,6 +36,11 @@ def test_devstack_toml(tmp_path: Path, text: str, message: str) -> None:
     assert _refusal(loader.load, tmp_path / "devstack.toml", {}).startswith(message)
 
 
+def test_an_empty_key_is_named_as_toml_writes_it(tmp_path: Path) -> None:
+    (tmp_path / "devstack.toml").write_text(CONFIG + '"" = 1\n')
+    assert _refusal(loader.load, tmp_path / "devstack.toml", {}) == 'devstack.toml: project."": unknown key'
+
+
 def test_a_deeply_nested_smoke_payload_names_the_key(tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text('{"recipients": ' + "[" * 5000 + "]" * 5000 + "}")
     (tmp_path / "s.yml").write_text("services: {s: {image: x}}\n")
