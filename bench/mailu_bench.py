@@ -67,8 +67,9 @@ def devstack(root: Path, env: dict[str, str], *args: str) -> float:
 
 
 def copy(tmp: Path) -> Path:
-    mailu = tmp / "mailu"
+    mailu = tmp / "stacks" / "mailu"  # with ../../sink beside it, as in the repository: the stack's relayhost
     shutil.copytree(REPO / "stacks" / "mailu", mailu, ignore=shutil.ignore_patterns(".env", ".devstack"))
+    shutil.copytree(REPO / "sink", tmp / "sink", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     config = mailu / "devstack.toml"
     config.write_text(config.read_text().replace('name = "mailu"', f'name = "{PROJECT}mailu"', 1))
     return mailu

@@ -48,6 +48,19 @@ class Imap:
 
 
 @dataclass(frozen=True)
+class Outbound:
+    host: str
+    port: int  # the stack's MTA: its submission port, or any port that takes mail for outside domains
+    mta: str  # named in the result and in a failure: "Mailu's postfix", "exim", "kumod"
+    sender: str
+    recipient: str  # an address outside the stack: the MTA must relay it, to the sink
+    sink_url: str  # the HTTP API of the sink the stack's outbound mail must end at
+    starttls: bool  # STARTTLS before logging in (the certificate is not checked: a dev stack's own)
+    username: str | None  # SMTP AUTH, when the MTA relays for logged-in users only
+    password: str | None  # a secret: never printed
+
+
+@dataclass(frozen=True)
 class Http:
     url: str
     status: int
@@ -135,6 +148,19 @@ def _imap(table: Table) -> Imap:
                 password=table.string("password"), expect_headers=tuple(table.str_list("expect_headers", [])))
 
 
+def _outbound(table: Table) -> Outbound:
+    username, password = table.string("username", None), table.string("password", None)
+    if (username is None) != (password is None):
+        raise table.error("username" if username is None else "password", "give both username and password, or "
+                          "neither (SMTP AUTH)")
+    return Outbound(host=table.string("host", "127.0.0.1"), port=table.integer("port", low=1, high=65535),
+                    mta=table.string("mta", "the stack's MTA"),
+                    sender=_address(table, "sender", "devstack-smoke@devstack.invalid"),
+                    recipient=_address(table, "recipient", "devstack-outbound@example.com"),
+                    sink_url=_url(table, "sink_url").rstrip("/"), starttls=table.boolean("starttls", False),
+                    username=username, password=password)
+
+
 def _address(table: Table, key: str, default: Any = ...) -> str:
     value: str = table.string(key) if default is ... else table.string(key, default)
     local, at, domain = value.rpartition("@")
@@ -164,4 +190,5 @@ def _mailman_flow(table: Table) -> MailmanFlow:
 
 
 _READERS: dict[str, Callable[[Table], Any]] = {"http-inject": _http_inject, "smtp": _smtp, "imap": _imap,
-                                               "http": _http, "mailman-flow": _mailman_flow}
+                                               "http": _http, "mailman-flow": _mailman_flow,
+                                               "outbound": _outbound}

@@ -13,14 +13,14 @@ from typing import Any
 from devstack import blocking
 from devstack.config.model import SmokeSpec
 from devstack.errors import CheckFailed as Failed
-from devstack.smoke import http_check, http_inject, imap_roundtrip, mailman_flow, smtp_probe
+from devstack.smoke import http_check, http_inject, imap_roundtrip, mailman_flow, outbound, smtp_probe
 from devstack.smoke.result import Result
 
 Check = Callable[[Any, float, dict[str, float]], Awaitable[str]]
 Logs = Callable[[str], list[str]]  # resource → its last log lines
 
 CHECKS: dict[str, Check] = {"http-inject": http_inject.run, "smtp": smtp_probe.run, "imap": imap_roundtrip.run,
-                            "http": http_check.run, "mailman-flow": mailman_flow.run}
+                            "http": http_check.run, "mailman-flow": mailman_flow.run, "outbound": outbound.run}
 
 
 async def run_one(spec: SmokeSpec, logs: Logs) -> Result:

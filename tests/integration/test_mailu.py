@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import smtplib
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 
 from tests.daemon import Daemon
-from tests.integration.conftest import CREATED, REPO, Project, free_port, labelled
+from tests.integration.conftest import CREATED, REPO, Project, base_image, free_port, labelled
 
-PORTS = ("SMTP_PORT", "SUBMISSION_PORT", "SUBMISSIONS_PORT", "IMAP_PORT", "IMAPS_PORT", "HTTP_PORT", "HTTPS_PORT")
+PORTS = ("SMTP_PORT", "SUBMISSION_PORT", "SUBMISSIONS_PORT", "IMAP_PORT", "IMAPS_PORT", "HTTP_PORT", "HTTPS_PORT",
+         "SINK_HTTP_PORT")
 MAILBOX = "admin@mailu.test"
 SECRETS = ("mailu-admin-password", "mailu-secret-key")
 
@@ -42,14 +45,18 @@ def unused_subnet(engine: docker.DockerClient) -> str:
 
 
 def copy_mailu(tmp: Path, engine: docker.DockerClient) -> Project:
-    root = tmp / "mailu"
+    root = tmp / "stacks" / "mailu"  # with ../../sink beside it, as in the repository: the stack's relayhost
     shutil.copytree(REPO / "stacks" / "mailu", root, ignore=shutil.ignore_patterns(".env", ".devstack"))
+    shutil.copytree(REPO / "sink", tmp / "sink", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     name = f"mu{uuid.uuid4().hex[:8]}"
     CREATED.append(name)
     config = root / "devstack.toml"
     config.write_text(config.read_text().replace('name = "mailu"', f'name = "{name}"', 1))
     env = {**os.environ, **{port: str(free_port()) for port in PORTS},
            "SUBNET": unused_subnet(engine), "MAILU_VARIANT": "offline", "NO_COLOR": "1"}
+    if base_image():  # the sink's base, as `make demo` leaves it recorded
+        (root / ".devstack").mkdir()
+        (root / ".devstack" / "base-image").write_text(f"{base_image()}\n")
     return Project(root=root, name=name, env=env)
 
 
@@ -145,6 +152,77 @@ def test_front_refuses_to_relay_and_bad_logins(mailu: Mailu) -> None:
     imap = imaplib.IMAP4("127.0.0.1", mailu.port("IMAP_PORT"), timeout=30)
     with pytest.raises(imaplib.IMAP4.error):
         imap.login(MAILBOX, mailu.password + "x")
+
+
+def test_ci_proves_outbound_mail_ends_at_the_sink(mailu: Mailu) -> None:
+    out = mailu.ci_output
+    assert (f"outbound (outbound): devstack-outbound@example.com through Mailu's postfix (smtp) at "
+            f"127.0.0.1:{mailu.port('SUBMISSION_PORT')} (STARTTLS, logged in), found at the sink by Message-ID · "
+            "accepted ") in out
+
+
+@pytest.mark.parametrize("port", ["SUBMISSION_PORT", "SUBMISSIONS_PORT"])
+def test_a_logged_in_user_sends_to_an_outside_domain_and_it_lands_at_the_sink(mailu: Mailu, port: str) -> None:
+    """As a Mailu developer tries it: log in on 587 (STARTTLS offered, as real Mailu offers it) or 465 (TLS), send
+    to a domain outside the stack; postfix relays it, to the stack's sink and nowhere else."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = MAILBOX, "friend@elsewhere.example", f"out by {port}"
+    message["Message-ID"] = msgid = f"<{uuid.uuid4().hex}@tests.invalid>"
+    message.set_content("to the outside\n")
+    unchecked = ssl.create_default_context()
+    unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE  # the stack's own certificate
+    if port == "SUBMISSION_PORT":
+        smtp: smtplib.SMTP = smtplib.SMTP("127.0.0.1", mailu.port(port), timeout=30)
+        smtp.ehlo()
+        assert smtp.has_extn("starttls")
+        smtp.starttls(context=unchecked)
+    else:
+        smtp = smtplib.SMTP_SSL("127.0.0.1", mailu.port(port), timeout=30, context=unchecked)
+    with smtp:
+        smtp.login(MAILBOX, mailu.password)
+        assert smtp.send_message(message) == {}
+    found = _at_sink(mailu, msgid)
+    assert found["rcpt_tos"] == ["friend@elsewhere.example"] and found["subject"] == f"out by {port}"
+    assert found["mail_from"] == MAILBOX
+
+
+def _at_sink(mailu: Mailu, msgid: str) -> dict[str, Any]:
+    for _ in range(150):
+        answer = httpx.get(f"http://127.0.0.1:{mailu.port('SINK_HTTP_PORT')}/captured",
+                           params={"message_id": msgid}, timeout=10).json()
+        if answer["messages"]:
+            return dict(answer["messages"][0])
+        time.sleep(0.2)
+    raise AssertionError(f"{msgid} never reached the sink")
+
+
+def test_outbound_check_fails_naming_the_mta_when_mail_does_not_reach_the_sink(mailu: Mailu) -> None:
+    """postfix without the sink as its relayhost would send to the recipient's MX: the check must fail, naming
+    the MTA (here the MX cannot even be looked up offline, so postfix defers the message)."""
+    main_cf = mailu.project.root / "config/postfix/main.cf"
+    original = main_cf.read_text()
+    main_cf.write_text(original.replace("relayhost = [sink]:2525", "relayhost =", 1))
+    try:
+        redeployed = mailu.project.devstack("ci", "--timeout", "600", timeout=700)
+        mailu.outputs.append(redeployed.stdout + redeployed.stderr)
+    finally:
+        main_cf.write_text(original)
+    assert redeployed.returncode == 1, redeployed.stdout[-3000:]
+    assert "outbound (outbound): FAILED" in redeployed.stdout + redeployed.stderr
+    assert ("not there when the time was up: Mailu's postfix (smtp) did not relay it to the sink, so it may be on "
+            "its way to the recipient's real MX") in redeployed.stdout + redeployed.stderr
+    restored = mailu.project.devstack("ci", "--timeout", "600", timeout=700)
+    mailu.outputs.append(restored.stdout + restored.stderr)
+    assert restored.returncode == 0, restored.stdout[-3000:]
+
+
+def test_submission_needs_a_login(mailu: Mailu) -> None:
+    with smtplib.SMTP("127.0.0.1", mailu.port("SUBMISSION_PORT"), timeout=30) as smtp:
+        smtp.ehlo()
+        code, _ = smtp.mail(MAILBOX)
+        assert code >= 500  # nginx: authentication required
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login(MAILBOX, mailu.password + "x")
 
 
 def tasks(engine: docker.DockerClient, service: str) -> set[str]:

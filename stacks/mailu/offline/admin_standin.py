@@ -5,7 +5,8 @@ stand-in knows one mailbox, the initial admin account (INITIAL_ADMIN_ACCOUNT@INI
 password is a swarm secret. It answers nginx's mail proxy (http://nginx.org/en/docs/mail/ngx_mail_auth_http_module.html):
 
     SMTP without login (port 25)  OK → smtp:25 when the recipient's domain is DOMAIN, else relay denied
-    SMTP with login (587, 465)    OK → smtp:25 for the right password (nginx passes the login by XCLIENT)
+    SMTP with login (587, 465)    OK → smtp:10025 for the right password: postfix's submission service, which
+                                  relays for the logged-in user (to the relayhost, the stack's sink)
     IMAP (143, 993)               OK → imap:143 for the right password
 
 The password is never logged.
@@ -23,7 +24,7 @@ from urllib.parse import unquote
 DOMAIN = os.environ["DOMAIN"]
 MAILBOX = f"{os.environ['INITIAL_ADMIN_ACCOUNT']}@{os.environ['INITIAL_ADMIN_DOMAIN']}"
 PASSWORD_FILE = os.environ.get("INITIAL_ADMIN_PW_FILE", "/run/secrets/mailu-admin-password")
-BACKENDS = {"smtp": ("smtp", 25), "imap": ("imap", 143)}
+BACKENDS = {"smtp": ("smtp", 25), "imap": ("imap", 143), "submission": ("smtp", 10025)}
 _ADDRESS = re.compile(r"<([^>]*)>")
 
 
@@ -36,7 +37,7 @@ def password_ok(user: str, password: str) -> bool:
 def decide(headers: dict[str, str]) -> tuple[str, dict[str, str]]:
     """(what to log, the response headers) for one auth_http request."""
     protocol, method = headers.get("auth-protocol", ""), headers.get("auth-method", "")
-    if protocol not in BACKENDS:
+    if protocol not in ("smtp", "imap"):
         return f"{protocol}: not served", {"Auth-Status": "Protocol not served"}
     if protocol == "smtp" and method == "none":
         match = _ADDRESS.search(headers.get("auth-smtp-to", ""))
@@ -51,7 +52,7 @@ def decide(headers: dict[str, str]) -> tuple[str, dict[str, str]]:
         if protocol == "smtp":
             failed["Auth-Error-Code"] = "535 5.7.8"
         return f"{protocol} login {user!r}: refused", failed
-    return f"{protocol} login {user!r}: ok", backend(protocol)
+    return f"{protocol} login {user!r}: ok", backend("submission" if protocol == "smtp" else protocol)
 
 
 def backend(protocol: str) -> dict[str, str]:

@@ -32,6 +32,7 @@ smtp)
         "mynetworks=127.0.0.0/8 ${RELAYNETS:-}" "smtpd_authorized_xclient_hosts=${SUBNET}" \
         "virtual_mailbox_domains=${DOMAIN}" \
         "virtual_mailbox_maps=inline:{ ${mailbox}=ok, ${POSTMASTER}@${DOMAIN}=ok }"
+    postconf -P "10025/inet/mynetworks=${SUBNET}"  # submission: front, once admin has accepted the login
     postfix set-permissions >/dev/null 2>&1 || true
     postfix check
     exec postfix start-fg
