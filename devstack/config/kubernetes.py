@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 
 from devstack.config.model import Config, HelmChart, KubernetesSpec
-from devstack.config.reader import Table
+from devstack.config.reader import Table, resolved
 from devstack.errors import UsageError
 
 # A namespace is a DNS-1123 label.
@@ -118,7 +118,7 @@ def _globs(table: Table) -> list[str]:
 def _folders(table: Table, key: str) -> list[Path]:
     folders = []
     for i, value in enumerate(table.str_list(key, [])):
-        path = (table.root / value).resolve()
+        path = resolved(table, f"{key}[{i}]", value)
         if not path.is_dir():
             raise table.error(f"{key}[{i}]", f"directory '{value}' does not exist")
         folders.append(path)

@@ -15,7 +15,7 @@ from typing import Any
 from devstack.config import dashboard, disabled, documents, kubernetes, model, packages, resources, secrets, smoke
 from devstack.config import secret_store as dev_secrets
 from devstack.config.model import PROVIDERS, SWARM, Config, Forward, ImageSpec, LiveUpdate, SwarmSpec, SyncRule
-from devstack.config.reader import Table, relative
+from devstack.config.reader import Table, relative, resolved
 from devstack.config.variables import SECRET_PREFIX, interpolate_tree, read_env_file
 from devstack.errors import ConfigError, InterpolationError, InvalidReference, PatternError, UsageError
 from devstack.formats import ignore, reference
@@ -237,7 +237,7 @@ def _forward(table: Table) -> Forward:
 def existing(table: Table, key: str, root: Path, *, directory: bool = False) -> Path:
     """A path key, relative to `root`, that must exist (as a directory when asked)."""
     value: str = table.string(key)
-    path = (root / value).resolve()
+    path = resolved(Table({}, table.file, table.path, root), key, value)
     if directory and not path.is_dir():
         raise table.error(key, f"directory '{value}' does not exist")
     if not directory and not path.exists():

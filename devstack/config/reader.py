@@ -32,6 +32,7 @@ class Table:
         self.path = path
 
     def key(self, name: str) -> str:
+        name = name or '""'  # an empty key (TOML allows `"" = 1`) is still named
         return f"{self.path}.{name}" if self.path else name
 
     def error(self, name: str, problem: str) -> ConfigError:
@@ -140,6 +141,17 @@ def _bounds(low: int | None, high: int | None) -> str:
 def did_you_mean(word: str, candidates: Any) -> str:
     match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def resolved(table: Table, key: str, value: str) -> Path:
+    """`value`, a path relative to the table's root, made absolute; one the system cannot look at (a name too long,
+    a NUL byte) is refused with the key."""
+    try:
+        path = (table.root / value).resolve()
+        path.exists()
+    except (OSError, ValueError) as err:
+        raise table.error(key, f"not a usable path: {getattr(err, 'strerror', None) or err}") from None
+    return path
 
 
 def relative(path: Path, root: Path) -> str:

@@ -170,8 +170,8 @@ def interpolate_tree(node: Any, values: Mapping[str, str], file: str, key: str =
             return int(result)
         return result
     if isinstance(node, dict):
-        return {k: interpolate_tree(v, values, file, f"{key}.{k}" if key else str(k), cast_numbers=cast_numbers,
-                                    source=source) for k, v in node.items()}
+        return {k: interpolate_tree(v, values, file, f"{key}.{k or chr(34) * 2}" if key else str(k) or '""',
+                                    cast_numbers=cast_numbers, source=source) for k, v in node.items()}
     if isinstance(node, list):
         return [interpolate_tree(v, values, file, f"{key}[{i}]", cast_numbers=cast_numbers, source=source)
                 for i, v in enumerate(node)]

@@ -294,7 +294,7 @@ CASES = {
                       "devstack.toml: smoke[0].name: is required (a string)"),
     "smoke no type": (smoke('url = "http://x"'), "devstack.toml: smoke[0].type: is required (a string)"),
     "smoke bad type": (smoke('type = "http-injct"'), "devstack.toml: smoke[0].type: expected one of 'http-inject', "
-                       "'smtp', 'imap', 'http', 'mailman-flow', got 'http-injct' (did you mean "
+                       "'smtp', 'imap', 'http', 'mailman-flow', 'outbound', got 'http-injct' (did you mean "
                        "'http-inject'?)"),
     "imap bad recipient": (smoke('type = "imap"\nsmtp_port = 25\nimap_port = 143\nrecipient = "admin"\n'
                                  'username = "u"\npassword = "p"'),

@@ -16,8 +16,8 @@ from devstack.providers.swarm import stackfile
 REPO = Path(__file__).resolve().parents[2]
 MAILU = REPO / "stacks" / "mailu" / "devstack.toml"
 SCHEMA = REPO / "tests" / "data" / "compose-spec.json"
-SERVICES = {"front", "admin", "imap", "smtp", "antispam", "redis", "webmail"}
-STATEFUL = SERVICES - {"webmail"}
+SERVICES = {"front", "admin", "imap", "smtp", "antispam", "redis", "webmail", "sink"}  # Mailu's seven, devstack's sink
+STATEFUL = SERVICES - {"webmail", "sink"}
 
 
 def compose_schema() -> jsonschema.Draft7Validator:
@@ -34,7 +34,8 @@ def problems(document: dict[str, Any]) -> list[str]:
 def rendered(variant: str) -> dict[str, Any]:
     config = loader.load(MAILU, environ={"MAILU_VARIANT": variant})
     assert config.swarm is not None
-    inputs = stackfile.Inputs(project="mailu", variables=config.variables, images={"mailu-offline": "mailu-offline:x"},
+    inputs = stackfile.Inputs(project="mailu", variables=config.variables,
+                              images={"mailu-offline": "mailu-offline:x", "sink": "sink:x"},
                               secrets={s.name: f"mailu_{s.name}_0" for s in config.secrets})
     return stackfile.render(config.swarm.stack_file, config.swarm.stack_file.name, inputs).document
 
@@ -79,7 +80,8 @@ def test_the_swarm_translation(document: dict[str, Any]) -> None:
 
 def test_only_the_upstream_variant_runs_mailus_images() -> None:
     upstream, offline = rendered("upstream"), rendered("offline")
-    assert {s["image"] for s in offline["services"].values()} == {"mailu-offline:x"}
+    assert {s["image"] for s in offline["services"].values()} == {"mailu-offline:x", "sink:x"}
     images = {name: s["image"] for name, s in upstream["services"].items()}
+    assert images["sink"] == "sink:x"  # devstack's, the relayhost of both variants
     assert all(image.startswith("ghcr.io/mailu/") and image.endswith(":2024.06")
-               for name, image in images.items() if name != "redis")
+               for name, image in images.items() if name not in ("redis", "sink"))

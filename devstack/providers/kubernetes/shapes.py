@@ -47,7 +47,7 @@ def check(obj: dict[str, Any], where: str) -> None:
 
 def _check(node: Any, key: str, kind: type, where: str, prefix: str = "") -> None:
     for found, value in _values(node, key.split("."), prefix):
-        if value is not None and not isinstance(value, kind):
+        if (value is not None or key.endswith("*")) and not isinstance(value, kind):  # a list item may not be null
             raise ConfigError(where, found, f"expected {_NAMES[kind]}, got {type(value).__name__}")
 
 
