@@ -43,13 +43,13 @@ def find(explicit: str | None, cwd: Path) -> Path:
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     name = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        text = documents.read_text(path, name)
         raw = documents.checked(documents.parse(tomllib.loads, text, name), name)
     except tomllib.TOMLDecodeError as err:
         # tomllib gives a line and column, except when the file ends inside a value: then its last line.
         at_end = str(err).endswith("(at end of document)")
         raise ConfigError(f"{name}:{text.count(chr(10)) + 1}" if at_end else name, "", f"invalid TOML: {err}") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise ConfigError(name, "", f"cannot read: {_reason(err)}") from None
     declared = Table(raw, name, root=path.parent).str_map("variables")
     values = _variable_values(path.parent, declared, os.environ if environ is None else environ)

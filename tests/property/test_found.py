@@ -41,6 +41,14 @@ def test_an_empty_key_is_named_as_toml_writes_it(tmp_path: Path) -> None:
     assert _refusal(loader.load, tmp_path / "devstack.toml", {}) == 'devstack.toml: project."": unknown key'
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ('[images.x]\ncontext = "' + "d" * 5000 + '"\n', "devstack.toml: images.x.context: not a usable path: File name"),
+])
+def test_config_keys(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "devstack.toml").write_text(CONFIG + text)
+    assert _refusal(loader.load, tmp_path / "devstack.toml", {}).startswith(message)
+
+
 def test_a_deeply_nested_smoke_payload_names_the_key(tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text('{"recipients": ' + "[" * 5000 + "]" * 5000 + "}")
     (tmp_path / "s.yml").write_text("services: {s: {image: x}}\n")
@@ -64,6 +72,8 @@ def test_a_dockerignore_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
     (b"- " * 400 + b"x\n", "stack.yml: [0][0][0]"),  # LibYAML reads 400 levels; devstack refuses over 100
     (BOMB.encode(), "stack.yml: "),  # more than 100,000 values: refused at once, not walked for minutes
     (b"services: {s: {}}\n\x00", "stack.yml:2: invalid YAML: "),
+    (b"services: {s: {deploy: x}}\n", "stack.yml: services.s.deploy: expected a mapping"),  # found by atheris
+    (b"services: {s: {labels: 5}}\n", "stack.yml: services.s.labels: expected a mapping or a list"),
 ])
 def test_stack_files(tmp_path: Path, text: bytes, message: str) -> None:
     (tmp_path / "stack.yml").write_bytes(text)
@@ -77,6 +87,7 @@ POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
     (POD + "spec: {containers: [{name: c, ports: 5}]}\n", "m.yaml#1: spec.containers[0].ports: expected a list"),
     (POD + "spec: {volumes: [{configMap: x}]}\n", "m.yaml#1: spec.volumes[0].configMap: expected a mapping"),
     (POD + "spec: {containers: [{env: [{valueFrom: 1}]}]}\n", "m.yaml#1: spec.containers[0].env[0].valueFrom"),
+    (POD + "spec: {containers: [{env: [null]}]}\n", "m.yaml#1: spec.containers[0].env[0]: expected a mapping"),
     ("apiVersion: v1\nkind: Service\nmetadata: {name: s, labels: [a]}\n", "m.yaml#1: metadata.labels: expected a"),
     ("apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: 5}\n", "m.yaml#1: metadata.namespace"),
     ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: 1}\n", "m.yaml#1: spec.template"),
@@ -85,6 +96,14 @@ POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
 ])
 def test_manifests(text: str, message: str) -> None:
     assert _refusal(manifests.parse, text, "m.yaml").startswith(message)
+
+
+def test_an_empty_namespace_is_the_projects() -> None:
+    """Found by atheris: `namespace:` left empty beside a namespaced object crashed the render (TypeError)."""
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: null}\n---\n" \
+           "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: other}\n"
+    rendered = render.render(manifests.parse(text, "m.yaml"), render.Inputs("p", "p", {}), lambda *_: True)
+    assert rendered.namespaces == ("other", "p")
 
 
 def test_a_template_with_empty_metadata_renders() -> None:

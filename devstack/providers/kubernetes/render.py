@@ -69,7 +69,8 @@ def render(documents: Sequence[Document], inputs: Inputs, namespaced: Namespaced
     own = {labels.PROJECT: inputs.project}
     for obj, _source in items:
         if namespaced(obj["apiVersion"], obj["kind"]):
-            obj["metadata"].setdefault("namespace", inputs.namespace)
+            if not obj["metadata"].get("namespace"):  # missing, or `namespace:` left empty: the project's
+                obj["metadata"]["namespace"] = inputs.namespace
         else:
             obj["metadata"].pop("namespace", None)  # meaningless on a cluster-scoped object
         _label(obj["metadata"], own)
@@ -85,7 +86,7 @@ def render(documents: Sequence[Document], inputs: Inputs, namespaced: Namespaced
     for obj in objects:
         _label(obj["metadata"], {labels.DIGEST: digest})
     defined = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
-    used = {o["metadata"]["namespace"] for o in objects if "namespace" in o["metadata"]}
+    used = {str(o["metadata"]["namespace"]) for o in objects if "namespace" in o["metadata"]}
     return Rendered(objects=objects, sources=tuple(source for _, source in items), workloads=_workloads(objects),
                     namespaces=tuple(sorted(used - defined)), digest=digest, images=dict(inputs.refs))
 

@@ -107,6 +107,10 @@ def _parse(text: str, display: str) -> dict[str, Any]:
             raise ConfigError(display, f"services.{name}", "expected a service name (a string)")
         if not isinstance(service, dict):
             raise ConfigError(display, f"services.{name}", "expected a mapping")
+        for key in ("deploy", "labels"):  # devstack adds its labels there
+            if not isinstance(service.get(key) or {}, (dict, list) if key == "labels" else dict):
+                raise ConfigError(display, f"services.{name}.{key}", "expected a mapping" + (
+                    " or a list of KEY=VALUE" if key == "labels" else ""))
     for section in _LABELLED_SECTIONS:
         if not isinstance(document.get(section) or {}, dict):
             raise ConfigError(display, section, "expected a mapping")
@@ -212,7 +216,7 @@ def _label(spec: dict[str, Any], key: str, project: str, extra: Mapping[str, str
     """Add the ownership label to a compose `labels` field, which may be a mapping or a list of `k=v`."""
     current = spec.get(key) or {}
     if isinstance(current, list):
-        current = dict(item.split("=", 1) if "=" in item else (item, "") for item in current)
+        current = dict(str(item).partition("=")[::2] for item in current)
     spec[key] = {**current, labels.PROJECT: project, **(extra or {})}
 
 
