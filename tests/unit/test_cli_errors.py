@@ -124,7 +124,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_file_that_is_not_utf8(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     (project.root / "binary.toml").write_bytes(b'[project]\nname = "\xff"\n')
     assert run(["-f", str(project.root / "binary.toml"), "up"], capsys) == (
-        2, "", "error: binary.toml: cannot read: not UTF-8 text (byte 18)\n")
+        2, "", "error: binary.toml:2: not UTF-8: byte 0xff\n")
 
 
 def test_the_installed_command(project: Project, tmp_path: Path) -> None:
