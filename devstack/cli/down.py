@@ -19,7 +19,8 @@ _STOP_WAIT_S = 10.0
 @click.command("down")
 @click.option("--volumes", is_flag=True, help="Also remove the project's volumes (their data is lost).")
 @click.option("--images", is_flag=True, help="Also remove the images devstack built for the project.")
-@click.option("--cluster", is_flag=True, help="kind, k3d, minikube: delete the whole cluster devstack created.")
+@click.option("--cluster", is_flag=True, help="kind, k3d, minikube: delete the whole cluster devstack created; "
+              "swarm: leave the single-node swarm devstack initialised, unless anything else uses it.")
 @pass_session
 def command(session: Session, volumes: bool, images: bool, cluster: bool) -> int:
     """Remove the project's services, networks, configs and secrets (volumes and images only when asked)."""
@@ -28,6 +29,8 @@ def command(session: Session, volumes: bool, images: bool, cluster: bool) -> int
     session.console.info(f"{session.config.project}: {report.summary()}")
     for note in report.notes:
         session.console.info(note)
+    if report.refused:
+        raise DevstackError(report.refused)
     return 0
 
 

@@ -77,13 +77,16 @@ class LogLine:
 class DownOptions:
     volumes: bool = False
     images: bool = False
-    cluster: bool = False  # delete the whole cluster (kind, k3d, minikube clusters devstack manages)
+    # delete the whole cluster (kind, k3d, minikube clusters devstack manages); on swarm, leave the single-node
+    # swarm devstack initialised, when nothing else uses it
+    cluster: bool = False
 
 
 @dataclass
 class DownReport:
     removed: dict[str, int] = field(default_factory=dict)  # kind → count
     notes: list[str] = field(default_factory=list)
+    refused: str = ""  # what was asked and not done, and why: `down` then exits 1
 
     def count(self, kind: str, n: int = 1) -> None:
         self.removed[kind] = self.removed.get(kind, 0) + n

@@ -1,5 +1,6 @@
 """Remove everything carrying the project's label: services, then their containers, networks, configs, secrets,
-and volumes or images only when asked. Found by label, not by memory, so it works after a crash; idempotent."""
+and volumes or images only when asked. Found by label, not by memory, so it works after a crash; idempotent.
+The swarm itself stays unless asked (`--cluster`), and even then while anything else uses it."""
 
 from __future__ import annotations
 
@@ -35,9 +36,21 @@ def down(client: docker.DockerClient, project: str, options: DownOptions) -> Dow
         removed, kept = build.remove_project_images(client, project)
         report.count("images", removed)
         report.notes.extend(kept)
-    if manager and cluster.leave_if_unused(client):
-        report.notes.append("left the single-node swarm devstack had created")
+    if manager:
+        _swarm(client, options, report)
     return report
+
+
+def _swarm(client: docker.DockerClient, options: DownOptions, report: DownReport) -> None:
+    """The swarm is the engine's, shared by every project: left only when asked, and only when unused."""
+    if not options.cluster:
+        if cluster.unused_and_ours(client):
+            report.notes.append("the single-node swarm devstack initialised stays (other projects may use it); "
+                                "`devstack down --cluster` leaves it when nothing else uses it")
+        return
+    report.refused = cluster.leave(client)
+    if not report.refused:
+        report.notes.append("left the single-node swarm devstack had initialised")
 
 
 def _remove_all(report: DownReport, kind: str, objects: list[Any], remove: Callable[[Any], None] | None = None) -> None:
