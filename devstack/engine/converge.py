@@ -52,7 +52,8 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     builder = builder or DockerBuilder()
     deadline = time.monotonic() + timeout_s
     image_plan = await _timed(outcome, "plan", blocking.call(builder.plan, config))
-    await _timed(outcome, "prepare", blocking.call(provider.prepare))
+    note = (lambda message: console.event(config.project, message)) if announce else (lambda _message: None)
+    await _timed(outcome, "prepare", blocking.call(provider.prepare, note))
     outcome.images = {t.spec.name: t.tag for t in image_plan.targets}
     for target in image_plan.targets:
         if announce and target not in image_plan.missing:

@@ -8,7 +8,7 @@ event loop. `connect` alone is a coroutine: forwarded connections are piped on t
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -98,11 +98,17 @@ class DownReport:
                                       for kind, n in self.removed.items() if n)
 
 
+def silent(_message: str) -> None:
+    """The note of a provider step when nobody is told (the daemon's later passes, tests)."""
+
+
 class Provider(Protocol):
     name: str
 
-    def prepare(self) -> None:
-        """Reach the engine or cluster; create it (a swarm, a kind cluster) when devstack may."""
+    def prepare(self, note: Callable[[str], None] = silent) -> None:
+        """Reach the engine or cluster; create it (a swarm, a kind cluster) when devstack may. `note` tells the
+        user of a step that takes a while (creating a cluster, loading images into it), before and after it; the
+        provider may keep it for its later steps."""
 
     def deliver(self, tags: Sequence[str]) -> None:
         """Make locally built images available to the cluster (a no-op where the cluster shares the engine)."""

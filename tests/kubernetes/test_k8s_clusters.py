@@ -5,6 +5,7 @@ ConfigMap, and the guard that refuses contexts that are not dev clusters."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,18 @@ def test_kind_command_lines(bin_dir: Path) -> None:
     assert wired.create_argv()[-2:] == ["--config", "-"]
     steps = wired.registry_argvs(["demo-control-plane"], Registry("localhost:5001", "kind-registry:5000"))
     docker = str(bin_dir / "docker")
+    hosts = '[host."http://kind-registry:5000"]\n'
     assert steps == [
         ([docker, "exec", "demo-control-plane", "mkdir", "-p", "/etc/containerd/certs.d/localhost:5001"], None),
         ([docker, "exec", "-i", "demo-control-plane", "cp", "/dev/stdin",
-          "/etc/containerd/certs.d/localhost:5001/hosts.toml"], '[host."http://kind-registry:5000"]\n'),
+          "/etc/containerd/certs.d/localhost:5001/hosts.toml"], hosts),
+        ([docker, "exec", "demo-control-plane", "mkdir", "-p", "/etc/containerd/certs.d/kind-registry:5000"], None),
+        ([docker, "exec", "-i", "demo-control-plane", "cp", "/dev/stdin",
+          "/etc/containerd/certs.d/kind-registry:5000/hosts.toml"], hosts),
         ([docker, "network", "connect", "kind", "kind-registry"], None)]
+    same = wired.registry_argvs(["n"], Registry("localhost:5001", "localhost:5001"), "lab")
+    assert [argv[-1] for argv, _ in same] == ["/etc/containerd/certs.d/localhost:5001",
+                                              "/etc/containerd/certs.d/localhost:5001/hosts.toml"]
 
 
 def test_a_node_image_reaches_kind_and_k3d(bin_dir: Path) -> None:
@@ -143,9 +151,13 @@ def test_kind_up_creates_the_cluster_loads_images_and_down_cluster_deletes_it(en
     (env.root / "devstack.toml").write_text(KIND_TOML)
     provider = env.provider()
     assert provider.spec.context == "kind-demo"
-    provider.prepare()
+    notes: list[str] = []
+    provider.prepare(notes.append)
     assert provider.created_cluster
     provider.deliver(["relay:0123456789abcdef"])
+    assert notes[0] == "creating kind cluster 'demo' (context kind-demo)"
+    assert re.fullmatch(r"created kind cluster 'demo' in \d+s", notes[1])
+    assert notes[2:] == ["loading relay:0123456789abcdef into kind cluster 'demo'"]
     env.cluster.load_images("docker.io/library/sink:fedcba9876543210")  # already on the node
     provider.apply(provider.plan(IMAGES))
     report = provider.down(DownOptions(cluster=True))

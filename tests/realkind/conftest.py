@@ -14,15 +14,27 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import base_image, free_port
 from tests.realkube.conftest import TestCluster, copy_demo
 
 REPO = Path(__file__).resolve().parents[2]
+CLUSTER_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "devstack/test-cluster/v1.37.2"
+REGISTRY_IMAGE = "devstack.test/kind-registry:test"
+REGISTRY_CONFIG = """\
+version: 0.1
+storage:
+  filesystem: {rootdirectory: /var/lib/registry}
+http:
+  addr: ":5000"
+"""
 KIND_LABEL = "io.x-k8s.kind.cluster"  # on every node container kind makes
 # Host-wide sysctls the kubelet sets at start (vm.overcommit_memory, kernel.panic, ...): kind's node shares the
 # host's kernel, so its kubelet changes them for the whole machine, as on a user's.
@@ -71,6 +83,11 @@ class KindProject:
             raise AssertionError(f"{' '.join(argv)}: {result.stderr.strip()}")
         return result.stdout
 
+    def configure(self, lines: str) -> None:
+        """More keys in the profile's [kubernetes] table."""
+        profile = self.root / "devstack.toml"
+        profile.write_text(profile.read_text().replace("[kubernetes]\n", f"[kubernetes]\n{lines}", 1))
+
     def kubectl(self, *args: str) -> str:
         return self.run("kubectl", f"--context=kind-{self.name}", *args)
 
@@ -89,19 +106,67 @@ def kind_project(tmp_path: Path, kind_build: KindBuild) -> Iterator[KindProject]
     (bin_dir / "kind").symlink_to(kind_build.kind)
     (bin_dir / "docker").symlink_to(REPO / "tests/kind/docker")
     demo = copy_demo(tmp_path, TestCluster(tmp_path / "kubeconfig"))
-    profile = demo.root / "devstack.toml"
-    profile.write_text(profile.read_text().replace(
-        "[kubernetes]\n", f'[kubernetes]\nnode_image = "{kind_build.node_image}"\n', 1))
     network = f"{demo.name}-net"
     env = {**demo.env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
            "KIND_EXPERIMENTAL_DOCKER_NETWORK": network}
     project = KindProject(root=demo.root, name=demo.name, env=env, network=network)
+    project.configure(f'node_image = "{kind_build.node_image}"\n')
     sysctls = {key: (Path("/proc/sys") / key).read_text() for key in KUBELET_SYSCTLS}
     yield project
-    leftovers = project.containers()
-    if project.name in project.clusters():
+    if project.name in project.clusters():  # the test failed before its `down --cluster`
         project.run("kind", "delete", "cluster", "--name", project.name)
     subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)
     for key, value in sysctls.items():
         (Path("/proc/sys") / key).write_text(value)
-    assert not leftovers, f"left behind by the test: kind nodes {leftovers}"
+
+
+@dataclass(frozen=True)
+class LocalRegistry:
+    """A registry container as kind's documentation sets one up: published on 127.0.0.1 for pushes from this
+    machine, reached by the nodes under its container name once it joins kind's network."""
+
+    container: str
+    port: int
+
+    @property
+    def push(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pull(self) -> str:
+        return f"{self.container}:5000"
+
+
+@pytest.fixture
+def local_registry(tmp_path: Path, kind_project: KindProject) -> Iterator[LocalRegistry]:
+    """Debian's docker-registry (the test cluster's, tests/cluster/build.sh) in a container of the project's."""
+    context = tmp_path / "registry"
+    context.mkdir()
+    (context / "docker-registry").write_bytes((CLUSTER_CACHE / "root/usr/bin/docker-registry").read_bytes())
+    (context / "docker-registry").chmod(0o755)
+    (context / "config.yml").write_text(REGISTRY_CONFIG)
+    (context / "Dockerfile").write_text(
+        "ARG BASE\nFROM ${BASE}\nCOPY docker-registry config.yml /registry/\n"
+        'CMD ["/registry/docker-registry", "serve", "/registry/config.yml"]\n')
+    subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE={base_image() or 'devstack/base:bookworm'}",
+                    "-t", REGISTRY_IMAGE, str(context)], capture_output=True, check=True, timeout=300)
+    registry = LocalRegistry(container=f"{kind_project.name}-registry", port=free_port())
+    subprocess.run(["docker", "run", "-d", "--name", registry.container, "-p", f"{registry.push}:5000",
+                    REGISTRY_IMAGE], capture_output=True, check=True, timeout=60)
+    _answers(f"http://{registry.push}/v2/", timeout_s=30)
+    yield registry
+    # Before the kind project's teardown removes the network the registry joined.
+    subprocess.run(["docker", "rm", "-f", "-v", registry.container], capture_output=True, check=False, timeout=60)
+    subprocess.run(["docker", "rmi", REGISTRY_IMAGE], capture_output=True, check=False, timeout=60)
+
+
+def _answers(url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -2,14 +2,16 @@
 the kind cluster it names (`kind create cluster`, context kind-<name> in the kubeconfig kind writes), loads the
 images it built into the node (`kind load docker-image`, as no registry is configured or announced), deploys and
 proves mail flows through the port forwards; a second `ci` finds the cluster and reuses it; `down --cluster`
-deletes it (`kind delete cluster`): node, volume and context gone."""
+deletes it (`kind delete cluster`): node, volume and context gone. With a local registry, devstack wires it into
+the cluster it creates as kind's documentation does, and the kubelet pulls from it."""
 
 from __future__ import annotations
 
 import json
 import re
+import urllib.request
 
-from tests.realkind.conftest import KindProject
+from tests.realkind.conftest import KindProject, LocalRegistry
 
 
 def test_ci_creates_the_kind_cluster_loads_images_and_down_deletes_it(kind_project: KindProject) -> None:
@@ -19,6 +21,10 @@ def test_ci_creates_the_kind_cluster_loads_images_and_down_deletes_it(kind_proje
     print(output)  # shown with -s or on a failure: what devstack said while kind made the cluster
     assert first.returncode == 0, output
     assert re.search(r"smoke .*inject", output) and "sink-smtp" in output, output
+    # The user is told of the two long steps as they start: kind's cluster, and the images kind loads.
+    assert f"creating kind cluster '{project.name}' (context kind-{project.name})" in output
+    assert re.search(rf"created kind cluster '{project.name}' in \d+s", output)
+    assert re.search(rf"loading (relay|sink):\w+, (relay|sink):\w+ into kind cluster '{project.name}'", output)
     assert project.name in project.clusters()
     assert project.containers() == [project.node]
 
@@ -41,6 +47,7 @@ def test_ci_creates_the_kind_cluster_loads_images_and_down_deletes_it(kind_proje
     second = project.devstack("ci", "--timeout", "400", timeout=1200)
     print(second.stdout + second.stderr)
     assert second.returncode == 0, second.stdout + second.stderr
+    assert "creating kind cluster" not in second.stdout and "loading" not in second.stdout
     assert project.containers() == [project.node]
 
     down = project.devstack("down", "--cluster", timeout=300)
@@ -50,3 +57,37 @@ def test_ci_creates_the_kind_cluster_loads_images_and_down_deletes_it(kind_proje
     assert project.containers() == []
     contexts = project.run("kubectl", "config", "get-contexts", "--output=name").split()
     assert f"kind-{project.name}" not in contexts
+    again = project.devstack("down", "--cluster", timeout=300)
+    assert again.returncode == 0 and f"cluster behind context 'kind-{project.name}' does not exist" in again.stdout
+
+
+def test_a_local_registry_is_wired_into_the_kind_cluster_it_creates(kind_project: KindProject,
+                                                                    local_registry: LocalRegistry) -> None:
+    """kind's documented local registry: devstack creates the cluster with containerd's registry configuration
+    path (kind's containerdConfigPatches), tells the node's containerd where the registry is, connects the
+    registry to kind's network, announces it (KEP-1755), pushes, and the kubelet pulls."""
+    project = kind_project
+    project.configure(f'registry = "{local_registry.push}"\nregistry_from_cluster = "{local_registry.pull}"\n')
+    first = project.devstack("ci", "--timeout", "400", timeout=1200)
+    output = first.stdout + first.stderr
+    print(output)
+    assert first.returncode == 0, output
+    assert "loading" not in output  # pushed, not loaded
+    with urllib.request.urlopen(f"http://{local_registry.push}/v2/_catalog", timeout=5) as response:
+        assert {"relay", "sink"} <= set(json.load(response)["repositories"])
+    for resource in ("relay", "sink"):
+        pods = json.loads(project.kubectl("get", "pods", "-n", project.name, "-l",
+                                          f"dev.devstack.resource={resource}", "-o", "json"))["items"]
+        statuses = [s for p in pods for s in p["status"]["containerStatuses"]]
+        assert statuses and all(s["ready"] for s in statuses), statuses
+        assert all(s["imageID"].startswith(f"{local_registry.pull}/{resource}@sha256:") for s in statuses), statuses
+    hosting = json.loads(project.kubectl("get", "configmap", "-n", "kube-public", "local-registry-hosting",
+                                         "-o", "json"))["data"]["localRegistryHosting.v1"]
+    assert f'host: {local_registry.push}' in hosting and f"hostFromContainerRuntime: {local_registry.pull}" in hosting
+    networks = project.run("docker", "inspect", local_registry.container, "--format",
+                           "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}").split()
+    assert project.network in networks
+
+    down = project.devstack("down", "--cluster", timeout=300)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert project.containers() == []

@@ -17,7 +17,7 @@ from devstack.config.model import Config, Forward, ImageSpec
 from devstack.errors import DeployError, EngineUnavailable
 from devstack.images import build, plan
 from devstack.networking.channel import Channel
-from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus, silent
 
 _TICK_S = 0.02
 
@@ -71,7 +71,7 @@ class MemoryProvider:
     def __init__(self, engine: Engine, resources: tuple[str, ...] = ("web",)) -> None:
         self.engine, self.resources = engine, resources
 
-    def prepare(self) -> None:
+    def prepare(self, note: Callable[[str], None] = silent) -> None:
         self.engine.step("prepare")
 
     def deliver(self, tags: Sequence[str]) -> None:

@@ -7,6 +7,7 @@ Each class builds its command lines in `*_argv` methods (pure, unit-tested) and 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -33,6 +34,7 @@ class Registry:
 
 
 class Cluster(Protocol):
+    name: str  # the kind/k3d cluster or minikube profile; the context for an existing cluster
     context: str
     managed: bool  # devstack may create and delete it
 
@@ -88,23 +90,30 @@ class Kind:
     def load_argv(self, tags: Sequence[str]) -> list[str]:
         return [self._kind(), "load", "docker-image", "--name", self.name, *tags]
 
-    def registry_argvs(self, nodes: Sequence[str], registry: Registry) -> list[tuple[list[str], str | None]]:
-        """Per node: the hosts.toml that sends pulls of `registry.push` to `registry.pull`; then the network."""
+    def registry_argvs(self, nodes: Sequence[str], registry: Registry,
+                       network: str = "kind") -> list[tuple[list[str], str | None]]:
+        """Per node: a hosts.toml for each name of the registry (pods pull `registry.pull`, the name devstack
+        injects; manifests written for kind's documentation name `registry.push`) that sends pulls to
+        `registry.pull` over plain HTTP, as containerd would try only HTTPS; then the registry joins the network
+        of kind's nodes."""
         docker = tools.find("docker", "to wire the local registry into kind's nodes")
-        folder = f"/etc/containerd/certs.d/{registry.push}"
         hosts = f'[host."http://{registry.pull}"]\n'
         steps: list[tuple[list[str], str | None]] = []
         for node in nodes:
-            steps.append(([docker, "exec", node, "mkdir", "-p", folder], None))
-            steps.append(([docker, "exec", "-i", node, "cp", "/dev/stdin", f"{folder}/hosts.toml"], hosts))
+            for name in dict.fromkeys((registry.push, registry.pull)):
+                folder = f"/etc/containerd/certs.d/{name}"
+                steps.append(([docker, "exec", node, "mkdir", "-p", folder], None))
+                steps.append(([docker, "exec", "-i", node, "cp", "/dev/stdin", f"{folder}/hosts.toml"], hosts))
         container = registry.pull.split(":", 1)[0]
         if container not in ("localhost", "127.0.0.1"):
-            steps.append(([docker, "network", "connect", "kind", container], None))
+            steps.append(([docker, "network", "connect", network, container], None))
         return steps
 
     def _wire_registry(self, registry: Registry) -> None:
         nodes = tools.run([self._kind(), "get", "nodes", "--name", self.name], what="listing kind nodes").split()
-        for argv, stdin in self.registry_argvs(nodes, registry):
+        # kind's nodes join the Docker network "kind", or the one this variable of kind's names.
+        network = os.environ.get("KIND_EXPERIMENTAL_DOCKER_NETWORK") or "kind"
+        for argv, stdin in self.registry_argvs(nodes, registry, network):
             try:
                 tools.run(argv, what="wiring the local registry into kind", stdin=stdin)
             except DeployError as err:
@@ -193,7 +202,7 @@ class Existing:
     managed = False
 
     def __init__(self, context: str) -> None:
-        self.context = context
+        self.name = self.context = context
 
     def exists(self) -> bool:
         return True

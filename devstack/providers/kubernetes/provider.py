@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -22,7 +22,7 @@ from devstack.config import secret_store as dev_secrets
 from devstack.config.model import Config, Forward, KubernetesSpec
 from devstack.errors import DeployError
 from devstack.formats import reference
-from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus, silent
 from devstack.providers.kubernetes import (
     apply,
     clusters,
@@ -70,6 +70,7 @@ class KubernetesProvider:
         self._namespaces_used: set[str] = set()  # of every plan so far: log followers look in them all
         self._delivered: set[str] = set()
         self._warned: set[str] = set()  # the server's warnings already shown
+        self._note: Callable[[str], None] = silent  # prepare's: tells the user of long steps
         self._running: list[pod_logs.Follower | Informer] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -92,10 +93,14 @@ class KubernetesProvider:
         """The dev secrets, as the config loaded them (once)."""
         return dict(self.config.dev_secrets)
 
-    def prepare(self) -> None:
+    def prepare(self, note: Callable[[str], None] = silent) -> None:
+        self._note = note
         if self.cluster.managed and not self.cluster.exists():
+            note(f"creating {self.name} cluster {self.cluster.name!r} (context {self.spec.context})")
+            started = time.monotonic()
             self.cluster.create()
             self.created_cluster = True
+            note(f"created {self.name} cluster {self.cluster.name!r} in {time.monotonic() - started:.0f}s")
         self.api.call("GET", "/version")  # reachable, or EngineUnavailable with the context and address
         self._registry = _configured_registry(self.spec) or delivery.announced(self.api)
         if self.spec.registry and self.cluster.managed and self._registry is not None:
@@ -107,6 +112,8 @@ class KubernetesProvider:
         if self._registry is not None:
             delivery.push(tags, self._registry)
         else:
+            if self.cluster.managed:  # kind load, k3d image import, minikube image load: seconds an image
+                self._note(f"loading {', '.join(tags)} into {self.name} cluster {self.cluster.name!r}")
             self.cluster.load(tags)
         self._delivered.update(tags)
 

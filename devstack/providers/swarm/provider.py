@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from devstack.errors import DeployError, PortInUse
 from devstack.images import docker_engine
 from devstack.networking import ports
 from devstack.networking.channel import TcpChannel, open_tcp
-from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus
+from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus, silent
 from devstack.providers.swarm import cluster, deploy, events, live, logs, readiness, secrets, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
 
@@ -42,7 +42,8 @@ class SwarmProvider:
             self._client = docker_engine.connect()
         return self._client
 
-    def prepare(self) -> None:
+    def prepare(self, note: Callable[[str], None] = silent) -> None:
+        """`docker swarm init` takes a moment: no note."""
         with docker_engine.translated("set up the swarm"):
             self.created_swarm = cluster.ensure(self.client)
 
