@@ -148,15 +148,18 @@ def local_registry(tmp_path: Path, kind_project: KindProject) -> Iterator[LocalR
     (context / "Dockerfile").write_text(
         "ARG BASE\nFROM ${BASE}\nCOPY docker-registry config.yml /registry/\n"
         'CMD ["/registry/docker-registry", "serve", "/registry/config.yml"]\n')
-    subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE={base_image() or 'devstack/base:bookworm'}",
-                    "-t", REGISTRY_IMAGE, str(context)], capture_output=True, check=True, timeout=300)
+    kind_project.run("docker", "build", "-q", "--build-arg", f"BASE={base_image() or 'devstack/base:bookworm'}",
+                     "-t", REGISTRY_IMAGE, str(context), timeout=300)
     registry = LocalRegistry(container=f"{kind_project.name}-registry", port=free_port())
-    subprocess.run(["docker", "run", "-d", "--name", registry.container, "-p", f"{registry.push}:5000",
-                    REGISTRY_IMAGE], capture_output=True, check=True, timeout=60)
+    # On a network of its own rather than Docker's default bridge, which tests of other things may take away.
+    kind_project.run("docker", "network", "create", registry.container)
+    kind_project.run("docker", "run", "-d", "--name", registry.container, "--network", registry.container,
+                     "-p", f"{registry.push}:5000", REGISTRY_IMAGE)
     _answers(f"http://{registry.push}/v2/", timeout_s=30)
     yield registry
     # Before the kind project's teardown removes the network the registry joined.
     subprocess.run(["docker", "rm", "-f", "-v", registry.container], capture_output=True, check=False, timeout=60)
+    subprocess.run(["docker", "network", "rm", registry.container], capture_output=True, check=False, timeout=60)
     subprocess.run(["docker", "rmi", REGISTRY_IMAGE], capture_output=True, check=False, timeout=60)
 
 
