@@ -276,7 +276,8 @@ def test_unreachable_sink_fails_every_recipient() -> None:
     server, thread = start_relay(free_port())  # nothing listens there
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/api/inject/v1"
-        response = httpx.post(url, content=json.dumps(request(SIMPLE, "a@x.org", "b@x.org")), auth=AUTH)
+        response = httpx.post(url, content=json.dumps(request(SIMPLE, "a@x.org", "b@x.org")), auth=AUTH,
+                              timeout=60)  # each recipient is tried again for a few seconds
     finally:
         server.shutdown()
         server.server_close()
@@ -284,6 +285,22 @@ def test_unreachable_sink_fails_every_recipient() -> None:
     result = response.json()
     assert (result["success_count"], result["fail_count"]) == (0, 2)
     assert "sink 127.0.0.1:" in result["errors"][0]
+
+
+def test_a_sink_that_refuses_at_first_gets_the_message_once_it_listens() -> None:
+    """Right after a deploy, the sink's Service may refuse connections for a second: the relay tries again."""
+    port = free_port()
+    handler = Sink()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    config = relay.Config(("127.0.0.1", 0), ("127.0.0.1", port), USER, PASSWORD)
+    starter = threading.Timer(0.3, controller.start)  # within the first pauses, after the first refusal
+    starter.start()
+    try:
+        assert relay.relay(config, SENDER, "a@x.org", SIMPLE.encode()) is None
+    finally:
+        starter.join()
+        controller.stop()
+    assert [rcpts for _, rcpts, _ in handler.transactions] == [["a@x.org"]]
 
 
 def test_one_log_line_per_request_without_the_password(

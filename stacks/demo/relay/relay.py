@@ -5,7 +5,8 @@
     GET  /healthz         for the container HEALTHCHECK
 
 Each recipient gets its own SMTP session, so one refused recipient never affects the others; the
-response says which failed and why: {success_count, fail_count, failed_recipients, errors}.
+response says which failed and why: {success_count, fail_count, failed_recipients, errors}. A sink that
+refuses the connection is tried again for a few seconds first, as an MTA retries a temporary failure.
 
 Substitutions: `{{ key }}` placeholders in the subject, bodies and header values of object content,
 or anywhere in RFC 822 string content, are replaced by the recipient's own `substitutions`, else the
@@ -28,6 +29,7 @@ import re
 import signal
 import smtplib
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email import policy
@@ -44,6 +46,10 @@ INJECT_PATH = "/api/inject/v1"
 ROUTES = {"/": "GET", "/healthz": "GET", INJECT_PATH: "POST"}  # path -> the one method it answers
 MAX_BODY_BYTES = 10 * 1024 * 1024
 SMTP_TIMEOUT_SECONDS = 30
+# A sink that refuses the connection is tried again after these pauses, as an MTA retries a temporary failure:
+# right after a deploy, the Service in front of the sink may not be routed yet (kube-proxy programs it within a
+# second or two of the pod being ready).
+REFUSED_RETRY_PAUSES_SECONDS = (0.25, 0.5, 1.0, 2.0)
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 LINE_END = re.compile(r"\r\n|\r|\n")
 ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")  # enough to keep spaces and CR/LF out of SMTP commands
@@ -206,15 +212,30 @@ def relay(
     config: Config, sender: str, rcpt: str, message: bytes, timeout_s: float = SMTP_TIMEOUT_SECONDS
 ) -> str | None:
     """Send one message in its own SMTP session: None when accepted, else the reason."""
+    refused = ConnectionRefusedError()
+    for pause in (*REFUSED_RETRY_PAUSES_SECONDS, None):
+        try:
+            return session(config, sender, rcpt, message, timeout_s)
+        except ConnectionRefusedError as e:
+            refused = e
+            if pause is not None:
+                time.sleep(pause)
+    return f"sink {config.sink[0]}:{config.sink[1]}: {refused}"
+
+
+def session(config: Config, sender: str, rcpt: str, message: bytes, timeout_s: float) -> str | None:
+    """One SMTP session; a refused connection is the caller's to retry."""
     try:
         # A fixed EHLO name: the default looks up this host's FQDN, which can stall without DNS.
         with smtplib.SMTP(*config.sink, local_hostname="relay", timeout=timeout_s) as smtp:
             smtp.sendmail(sender, [rcpt], message)
+    except ConnectionRefusedError:
+        raise
     except smtplib.SMTPRecipientsRefused as e:
         return smtp_reply(*e.recipients[rcpt])
     except smtplib.SMTPResponseException as e:  # sender refused, data refused, a greeting error
         return smtp_reply(e.smtp_code, e.smtp_error)
-    except OSError as e:  # connection refused or dropped, timeout; SMTPException is an OSError too
+    except OSError as e:  # a connection dropped, a timeout; SMTPException is an OSError too
         return f"sink {config.sink[0]}:{config.sink[1]}: {e}"
     return None
 
