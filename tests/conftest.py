@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,3 +48,13 @@ def engine() -> docker.DockerClient:
     except docker.errors.DockerException as err:
         pytest.fail(f"these tests need a running Docker engine (`make test` starts one): {err}")
     return client
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_event_loop_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module that leaves an event loop running in the main thread (a driver not stopped) breaks every asyncio
+    test after it with "cannot be called from a running event loop": name the module that did it instead."""
+    name = request.module.__name__
+    assert asyncio._get_running_loop() is None, f"a module run before {name} left an event loop running"
+    yield
+    assert asyncio._get_running_loop() is None, f"{name} left an event loop running"

@@ -61,14 +61,16 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, engine: docker.DockerCli
         tear_down(project)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync driver runs, its event loop is the thread's running loop,
+# and every asyncio test collected after the browser tests would fail with "cannot be called from a running loop".
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     assert CHROMIUM.is_file(), "the browser tests need Debian's chromium: `make test` installs it (make browser)"
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
     yield browser
