@@ -39,7 +39,9 @@ class Context:
     def tar(self) -> io.BytesIO:
         """An uncompressed tar of the context. Timestamps are zeroed: only content and mode matter."""
         buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
+        # GNU's format, not Python's default (POSIX pax): BuildKit takes a body starting with a pax header (a file
+        # name that is not ASCII) for a Dockerfile, not an archive.
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
             for rel in self.files:
                 archive.add(self.root / rel, arcname=rel, recursive=False, filter=_normalise)
             if self.dockerfile_in_tar not in self.files:

@@ -79,7 +79,8 @@ def test_an_image_is_built_from_its_base_and_again_when_the_base_changes(layered
     with pytest.raises(DevstackError) as failed:
         layered.build()
     message = str(failed.value)
-    assert "image 'tools' failed to build" in message and "non-zero code: 3" in message, message
+    assert "image 'tools' failed to build at Step 2/2 : RUN exit 3" in message, message
+    assert "exit code: 3" in message, message  # BuildKit's words for the step's exit code
     assert "app: not built: its base image tools did not build" in message
 
     # `down --images`: an image and the one built on it both go, even when the engine lists the base first (it
