@@ -37,9 +37,11 @@ _DETACH_WAIT_S = 30.0
 @click.option("--no-web", is_flag=True, help="Serve no dashboard.")
 @click.option("--snapshot-on-exit", "snapshot_to", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="When up stops, write a snapshot to FILE.json or FILE.html (no secrets).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="After each cycle's line, where its time went: build, deliver, apply, rollout, endpoints, smoke.")
 @pass_session
 def command(session: Session, timeout: float, detach: bool, record_to: Path | None, web_port: int | None,
-            no_web: bool, snapshot_to: Path | None) -> int:
+            no_web: bool, snapshot_to: Path | None, verbose: bool) -> int:
     """Bring the stack up and keep it up to date as files change."""
     config = session.config
     port = _web_port(config, web_port, no_web)
@@ -47,12 +49,12 @@ def command(session: Session, timeout: float, detach: bool, record_to: Path | No
         snapshots.check_path(snapshot_to, "--snapshot-on-exit")
         snapshot_to = snapshot_to.resolve()
     if detach:
-        return _detach(session, config, timeout, snapshot_to, port)
+        return _detach(session, config, timeout, snapshot_to, port, verbose)
     if record_to is not None:
         session.console = record.recording_console(record_to, session.console)
     held = control.lock(config)
     try:
-        return _run(session, config, timeout, snapshot_to, port)
+        return _run(session, config, timeout, snapshot_to, port, verbose)
     finally:
         held.close()
         record.finish(session.console)
@@ -69,11 +71,13 @@ def _web_port(config: Config, web_port: int | None, no_web: bool) -> int | None:
     return config.dashboard.port if config.dashboard.enabled else None
 
 
-def _run(session: Session, config: Config, timeout: float, snapshot_to: Path | None, web_port: int | None) -> int:
+def _run(session: Session, config: Config, timeout: float, snapshot_to: Path | None, web_port: int | None,
+         verbose: bool) -> int:
     console = session.console
     console.info(f"devstack up · project {config.project} · provider {config.provider}")
     options = session.options
-    daemon = Daemon(config, session.load, lambda c: registry.create(c, options), console, timeout, web_port=web_port)
+    daemon = Daemon(config, session.load, lambda c: registry.create(c, options), console, timeout, web_port=web_port,
+                    verbose=verbose)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -107,7 +111,7 @@ def _snapshot(session: Session, daemon: Daemon, path: Path) -> None:
 
 
 def _detach(session: Session, config: Config, timeout: float, snapshot_to: Path | None,
-            web_port: int | None) -> int:
+            web_port: int | None, verbose: bool) -> int:
     running = control.find(config)
     if running is not None:
         raise DevstackError(f"devstack up is already running for project '{config.project}' (pid {running.pid})")
@@ -115,7 +119,7 @@ def _detach(session: Session, config: Config, timeout: float, snapshot_to: Path 
     log = config.state_dir / "daemon.log"
     command = [sys.executable, "-m", "devstack", *global_options.argv(session, file=str(config.file)), "up",
                "--timeout", str(timeout), *(("--snapshot-on-exit", str(snapshot_to)) if snapshot_to else ()),
-               *(("--no-web",) if web_port is None else ("--web-port", str(web_port)))]
+               *(("--no-web",) if web_port is None else ("--web-port", str(web_port))), *(("-v",) if verbose else ())]
     # Owner-only: the log holds the dashboard's address with its token.
     with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

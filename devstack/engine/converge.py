@@ -25,6 +25,7 @@ from devstack.providers.base import DeployPlan, Provider
 
 T = TypeVar("T")
 _GRACE_S = 5.0
+_SHOWN = {"deploy": "apply"}  # how the breakdown names a step
 
 
 @dataclass
@@ -34,6 +35,18 @@ class Outcome:
     deploy: DeployPlan | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # step → duration
     build_seconds: dict[str, float] = field(default_factory=dict)  # image name → its build's duration
+    ready_phases: dict[str, float] = field(default_factory=dict)  # the readiness wait's phases, as the provider says
+
+    def breakdown(self) -> tuple[tuple[str, float], ...]:
+        """Where the pass's time went, step by step in order (`up -v` prints it): the readiness wait as its
+        phases when the provider told them (rollout, endpoints)."""
+        steps: list[tuple[str, float]] = []
+        for step, seconds in self.seconds.items():
+            if step == "ready" and self.ready_phases:
+                steps.extend(self.ready_phases.items())
+            elif step != "base" or seconds >= 0.005:
+                steps.append((_SHOWN.get(step, step), seconds))
+        return tuple(steps)
 
     @property
     def changed_anything(self) -> bool:
@@ -63,16 +76,17 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
                                             f"packages ({package_base.why_offline()})")
     # Tags are content hashes, known before any build: plan the deploy first, so a bad stack file or a missing
     # variable is reported at once rather than after minutes of building.
-    deploy_plan = await blocking.call(provider.plan, image_plan.tags)
+    deploy_plan = await _timed(outcome, "render", blocking.call(provider.plan, image_plan.tags))
     resources.check_names(config, deploy_plan.resources)  # [resources.X], depends_on: names the deploy knows
     outcome.deploy = deploy_plan
     report(events.Planned(deploy_plan.resources, dict(deploy_plan.resource_images), dict(outcome.images)))
     if image_plan.missing:
         report(events.Building(tuple(t.spec.name for t in image_plan.missing)))
     await _timed(outcome, "base", build_bases(builder, image_plan.bases, console))
-    await _timed(outcome, "build", build_all(builder, image_plan.missing, config.project, console, outcome))
-    outcome.built = [t.spec.name for t in image_plan.missing]
-    await blocking.call(provider.deliver, [t.tag for t in image_plan.missing])
+    if image_plan.missing:
+        await _timed(outcome, "build", build_all(builder, image_plan.missing, config.project, console, outcome))
+        outcome.built = [t.spec.name for t in image_plan.missing]
+        await _timed(outcome, "deliver", blocking.call(provider.deliver, [t.tag for t in image_plan.missing]))
     if deploy_plan.changed:
         await _timed(outcome, "deploy", deploy_in_order(config, provider, deploy_plan, console, report,
                                                         announce=announce, deadline=deadline))
@@ -82,7 +96,8 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     elif announce:
         console.event(config.project, "deployment unchanged")
     remaining = max(deadline - time.monotonic(), 1.0)
-    await _timed(outcome, "ready", blocking.call(provider.wait_ready, deploy_plan, remaining))
+    phases = await _timed(outcome, "ready", blocking.call(provider.wait_ready, deploy_plan, remaining))
+    outcome.ready_phases = dict(phases or {})
     return outcome
 
 

@@ -7,6 +7,8 @@ A cycle prints one line per resource with its steps and timings:
 
     relay    2 files changed → built 1.8s → updated 2.4s → smoke ✓ 0.3s (4.6s)
 
+and, with `up -v`, where the cycle's time went, step by step (build, deliver, apply, rollout, endpoints, smoke).
+
 A failed step leaves the previous version running and stays on the board until a later cycle succeeds.
 """
 
@@ -40,7 +42,7 @@ from devstack.web import control, serve
 class Daemon:
     def __init__(self, config: Config, load: Callable[[], Config], make_provider: Callable[[Config], Provider],
                  console: Console, timeout_s: float, builder: Builder | None = None, web_port: int | None = None,
-                 ) -> None:
+                 verbose: bool = False) -> None:
         self.board = Board(config.project, config.disabled)
         self.book = logbook.LogBook()  # the latest lines of each resource, for the dashboard
         self.web_port = web_port  # the dashboard's (0: any free port); None: no dashboard
@@ -52,7 +54,7 @@ class Daemon:
                                                self.snapshot)
         self.context = execute.Context(
             config=config, provider=make_provider(config), load=load, make_provider=make_provider, console=console,
-            builder=builder or DockerBuilder(), timeout_s=timeout_s, report=self.report,
+            builder=builder or DockerBuilder(), timeout_s=timeout_s, report=self.report, verbose=verbose,
             logs=logs.Followers(console, lambda resource, line: self._log_line(console, resource, line)),
             # The provider of the moment opens each connection: a reloaded config may bring a new one.
             forwards=forwards.Forwards(lambda forward: self.context.provider.connect(forward), console.event))

@@ -129,5 +129,5 @@ def _opening(changes: changesets.Changes, config: Config) -> Iterator[tuple[str,
 def _end(board: Board, cycle: Cycle) -> EndCycle:
     retry = not cycle.ok and cycle.temporary
     return EndCycle(started=cycle.started, lines=tuple((r, " → ".join(s)) for r, s in cycle.lines.items() if s),
-                    ok=cycle.ok, first=cycle.work.first, said=not cycle.refused,
+                    ok=cycle.ok, first=cycle.work.first, said=not cycle.refused, breakdown=tuple(cycle.breakdown),
                     retry_in=BACKOFF_S[min(board.failures, len(BACKOFF_S) - 1)] if retry else None)

@@ -136,6 +136,7 @@ class Converged(StepDone):
     changed: bool = False  # the deploy was applied (not unchanged)
     seconds: float = 0.0  # deploy + ready
     restarted: tuple[str, ...] = ()  # triggered resources restarted (nothing else changed them)
+    steps: tuple[tuple[str, float], ...] = ()  # where its time went, step by step (`up -v`)
     at: str = ""  # ISO 8601: when it was ready
 
 

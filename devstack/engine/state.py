@@ -99,6 +99,7 @@ class Cycle:
     planned: dict[str, str] = field(default_factory=dict)  # resource → the tag this cycle deploys
     building: set[str] = field(default_factory=set)  # resources whose image is being built
     deploying: set[str] = field(default_factory=set)
+    breakdown: list[tuple[str, float]] = field(default_factory=list)  # (step, seconds), as the steps report
 
     def say(self, resource: str, text: str) -> None:
         self.lines.setdefault(resource, []).append(text)
@@ -308,6 +309,7 @@ class Board:
         row.last_error, row.updated_at = first_line(event.error), event.at or row.updated_at
         if event.ok:
             cycle.say(event.name, f"ran {event.seconds:.1f}s")
+            cycle.breakdown.append((f"local {event.name}", event.seconds))
             return
         cycle.fail(False)
         cycle.say(event.name, "failed")
@@ -324,11 +326,13 @@ class Board:
                 resource.build, resource.last_error = "error", first_line(event.error)
             return
         cycle.say(event.image, f"synced to {event.containers} container(s) {event.seconds:.1f}s")
+        cycle.breakdown.append((f"sync {event.image}", event.seconds))
         for resource in touched:
             resource.build, resource.last_error = "live", ""
 
     def _converged(self, cycle: Cycle, event: ev.Converged) -> None:
         cycle.done.add("converge")
+        cycle.breakdown.extend(event.steps)
         if event.at:  # the pass got as far as ready: say what it did
             self._deployed(cycle, event)
         if not event.ok:
@@ -383,6 +387,8 @@ class Board:
             mine = [r.ok for r, about in zip(event.results, event.about, strict=True) if about in (None, resource.name)]
             resource.smoke = ("ok" if all(mine) else "failed") if mine else None
         failed = [r.name for r in event.results if not r.ok]
+        cycle.breakdown.append(("smoke", event.seconds))
+        cycle.breakdown.extend((f"smoke:{r.name}", r.seconds) for r in event.results)
         mark = f"smoke ✓ {event.seconds:.1f}s" if not failed else f"smoke ✗ {', '.join(failed)}"
         for steps in cycle.lines.values():
             steps.append(mark)

@@ -81,6 +81,7 @@ class EndCycle:
     first: bool
     retry_in: float | None  # seconds until a retry: the cycle failed for a reason outside the files
     said: bool  # False: the cycle ended before any step (a refused config reload), nothing to say
+    breakdown: tuple[tuple[str, float], ...] = ()  # (step, seconds) in order; a smoke test's as "smoke:NAME"
 
 
 @dataclass(frozen=True)

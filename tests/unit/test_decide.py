@@ -103,7 +103,8 @@ def test_one_step_at_a_time_and_saves_meanwhile_make_one_next_cycle(project: Pro
                                                                                          Smoke()]
     end = drive(board, config, smoked())
     line = "1 file changed → built 1.5s → updated 2.0s → smoke ✓ 0.1s"
-    assert end == [EndCycle(started=0.0, lines=(("relay", line),), ok=True, first=False, retry_in=None, said=True)]
+    assert end == [EndCycle(started=0.0, lines=(("relay", line),), ok=True, first=False, retry_in=None, said=True,
+                            breakdown=(("smoke", 0.1), ("smoke:web", 0.1)))]  # the steps' own seconds, for up -v
     following = drive(board, config, ev.CycleEnded())
     assert isinstance(following[0], BeginCycle)  # both saves, batched: one cycle, each file once
     assert following[1] == Converge(opening=(("relay", "2 files changed"),))

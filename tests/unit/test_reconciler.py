@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from collections.abc import Callable
 
@@ -27,12 +28,12 @@ STOP_WITHIN_S = 2.0
 class Running:
     """A Daemon on the in-memory engine, run as a task; its output in `text()`."""
 
-    def __init__(self, project: Project, engine: Engine, web_port: int | None = None) -> None:
+    def __init__(self, project: Project, engine: Engine, web_port: int | None = None, *, verbose: bool = False) -> None:
         self.config = config = project.load(MINIMAL)
         self.out = io.StringIO()
         self.engine = engine
         self.daemon = Daemon(config, lambda: config, self._provider, Console(self.out, tty=False), 30,
-                             builder=MemoryBuilder(engine), web_port=web_port)
+                             builder=MemoryBuilder(engine), web_port=web_port, verbose=verbose)
         self.task = asyncio.create_task(self.daemon.run())
 
     def _provider(self, _config: Config) -> MemoryProvider:
@@ -108,6 +109,22 @@ async def test_stopping_at_any_stage_of_the_first_pass_is_prompt(project: Projec
     await running.until(lambda: stage in engine.calls)
     assert await running.stop() < STOP_WITHIN_S
     assert running.daemon.interrupted
+
+
+async def test_up_v_says_where_each_cycles_time_went(project: Project) -> None:
+    running = Running(project, Engine(), verbose=True)
+    await running.until(lambda: running.daemon.phase == "watching")
+    relay = project.write("relay/relay.py", "print('edited')\n")
+    mark = len(running.text())
+    running.daemon.report(FilesChanged(frozenset({relay.resolve()})))
+    await running.until(lambda: "breakdown" in running.text()[mark:])
+    line = next(line for line in running.text()[mark:].splitlines() if "breakdown" in line)
+    # Every step of the rebuild, in the order it ran, each with its seconds, and the loop's own time last.
+    steps = re.findall(r"(?:: | · )([a-z ]+) \d+\.\d\ds", line)
+    assert steps == ["plan", "prepare", "render", "build", "deliver", "apply", "ready", "forwards",
+                     "between steps"], line
+    assert re.search(r"breakdown \d+\.\d\ds: ", line), line
+    await running.stop()
 
 
 async def test_stopping_during_a_live_update_is_prompt(project: Project) -> None:

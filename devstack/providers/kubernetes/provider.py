@@ -41,7 +41,7 @@ from devstack.providers.kubernetes import (
 )
 from devstack.providers.kubernetes import logs as pod_logs
 from devstack.providers.kubernetes.api import Api, Json, connect, typed_items
-from devstack.providers.kubernetes.discovery import Discovery
+from devstack.providers.kubernetes.discovery import Discovery, Resource
 from devstack.providers.kubernetes.informers import Informer
 
 _LOG_TAIL = 20
@@ -68,7 +68,8 @@ class KubernetesProvider:
         self._registry: clusters.Registry | None = None
         self._pods_changed: threading.Event | None = None  # set by the informers wait_for_change starts
         self._namespaces_used: set[str] = set()  # of every plan so far: log followers look in them all
-        self._delivered: set[str] = set()
+        self._delivered: set[str] = set()  # image refs the nodes have, pushed or found there
+        self._prune_kinds: tuple[Resource, ...] | None = None  # where a prune looks (None: everywhere)
         self._warned: set[str] = set()  # the server's warnings already shown
         self._note: Callable[[str], None] = silent  # prepare's: tells the user of long steps
         self._running: list[pod_logs.Follower | Informer] = []
@@ -139,7 +140,9 @@ class KubernetesProvider:
         if resources is not None:  # a stage of a deploy in dependency order: the other workloads wait
             return self._once(apply.apply(self.api, self.discovery, render.holding(rendered, resources), self.project))
         warnings = apply.apply(self.api, self.discovery, rendered, self.project)
-        apply.prune(self.api, self.discovery, rendered, self.project)
+        # The first prune looks in every kind the server lists; later ones where the project's objects were found
+        # and where this deploy put them (nothing else creates objects of the project).
+        self._prune_kinds = apply.prune(self.api, self.discovery, rendered, self.project, self._prune_kinds)
         return self._once(warnings)
 
     def _once(self, warnings: list[str]) -> list[str]:
@@ -148,12 +151,16 @@ class KubernetesProvider:
         self._warned.update(new)
         return new
 
-    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
+    def wait_ready(self, plan: DeployPlan, timeout_s: float,
+                   resources: Collection[str] | None = None) -> dict[str, float]:
         rendered = _rendered(plan)
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
+        deadline = started + timeout_s
         workloads = [w for w in rendered.workloads if resources is None or w.resource in resources]
         readiness.wait(self.api, self.discovery, workloads, self.project, timeout_s, self.wait_options)
+        rolled = time.monotonic()
         routing.wait(self.api, self.discovery, rendered.objects, deadline)
+        return {"rollout": rolled - started, "endpoints": time.monotonic() - rolled}
 
     def status(self) -> list[ResourceStatus]:
         pods = self._pods()
@@ -285,6 +292,7 @@ class KubernetesProvider:
                                                strict=True) if tag not in self._delivered}
         absent = set(delivery.missing(self.api, list(wanted.values()))) if wanted else set()
         self.deliver([tag for tag, ref in wanted.items() if ref in absent])
+        self._delivered.update(wanted)  # found on the nodes: not asked again at the next apply
 
     def _labelled(self, kind: str) -> list[Json]:
         resource = self.discovery.find(readiness.API_VERSIONS[kind], kind)
