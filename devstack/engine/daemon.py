@@ -57,7 +57,8 @@ class Daemon:
             builder=builder or DockerBuilder(), timeout_s=timeout_s, report=self.report, verbose=verbose,
             logs=logs.Followers(console, lambda resource, line: self._log_line(console, resource, line)),
             # The provider of the moment opens each connection: a reloaded config may bring a new one.
-            forwards=forwards.Forwards(lambda forward: self.context.provider.connect(forward), console.event))
+            forwards=forwards.Forwards(lambda forward: self.context.provider.connect(forward), console.event,
+                                       lambda: self.context.provider.disconnect()))
 
     @property
     def config(self) -> Config:

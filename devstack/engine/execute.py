@@ -66,7 +66,7 @@ async def run(step: Step, context: Context) -> ev.Event | None:
     """Carry out `step`; the event that says how it went (None for a step that reports nothing)."""
     match step:
         case Reload():
-            return reload(context)
+            return await reload(context)
         case LiveUpdate():
             return await live_update(step, context)
         case Converge():
@@ -87,13 +87,14 @@ async def run(step: Step, context: Context) -> ev.Event | None:
     return None  # the steps that only change the board (BeginCycle, Ignore) are not run at all
 
 
-def reload(context: Context) -> ev.Reloaded:
+async def reload(context: Context) -> ev.Reloaded:
     project = context.config.project
     try:
         config = context.load()
     except DevstackError as err:
         context.console.event(project, f"config not reloaded: {err} (the stack keeps running)", ok=False)
         return ev.Reloaded(error=str(err))
+    await context.provider.disconnect()  # the forwards' next connections go through the new provider
     context.provider.close()
     context.config, context.provider = config, context.make_provider(config)
     return ev.Reloaded(project=config.project, disabled=config.disabled)

@@ -44,7 +44,7 @@ def check(specs: Sequence[SmokeSpec], provider: Provider, console: Console, *, f
 async def run(specs: Sequence[SmokeSpec], provider: Provider, console: Console, *, forward: bool = True
               ) -> list[Result]:
     """The results of `specs`, unreported, through the [[forwards]] served meanwhile (unless `forward` is off)."""
-    served = Forwards(provider.connect, console.event)
+    served = Forwards(provider.connect, console.event, provider.disconnect)
     try:
         if forward:
             await served.ensure(await blocking.call(provider.relayed))

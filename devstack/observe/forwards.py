@@ -7,7 +7,7 @@ A forward outlives redeploys and restarts of its target: a connection made while
 the next one gets through. Each connection is an asyncio task of its own, cancelled on `close`. A local port
 already in use is an error naming the port and, when /proc tells, the process holding it.
 
-    forwards = Forwards(provider.connect, console.event)
+    forwards = Forwards(provider.connect, console.event, provider.disconnect)
     await forwards.ensure(await blocking.call(provider.relayed))    # after every deploy
     ...
     await forwards.close()
@@ -27,12 +27,19 @@ from devstack.networking import ports
 from devstack.networking.channel import CHUNK, Channel
 
 Connect = Callable[[Forward], Awaitable[Channel]]
+Disconnect = Callable[[], Awaitable[None]]
 OnEvent = Callable[[str, str], None]  # (resource, message), for the console
 
 
+async def _nothing() -> None:
+    return None
+
+
 class Forwards:
-    def __init__(self, connect: Connect, on_event: OnEvent) -> None:
-        self._connect, self._on_event = connect, on_event
+    def __init__(self, connect: Connect, on_event: OnEvent, disconnect: Disconnect = _nothing) -> None:
+        """`disconnect`: closes what `connect` keeps open between connections (Provider.disconnect), once the
+        forwards are closed."""
+        self._connect, self._on_event, self._disconnect = connect, on_event, disconnect
         self._servers: dict[int, tuple[Forward, asyncio.Server]] = {}
         self._connections: set[asyncio.Task[None]] = set()
         self._failing: set[int] = set()  # local ports whose last connection failed: said once until one succeeds
@@ -55,6 +62,7 @@ class Forwards:
         for task in connections:
             task.cancel()
         await asyncio.gather(*connections, return_exceptions=True)
+        await self._disconnect()
 
     async def _close(self, local: int) -> None:
         _, server = self._servers.pop(local)

@@ -170,6 +170,10 @@ class Provider(Protocol):
         when the target cannot be reached now."""
         ...
 
+    async def disconnect(self) -> None:
+        """Close what `connect` keeps open between connections (on Kubernetes, the tunnel to each pod), on the
+        event loop the connections ran on."""
+
     def close(self) -> None:
         """Stop every background stream the provider started."""
 

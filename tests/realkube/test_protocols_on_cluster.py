@@ -169,26 +169,30 @@ def test_exec_and_port_forward_need_create_on_their_subresources(app_project: Ap
     assert done.returncode == 0 and done.stdout.strip() == "forwarded", done.stdout + done.stderr
 
 
-# A port forward as devstack opens one (its websocket client, v4.channel.k8s.io), to a port nothing listens on:
-# the server accepts the stream (the RBAC check passed) and the pod's side reports the refused connection.
+# A port forward as devstack opens one (the SPDY tunnel through a websocket, Kubernetes 1.30 and later), to a port
+# nothing listens on: the server accepts the tunnel (the RBAC check passed) and the pod's side reports the refused
+# connection on the pair's error stream.
 FORWARD = """\
 import asyncio, sys
 from devstack.errors import DeployError
 from devstack.providers.kubernetes import api, portforward
 async def main() -> int:
-    client = api.connect("devstack-test", None)
+    forwarder = portforward.Forwarder(api.connect("devstack-test", None))
     target = portforward.Target(sys.argv[1], "pod/" + sys.argv[2], 9)
     try:
-        channel = await portforward.connect(client, target)
+        channel = await forwarder.connect(target)
     except DeployError as err:
         print(err)
         return 1
-    await channel.write(b"ping")
     try:
-        await channel.read()
-    except DeployError:
-        pass  # nothing listens on port 9: the stream itself was allowed
-    await channel.close()
+        await channel.write(b"ping")
+        try:
+            await channel.read()
+        except DeployError:
+            pass  # nothing listens on port 9: the stream itself was allowed
+        await channel.close()
+    finally:
+        await forwarder.close()
     print("forwarded")
     return 0
 sys.exit(asyncio.run(main()))

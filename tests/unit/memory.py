@@ -138,6 +138,9 @@ class MemoryProvider:
     async def connect(self, forward: Forward) -> Channel:
         raise DeployError("the in-memory engine publishes no ports")
 
+    async def disconnect(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -1,10 +1,16 @@
-"""Port forwards through the API server (a pod's portforward subresource, v4.channel.k8s.io over a websocket), as
-`kubectl port-forward` does, except that each new connection goes to a pod that is current at that moment: after
-a restart or a rollout the next connection reaches the new pod instead of failing for good.
+"""Port forwards through the API server (a pod's portforward subresource), as `kubectl port-forward` does, except
+that each new connection goes to a pod that is current at that moment: after a restart or a rollout the next
+connection reaches the new pod instead of failing for good.
 
-The daemon's forwards (observe/forwards.py) listen on 127.0.0.1 and call `connect` for each connection they accept;
-the channel returned speaks the protocol: every message starts with its channel's number (0 data, 1 error), and
-each channel's first message carries the port, not data.
+The daemon's forwards (observe/forwards.py) listen on 127.0.0.1 and call `Forwarder.connect` for each connection
+they accept. Two ways to the pod:
+  - a tunnel per pod (tunnel.py: SPDY streams in one websocket, Kubernetes 1.30 and later), kept open between
+    connections: a new connection costs two frames on it;
+  - one websocket per connection (v4.channel.k8s.io), where the API server does not tunnel: every message starts
+    with its channel's number (0 data, 1 error), and each channel's first message carries the port, not data.
+
+Which pod serves a target is looked up (the service, then its ready pods) and kept for a moment (_KEEP_S), or
+until the provider says a deploy, a restart or a rollout happened (`forget`), or a connection to it fails.
 
 A forward's resource names a service (its backing pod and target port are looked up), a workload or a pod:
 "relay" (a service, else a workload, else a pod of that name), "svc/relay", "deployment/relay", "pod/relay-0".
@@ -12,12 +18,14 @@ A forward's resource names a service (its backing pod and target port are looked
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
 from devstack import blocking
 from devstack.errors import DeployError
-from devstack.providers.kubernetes import health, routing, websocket
+from devstack.networking.channel import Channel
+from devstack.providers.kubernetes import health, routing, tunnel, websocket
 from devstack.providers.kubernetes.api import Api, Json
 from devstack.providers.kubernetes.render import RESOURCE
 
@@ -25,10 +33,14 @@ _WORKLOAD_PREFIXES = ("deployment/", "statefulset/", "daemonset/", "replicaset/"
 _PROTOCOL = "v4.channel.k8s.io"
 _DATA, _ERROR = 0, 1  # the channels of the one port each websocket forwards
 _POLL_S = 0.25
+# How long a looked-up pod serves its target's connections without a look again. Deploys, restarts and rollouts by
+# devstack forget it at once, and a failed connection forgets its own; this bounds the rest (a pod deleted by hand
+# whose connections have not failed yet).
+_KEEP_S = 2.0
 
 
 @dataclass(frozen=True)
-class Target:
+class Target:  # a key of the forwarder's table of pods: frozen, hashable
     namespace: str
     resource: str
     remote: int  # the service port for a service, else the container port
@@ -68,16 +80,66 @@ class PodChannel:
         await self._ws.close()
 
 
-async def connect(api: Api, target: Target, pod_wait_s: float = 15.0) -> PodChannel:
-    """A channel to the target's current pod, waiting up to `pod_wait_s` for a ready one (a rollout)."""
-    pod, port = await blocking.call(current_pod, api, target, pod_wait_s)
-    name = pod["metadata"]["name"]
-    request = api.upgrade(f"/api/v1/namespaces/{target.namespace}/pods/{name}/portforward", [("ports", str(port))],
+class Forwarder:
+    """One provider's way to its pods: which pod serves each target, and the tunnels to them."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self._tunnels = tunnel.Tunnels(api)
+        self._tunnelled = True  # until the API server refuses the tunnel's subprotocol
+        self._pods: dict[Target, tuple[str, int, float]] = {}  # target → (pod, port, when it was looked up)
+        self._lock = threading.Lock()  # forget() comes from the provider's threads
+
+    async def connect(self, target: Target, pod_wait_s: float = 15.0) -> Channel:
+        """A channel to the target's current pod, waiting up to `pod_wait_s` for a ready one (a rollout)."""
+        pod, port = await self._pod(target, pod_wait_s)
+        try:
+            if self._tunnelled:
+                try:
+                    return await self._tunnels.channel(target.namespace, pod, port, lambda: self._drop(target))
+                except tunnel.Refused:
+                    self._tunnelled = False  # an API server before 1.30: one websocket per connection from now on
+            return await _websocket(self.api, target.namespace, pod, port)
+        except DeployError:
+            self._drop(target)
+            raise
+
+    def forget(self) -> None:
+        """Pods changed (a deploy, a restart, a rollout): the next connection looks its pod up again."""
+        with self._lock:
+            self._pods.clear()
+
+    async def close(self) -> None:
+        await self._tunnels.close()
+
+    def abort(self) -> None:
+        self._tunnels.abort()
+
+    async def _pod(self, target: Target, wait_s: float) -> tuple[str, int]:
+        with self._lock:
+            known = self._pods.get(target)
+        if known is not None and time.monotonic() - known[2] < _KEEP_S:
+            return known[0], known[1]
+        pod, port = await blocking.call(current_pod, self.api, target, wait_s)
+        name = str(pod["metadata"]["name"])
+        with self._lock:
+            self._pods[target] = (name, port, time.monotonic())
+            serving = {(t.namespace, p) for t, (p, _port, _at) in self._pods.items()}
+        self._tunnels.retire(serving)
+        return name, port
+
+    def _drop(self, target: Target) -> None:
+        with self._lock:
+            self._pods.pop(target, None)
+
+
+async def _websocket(api: Api, namespace: str, pod: str, port: int) -> PodChannel:
+    request = api.upgrade(f"/api/v1/namespaces/{namespace}/pods/{pod}/portforward", [("ports", str(port))],
                           _PROTOCOL)
     try:
-        return PodChannel(await websocket.connect(request), name, port)
+        return PodChannel(await websocket.connect(request), pod, port)
     except DeployError as err:
-        raise DeployError(api.scrub(f"forward to pod {name}:{port}: {err}")) from None
+        raise DeployError(api.scrub(f"forward to pod {pod}:{port}: {err}")) from None
 
 
 def current_pod(api: Api, target: Target, wait_s: float) -> tuple[Json, int]:

@@ -22,6 +22,7 @@ from devstack.config import secret_store as dev_secrets
 from devstack.config.model import Config, Forward, KubernetesSpec
 from devstack.errors import DeployError
 from devstack.formats import reference
+from devstack.networking.channel import Channel
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus, silent
 from devstack.providers.kubernetes import (
     apply,
@@ -70,6 +71,7 @@ class KubernetesProvider:
         self._namespaces_used: set[str] = set()  # of every plan so far: log followers look in them all
         self._delivered: set[str] = set()  # image refs the nodes have, pushed or found there
         self._prune_kinds: tuple[Resource, ...] | None = None  # where a prune looks (None: everywhere)
+        self._forwarder: portforward.Forwarder | None = None  # made by the first connect, on the daemon's loop
         self._warned: set[str] = set()  # the server's warnings already shown
         self._note: Callable[[str], None] = silent  # prepare's: tells the user of long steps
         self._running: list[pod_logs.Follower | Informer] = []
@@ -160,6 +162,7 @@ class KubernetesProvider:
         readiness.wait(self.api, self.discovery, workloads, self.project, timeout_s, self.wait_options)
         rolled = time.monotonic()
         routing.wait(self.api, self.discovery, rendered.objects, deadline)
+        self._pods_changed_by_us()
         return {"rollout": rolled - started, "endpoints": time.monotonic() - rolled}
 
     def status(self) -> list[ResourceStatus]:
@@ -201,18 +204,32 @@ class KubernetesProvider:
         """Every [[forwards]] entry: nothing on the cluster listens on this machine's 127.0.0.1."""
         return self.config.forwards
 
-    async def connect(self, forward: Forward) -> portforward.PodChannel:
+    async def connect(self, forward: Forward) -> Channel:
         """A portforward stream to the forward's current pod, through the API server."""
         target = portforward.Target(self.spec.namespace, forward.resource, forward.remote)
-        return await portforward.connect(self.api, target)
+        if self._forwarder is None:
+            self._forwarder = portforward.Forwarder(self.api)
+        return await self._forwarder.connect(target)
+
+    async def disconnect(self) -> None:
+        """Close the tunnels to the pods that connect keeps open between connections."""
+        if self._forwarder is not None:
+            await self._forwarder.close()
 
     def close(self) -> None:
-        """Stop every background stream this provider started (log followers, informers)."""
+        """Stop every background stream this provider started (log followers, informers, tunnels)."""
         self._closed.set()
         with self._lock:
             running, self._running = self._running, []
         for closable in running:
             closable.close()
+        if self._forwarder is not None:
+            self._forwarder.abort()
+
+    def _pods_changed_by_us(self) -> None:
+        """A deploy, restart or rollout: the forwards look their pods up again."""
+        if self._forwarder is not None:
+            self._forwarder.forget()
 
     def _keep(self, closable: _Closable) -> _Closable:
         with self._lock:
@@ -278,6 +295,7 @@ class KubernetesProvider:
             obj["metadata"]["namespace"], resource)
         self.api.call("PATCH", path, query=[("fieldManager", "devstack-restart")], body=patch,
                       content_type="application/strategic-merge-patch+json")
+        self._pods_changed_by_us()
 
     def down(self, options: DownOptions) -> DownReport:
         if options.cluster:

@@ -160,6 +160,9 @@ class SwarmProvider:
             raise DeployError(f"forward 127.0.0.1:{forward.local}: the engine serves it itself, not devstack")
         return await open_tcp(self._published[forward.local], f"{forward.resource}:{forward.remote}")
 
+    async def disconnect(self) -> None:
+        """Nothing to close: each connection is a TCP connection of its own."""
+
     def close(self) -> None:
         """Nothing runs in the background: log followers belong to the daemon."""
 
