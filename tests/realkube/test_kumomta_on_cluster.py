@@ -1,9 +1,16 @@
-"""The KumoMTA stack's offline variant (stacks/kumomta/devstack.toml) on the real test cluster, as a KumoMTA
-developer runs it: `devstack ci`, then `devstack up` with an injection of 10 recipients and a policy edit that
-rolls the MTAs, then `down` (PVCs kept) and `down --volumes`."""
+"""The KumoMTA stack on the real test cluster, as a KumoMTA developer runs it: `devstack ci`, then `devstack up`
+with an injection of 10 recipients, mail to an outside domain through kumod's SMTP listener, `kumod --validate` in
+a pod, `devstack run queues` (kcli in a pod) and a policy edit that rolls the MTAs, then `down` (PVCs kept) and
+`down --volumes`.
+
+Both variants: the offline one (devstack.toml, the stand-ins), and the upstream one (upstream.toml) on KumoMTA's
+pinned image. That image cannot be pulled here; it runs when it is in the local engine (built by hand from
+KumoMTA's source, see stacks/kumomta/README.md), and dragonfly's place is taken by Debian's redis-server behind an
+entrypoint that ignores dragonfly's flags."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -12,9 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 import pytest
 
+from devstack.config import loader
+from devstack.images import package_base
 from tests.daemon import Daemon
 from tests.integration.conftest import base_image, free_port
 from tests.realkube.conftest import CREATED, KubeProject, TestCluster
@@ -22,10 +32,18 @@ from tests.realkube.test_demo_on_cluster import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 PORTS = ("KUMOMTA_HTTP_PORT", "KUMOMTA_ADMIN_PORT", "KUMOMTA_SMTP_PORT", "KUMOMTA_TSA_PORT", "KUMOMTA_SINK_HTTP_PORT")
+KUMOMTA_IMAGE = "ghcr.io/kumocorp/kumomta:2025.01.29-833f82a8"
+CONFIGS = {"offline": "devstack.toml", "upstream": "upstream.toml"}
+# dragonfly's Deployment passes dragonfly's flags, which redis-server refuses: this entrypoint drops them.
+STORE_DOCKERFILE = """FROM {base}
+USER redis
+ENTRYPOINT ["/bin/sh", "-c", "exec redis-server --bind 0.0.0.0 --port 6379 --protected-mode no --save '' \\
+--appendonly no", "--"]
+"""
 TEN = [{"email": f"user{i}@example.test", "name": f"User {i}"} for i in range(10)]
 
 
-def copy_kumomta(tmp: Path, cluster: TestCluster) -> KubeProject:
+def copy_kumomta(tmp: Path, cluster: TestCluster, variant: str) -> KubeProject:
     """stacks/kumomta with what its images need beside it (the demo relay, the sink), laid out as in the
     repository, under its own project name (its namespace) and free local ports."""
     root = tmp / "repo"
@@ -36,18 +54,44 @@ def copy_kumomta(tmp: Path, cluster: TestCluster) -> KubeProject:
     shutil.copytree(REPO / "sink", root / "sink", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     name = f"kk{uuid.uuid4().hex[:8]}"
     CREATED.append(name)
-    config = root / "stacks" / "kumomta" / "devstack.toml"
+    config = root / "stacks" / "kumomta" / CONFIGS[variant]
     config.write_text(config.read_text().replace('name = "kumomta"', f'name = "{name}"', 1))
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "NO_COLOR": "1",
            **{port: str(free_port()) for port in PORTS}}
     if base_image():
         env["DEVSTACK_BASE_IMAGE"] = base_image() or ""
-    return KubeProject(root=root / "stacks" / "kumomta", name=name, cluster=cluster, env=env)
+    if variant == "upstream":
+        env["KUMOMTA_STORE_IMAGE"] = store_image(docker.from_env())
+    return KubeProject(root=root / "stacks" / "kumomta", name=name, cluster=cluster, env=env,
+                       config=CONFIGS[variant])
 
 
-@pytest.fixture
-def kumomta(tmp_path: Path, test_cluster: TestCluster) -> Iterator[KubeProject]:
-    project = copy_kumomta(tmp_path, test_cluster)
+def store_image(engine: docker.DockerClient) -> str:
+    """Debian's redis-server (the offline variant's dragonfly stand-in, from the same package list) under an
+    entrypoint that takes dragonfly's flags and drops them: the upstream variant's store here."""
+    spec = loader.load(REPO / "stacks" / "kumomta" / "devstack.toml", environ={}).images["dragonfly-standin"]
+    assert spec.packages is not None
+    package_base.ensure(engine, spec, print)
+    dockerfile = STORE_DOCKERFILE.format(base=package_base.offline_tag(spec.packages)).encode()
+    tag = "devstack-test/kumomta-store:redis"
+    engine.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True)
+    return tag
+
+
+def require_image(variant: str) -> None:
+    if variant != "upstream":
+        return
+    try:
+        docker.from_env().images.get(KUMOMTA_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.skip(f"{KUMOMTA_IMAGE} is not in the local engine: it cannot be pulled here; build it from "
+                    "KumoMTA's source by hand (stacks/kumomta/README.md, 'Verified against KumoMTA itself')")
+
+
+@pytest.fixture(params=list(CONFIGS))
+def kumomta(request: pytest.FixtureRequest, tmp_path: Path, test_cluster: TestCluster) -> Iterator[KubeProject]:
+    require_image(request.param)
+    project = copy_kumomta(tmp_path, test_cluster, request.param)
     yield project
     project.devstack("down", "--volumes", timeout=180)  # after a failure; a passing test has done it already
 
@@ -108,7 +152,8 @@ def test_kumomta_ci_inject_policy_edit_and_down(kumomta: KubeProject) -> None:
     assert sorted((c["metadata"]["name"], c["status"]["phase"]) for c in claims) == [
         (f"spool-kumomta-{i}", "Bound") for i in range(3)]
 
-    daemon = Daemon(kumomta.root, kumomta.env, "--timeout", "300", options=kumomta.global_options())
+    daemon = Daemon(kumomta.root, kumomta.env, "--timeout", "300", "--web-port", "0",
+                    options=kumomta.global_options())
     try:
         daemon.wait_for("watching for changes", timeout=300)
         # A user's injection: 10 recipients, the listener key; the sink counts 10 more.
@@ -125,6 +170,13 @@ def test_kumomta_ci_inject_policy_edit_and_down(kumomta: KubeProject) -> None:
         admin = f"http://127.0.0.1:{kumomta.port('KUMOMTA_ADMIN_PORT')}"
         assert httpx.get(f"{admin}/metrics", timeout=30).status_code == 200
         assert httpx.get(url.replace("/api/inject/v1", "/metrics"), timeout=30).status_code == 401
+        # kumod checks the policy inside a pod, with the pod's environment (no store contacted while validating).
+        kumomta.kubectl("exec", "kumomta-0", "--", "/opt/kumomta/sbin/kumod", "--policy",
+                        "/opt/kumomta/etc/policy/init.lua", "--validate", "--user", "kumod")
+        # `devstack run queues`: kcli in a kumod pod, asking the admin listener (it trusts loopback).
+        queues = kumomta.devstack("run", "queues", timeout=120)
+        assert queues.returncode == 0, queues.stdout + queues.stderr
+        assert "SCHEDULED QUEUE" in queues.stdout, queues.stdout
 
         # A policy edit: the ConfigMap kumomta-policy changes, the MTAs roll, the TSA (tsa-policy) does not.
         mtas, tsas = uids(kumomta, "kumomta"), uids(kumomta, "kumomta-tsa")
