@@ -2,9 +2,9 @@
 context (never the ambient current-context), and its errors become devstack errors here.
 
 devstack works on plain JSON objects, whatever their kind (custom resources included), so requests go through
-the client's generic transport (auth, TLS, proxies from the kubeconfig) rather than its typed models. Exec uses
-the client's websocket support (`kubernetes.stream`); port-forward opens its own asyncio websocket (websocket.py)
-from `upgrade()`, with the same address, TLS and credentials.
+the client's generic transport (auth, TLS, proxies from the kubeconfig) rather than its typed models (building
+those takes seconds of CPU). Exec and port-forward open devstack's own asyncio websocket (websocket.py) from
+`upgrade()`, with the same address, TLS and credentials.
 
     EngineUnavailable    the kubeconfig, its context or the API server cannot be reached
     ApiError(DeployError) the server answered with an error status; `.status` holds the HTTP code
@@ -81,12 +81,6 @@ class Api:
     @property
     def host(self) -> str:
         return str(self.client.configuration.host)
-
-    def core(self) -> kube_client.CoreV1Api:
-        """For exec and port-forward (`kubernetes.stream`) only. The stream functions swap a websocket transport
-        into the client they are given for the length of the call; on the shared client, every other thread's
-        requests would go through it meanwhile ("Missing required parameter `ports`"). So each gets its own."""
-        return kube_client.CoreV1Api(kube_client.ApiClient(self.client.configuration))
 
     def call(self, method: str, path: str, *, query: Query = (), body: Json | None = None,
              content_type: str = "application/json", timeout_s: float = _TIMEOUT_S,

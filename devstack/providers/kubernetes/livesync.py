@@ -11,6 +11,8 @@ v4.channel.k8s.io, offered second: there the copy relies on tar stopping at its 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
 import shlex
@@ -18,11 +20,8 @@ import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import stream
-
+from devstack import blocking
 from devstack.errors import DeployError
 from devstack.providers.kubernetes import websocket
 from devstack.providers.kubernetes.api import Api
@@ -30,7 +29,9 @@ from devstack.providers.kubernetes.api import Api
 Files = Sequence[tuple[Path, str]]  # (local path, absolute path in the container)
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")  # offered in this order; the server picks the first it knows
 _FRAME = 64 * 1024  # stdin goes in websocket frames of this size
+_STDIN, _CLOSE = 0, 255  # v5's close channel: its message names the channel that ends
 _TIMEOUT_S = 120.0
+_STEP_S = 0.1  # how often a running exec looks whether its call was cancelled
 _MARK = "devstack-live-update-step:"  # a failing step of a script says its number on stderr
 _NO_SHELL = "executable file not found"  # the runtime's words when the image has no `sh`
 # Unlike swarm's archive API, exec runs as the container's user.
@@ -130,32 +131,17 @@ def execute(api: Api, namespace: str, pod: str, container: str, command: list[st
             what: str, protocols: Sequence[str] = PROTOCOLS) -> Outcome:
     """Run a command in the container, given `stdin` (then closed, where the protocol can), to its end."""
     try:
-        client: Any = stream(api.core().connect_get_namespaced_pod_exec, pod, namespace, command=command,
-                             container=container, stdin=stdin is not None, stdout=True, stderr=True, tty=False,
-                             _preload_content=False, binary=True,
-                             _headers={"sec-websocket-protocol": ",".join(protocols)})
-    except ApiException as err:
+        ran = _exec(api, namespace, pod, container, command, stdin, protocols)
+    except websocket.Rejected as err:
         raise DeployError(api.scrub(f"{what} failed: cannot exec in the pod: {refusal(err)}")) from None
-    try:
-        if stdin is not None:
-            for start in range(0, len(stdin), _FRAME):
-                client.write_stdin(stdin[start:start + _FRAME])
-            client.close_channel(0)  # v5 only (a no-op on v4): the command's stdin ends here
-        client.run_forever(timeout=_TIMEOUT_S)
-        errors, status = client.read_stderr(0), client.read_channel(3)
-    finally:
-        client.close()
-    return Outcome(api.scrub(bytes(errors).decode("utf-8", "replace").strip()), _failure(status),
-                   str(client.subprotocol))
+    return Outcome(api.scrub(ran.stderr.decode("utf-8", "replace").strip()), _failure(ran.status), ran.protocol)
 
 
-def refusal(err: ApiException) -> str:
-    """What the server said when it refused the exec. The client library puts the handshake's whole answer in
-    `reason` ("Handshake status 403 Forbidden -+-+- {headers} -+-+- {Status}"): its Status's message is the part
-    a person needs, with what to ask for when it is RBAC (since 1.35 a websocket exec takes `create` too)."""
-    reason = str(err.reason or err)
-    message = websocket.status_message(reason.rsplit(" -+-+- ", 1)[-1].encode()) if " -+-+- " in reason else reason
-    if "forbidden" in reason.lower():
+def refusal(err: websocket.Rejected) -> str:
+    """What the server said when it refused the exec, with what to ask for when it is RBAC (since 1.35 a
+    websocket exec takes `create` too)."""
+    message = str(err).removeprefix("the API server refused the stream: ")
+    if err.status == 403 or "forbidden" in message.lower():
         message += " (exec needs the verbs get and create on pods/exec)"
     return message
 
@@ -163,20 +149,65 @@ def refusal(err: ApiException) -> str:
 def exec_output(api: Api, namespace: str, pod: str, container: str, command: list[str]) -> tuple[int, str]:
     """Run a command in a container: its exit code and what it printed (stdout, then stderr), scrubbed."""
     try:
-        client: Any = stream(api.core().connect_get_namespaced_pod_exec, pod, namespace, command=command,
-                             container=container, stdin=False, stdout=True, stderr=True, tty=False,
-                             _preload_content=False, binary=True)
-    except ApiException as err:
-        raise DeployError(f"cannot exec in pod {pod}: {err.reason}") from None
-    try:
-        client.run_forever(timeout=_TIMEOUT_S)
-        output = bytes(client.read_channel(1)) + bytes(client.read_channel(2))
-        status = client.read_channel(3)
-    finally:
-        client.close()
-    failure = _failure(status)
+        ran = _exec(api, namespace, pod, container, command, None, PROTOCOLS)
+    except websocket.Rejected as err:
+        raise DeployError(api.scrub(f"cannot exec in pod {pod}: {refusal(err)}")) from None
+    failure = _failure(ran.status)
     code = 0 if not failure else int(failure.removeprefix("exit code ")) if failure.startswith("exit code ") else 1
-    return code, api.scrub(output.decode("utf-8", "replace"))
+    return code, api.scrub((ran.stdout + ran.stderr).decode("utf-8", "replace"))
+
+
+@dataclass(frozen=True)
+class _Ran:
+    stdout: bytes
+    stderr: bytes
+    status: bytes  # the status channel's metav1.Status
+    protocol: str
+
+
+def _exec(api: Api, namespace: str, pod: str, container: str, command: list[str], stdin: bytes | None,
+          protocols: Sequence[str]) -> _Ran:
+    """The exec subresource over devstack's own websocket client, as port forwards use it (the client library's
+    exec builds its typed API first: seconds of CPU on the first call). Blocking: the provider's threads call it."""
+    query = [*(("command", part) for part in command), ("container", container), ("stdout", "true"),
+             ("stderr", "true"), ("stdin", "true" if stdin is not None else "false"), ("tty", "false")]
+    request = api.upgrade(f"/api/v1/namespaces/{namespace}/pods/{pod}/exec", query, ",".join(protocols))
+    try:
+        return asyncio.run(asyncio.wait_for(_exchange(request, stdin), _TIMEOUT_S))
+    except TimeoutError:
+        raise DeployError(f"exec in pod {pod}: no end within {_TIMEOUT_S:.0f}s") from None
+    except OSError as err:
+        raise DeployError(api.scrub(f"exec in pod {pod}: the stream broke: {err}")) from None
+
+
+async def _exchange(request: websocket.Request, stdin: bytes | None) -> _Ran:
+    """Send stdin (0), closing it on v5 (the close channel, 255); collect stdout (1), stderr (2) and the status (3)
+    until the server closes. A cancelled call (Ctrl-C, a newer save) ends it within a step."""
+    ws = await websocket.connect(request)
+    received = asyncio.ensure_future(_received(ws))
+    try:
+        with contextlib.suppress(ConnectionError):  # the command ended early: its status says why
+            for start in range(0, len(stdin or b""), _FRAME):
+                blocking.check()
+                await ws.send(b"\x00" + (stdin or b"")[start:start + _FRAME])
+            if stdin is not None and ws.protocol == "v5.channel.k8s.io":
+                await ws.send(bytes((_CLOSE, _STDIN)))
+        while not (await asyncio.wait({received}, timeout=_STEP_S))[0]:
+            blocking.check()
+        stdout, stderr, status = received.result()
+    finally:
+        received.cancel()
+        await ws.close()
+    return _Ran(stdout, stderr, status, ws.protocol)
+
+
+async def _received(ws: websocket.WebSocket) -> tuple[bytes, bytes, bytes]:
+    """What came on stdout (1), stderr (2) and the status channel (3) until the server closed."""
+    channels: dict[int, list[bytes]] = {1: [], 2: [], 3: []}
+    while (message := await ws.receive()) is not None:
+        if message and message[0] in channels:
+            channels[message[0]].append(message[1:])
+    return b"".join(channels[1]), b"".join(channels[2]), b"".join(channels[3])
 
 
 def _message(what: str, failure: str, detail: str, *, tar: bool) -> str:
