@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import click
 import pytest
 
 import devstack.images.docker_engine
@@ -143,9 +144,12 @@ def test_every_global_option_is_one_declaration_and_a_session_field() -> None:
     for option in global_options.GLOBALS:
         assert hasattr(session, option.attribute), option.attribute
         setattr(session, option.attribute, "x")
-        for command in main.cli.commands.values():
-            if command.name not in ("sink", "init"):  # the sink parses its own flags; init names no config
-                assert any(option.flags[-1] in p.opts for p in command.params), (command.name, option.flags)
+        ctx = click.Context(main.cli)
+        for name in main.cli.list_commands(ctx):  # each command's module is imported on first use
+            command = main.cli.get_command(ctx, name)
+            assert command is not None, name
+            if name not in ("sink", "init"):  # the sink parses its own flags; init names no config
+                assert any(option.flags[-1] in p.opts for p in command.params), (name, option.flags)
     assert list(global_options.argv(session)) == [arg for o in global_options.GLOBALS for arg in (o.flags[-1], "x")]
 
 
@@ -159,3 +163,14 @@ def test_kube_context_on_a_swarm_project_is_a_usage_error(project: Project, caps
     assert code == 2 and out == ""
     assert err == ("error: --kube-context devstack-test: devstack.toml deploys with provider 'swarm', not to "
                    "Kubernetes (it has no [kubernetes] table)\n")
+
+
+def test_ci_loads_neither_the_daemon_nor_the_web_server() -> None:
+    """A command's module is imported when it runs: `ci` does not pay for `up`'s daemon and aiohttp at start."""
+    probe = ("import sys, click\nfrom devstack.cli import main\n"
+             "main.cli.get_command(click.Context(main.cli), 'ci')\n"
+             "print(sorted(m for m in ('aiohttp', 'devstack.web', 'devstack.engine.daemon') if m in sys.modules))\n"
+             "main.cli.get_command(click.Context(main.cli), 'up')\n"
+             "print('aiohttp' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.splitlines() == ["[]", "True"]
