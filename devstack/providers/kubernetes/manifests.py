@@ -13,7 +13,7 @@ from typing import Any
 from devstack.config import documents as config_documents
 from devstack.config.model import HelmChart, KubernetesSpec
 from devstack.errors import ConfigError
-from devstack.providers.kubernetes import shapes, tools
+from devstack.providers.kubernetes import rendercache, shapes, tools
 
 Display = Callable[[Path], str]  # a path as the user wrote it
 
@@ -37,10 +37,14 @@ def load(spec: KubernetesSpec, display: Display) -> list[Document]:
     for path in files(spec.manifests):
         documents += parse(config_documents.read_text(path, display(path)), display(path))
     for folder in spec.kustomize:
-        rendered = tools.run(kustomize_argv(folder), what=f"kustomize of {display(folder)}")
+        remote: list[str] = []
+        inputs = kustomize_inputs(folder, remote=remote)
+        rendered = rendercache.run(kustomize_argv(folder), None if remote else inputs,
+                                   what=f"kustomize of {display(folder)}")
         documents += parse(rendered, f"kustomize {display(folder)}")
     for chart in spec.helm:
-        rendered = tools.run(helm_argv(chart, spec.namespace), what=f"helm template of {display(chart.chart)}")
+        rendered = rendercache.run(helm_argv(chart, spec.namespace), [chart.chart, *chart.values],
+                                   what=f"helm template of {display(chart.chart)}")
         documents += parse(rendered, f"helm chart {display(chart.chart)}")
     return documents
 
@@ -56,10 +60,11 @@ _KUSTOMIZE_LISTS = ("resources", "bases", "components", "patchesStrategicMerge",
 _KUSTOMIZE_GENERATORS = ("configMapGenerator", "secretGenerator")
 
 
-def kustomize_inputs(folder: Path, found: set[Path] | None = None) -> set[Path]:
+def kustomize_inputs(folder: Path, found: set[Path] | None = None, remote: list[str] | None = None) -> set[Path]:
     """The local folders and files a kustomization reads: its folder, and what its resources, bases, components,
     patches and generators name, followed into other kustomizations (an overlay's `../../base`). Remote ones
-    (URLs, git) are left out; so is anything unreadable, which `kubectl kustomize` will report."""
+    (URLs, git) are left out, and added to `remote` when given; so is anything unreadable, which `kubectl
+    kustomize` will report."""
     found = set() if found is None else found
     folder = folder.resolve()
     if folder in found:
@@ -73,6 +78,8 @@ def kustomize_inputs(folder: Path, found: set[Path] | None = None) -> set[Path]:
         return found  # `kubectl kustomize` will say what is wrong with it
     for reference in _kustomize_references(kustomization if isinstance(kustomization, dict) else {}):
         if "://" in reference or reference.startswith(("github.com/", "git@")):
+            if remote is not None:
+                remote.append(reference)
             continue
         try:
             path = (folder / reference).resolve()
@@ -80,7 +87,7 @@ def kustomize_inputs(folder: Path, found: set[Path] | None = None) -> set[Path]:
         except (OSError, ValueError):  # a name too long or with a NUL byte: kubectl kustomize reports it
             continue
         if is_dir:
-            kustomize_inputs(path, found)
+            kustomize_inputs(path, found, remote)
         else:
             found.add(path)
     return found
