@@ -19,7 +19,7 @@ CLUSTER := $(PYTHON) tests/cluster/cluster.py
 CLUSTER_KUBECONFIG := .devstack/test-cluster/kubeconfig
 
 .PHONY: help demo test down lint docs unit integration bench bench-tools venv docker base-image lua browser screenshots clean test-cluster \
-	test-cluster-down kind-node
+	test-cluster-down kind-node packages
 
 help:
 	@echo "make demo   bring the demo stack up (devstack up)"
@@ -38,7 +38,10 @@ down: venv docker
 
 # The suite runs on the real test cluster too: started here when it is not running, and stopped again (with
 # everything it changed on the machine undone) when this run started it.
-test: venv docker base-image lua browser lint docs kind-node
+# What the suite needs is made in parallel after one apt-get for every Debian package: the cluster's Go build (CPU)
+# beside the base images' debootstraps (network and disk), the linters and the docs.
+test: venv docker packages
+	@$(MAKE) --no-print-directory -j4 --output-sync=line base-image lua browser lint docs kind-node
 	@started=0; if ! $(CLUSTER) status >/dev/null 2>&1; then started=1; fi; \
 	status=0; $(MAKE) --no-print-directory test-cluster || status=$$?; \
 	if [ $$status -eq 0 ]; then \
@@ -93,6 +96,18 @@ $(BIN)/devstack: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
+
+# Every Debian package `make test` uses, in one apt-get (as root; nothing to do when all are there), so that the steps
+# after it never run apt-get at once: debootstrap (base images, kind's node), lua5.4, chromium for the browser tests,
+# and the test cluster's build tools (tests/cluster/debian-packages).
+TEST_PACKAGES := debootstrap lua5.4 chromium chromium-driver $(shell cat tests/cluster/debian-packages)
+packages:
+	@need=""; for pkg in $(TEST_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q "install ok installed" || need="$$need $$pkg"; done; \
+	if [ -z "$$need" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make test needs these Debian packages:$$need (apt-get install them as root)" >&2; exit 1; fi; \
+	echo "installing from Debian:$$need"; apt-get update -q >/dev/null; $(APT) install $$need >/dev/null
 
 # A running engine, or an explanation of how to get one.
 docker:

@@ -5,7 +5,7 @@
 #                        per component: kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
 #                        kubeadm kubectl etcd (each link runs that component; `kube NAME ...` does too)
 #   $CACHE/bin/          containerd, containerd-shim-runc-v2, ctr (containerd v2.4.2), runc (v1.5.3, with
-#                        seccomp), coredns (v1.14.6, the plugins the cluster uses), helm (v4.3.2)
+#                        seccomp), coredns (v1.14.6, the plugins of the cluster's and kind's Corefiles), helm (v4.3.2)
 #   $CACHE/cni/          the CNI plugins bridge, host-local, loopback, portmap (v1.10.0)
 #   $CACHE/root/         Debian's docker-registry, unpacked with dpkg-deb -x (no packaged service starts)
 #   $CACHE/versions.txt  what each program is, for a node image or a report
@@ -22,14 +22,23 @@ export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 
 say() { printf '[test-cluster build %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
-if [ -f "$CACHE/.complete" ]; then say "binaries cached in $CACHE"; exit 0; fi
+# The plugins tests/cluster/go/coredns compiles in: a cached coredns without one of them (built before the kind node
+# image came to use the same build) is built again.
+COREDNS_PLUGINS="bind cache errors forward health kubernetes loadbalance log loop prometheus ready reload template"
+coredns_current() {
+    local have
+    have="$("$CACHE/bin/coredns" -plugins 2>/dev/null)" || return 1
+    for plugin in $COREDNS_PLUGINS; do grep -qx "$plugin" <<<"$have" || return 1; done
+}
+
+if [ -f "$CACHE/.complete" ] && coredns_current; then say "binaries cached in $CACHE"; exit 0; fi
 if [ "$(id -u)" != 0 ]; then echo "building the test cluster needs root (apt-get; the cluster itself needs mounts and iptables)" >&2; exit 1; fi
 mkdir -p "$CACHE/bin" "$CACHE/cni" "$CACHE/logs"
 export DEBIAN_FRONTEND=noninteractive
 
 # Build tools (gcc and libseccomp for runc and the pause image) and what the cluster calls at run time.
 need=""
-for pkg in gcc libc6-dev pkg-config libseccomp-dev iptables conntrack ethtool socat util-linux mount iproute2 openssl; do
+for pkg in $(cat "$HERE/debian-packages"); do  # `make packages` installs them too, with the suite's others
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need="$need $pkg"
 done
 apt_quiet() {  # its output only when it fails
@@ -121,8 +130,9 @@ if [ ! -x "$CACHE/cni/portmap" ]; then
         -o "$CACHE/cni/" $(for p in $cni_plugins; do echo "github.com/containernetworking/plugins/plugins/$p"; done)
 fi
 
-if [ ! -x "$CACHE/bin/coredns" ]; then
-    gobuild coredns "$go_dir/coredns" -ldflags "-s -w" -o "$CACHE/bin/coredns" .
+if ! coredns_current; then
+    gobuild coredns "$go_dir/coredns" -ldflags "-s -w" -o "$CACHE/bin/coredns.new" .
+    mv "$CACHE/bin/coredns.new" "$CACHE/bin/coredns"  # a running cluster's coredns keeps the old file
 fi
 
 if [ ! -x "$CACHE/bin/helm" ]; then

@@ -3,7 +3,6 @@
 # Kubernetes v1.37.2 assembled on this machine, since `kind build node-image` fetches images from registries.
 #
 #   $CACHE/kind-v0.33.0/kind      kind, from tests/kind/go/kind
-#   $CACHE/coredns-v1.14.6/coredns CoreDNS with the plugins of kubeadm's Corefile, from tests/kind/go/coredns
 #   image devstack.test/kind-base:<digest>  Debian 12 with systemd 252 (debootstrap), per package list
 #   image devstack.test/kind-node:<digest>  the node: the base, the test cluster's programs (tests/cluster/build.sh:
 #                                  kubelet, kubeadm, kubectl, containerd 2, runc, CNI plugins), tests/kind/node/, and
@@ -48,12 +47,7 @@ if [ ! -x "$KIND" ]; then
     mkdir -p "$(dirname "$KIND")"
     timed "kind" gobuild "$KIND" "$HERE/go/kind" sigs.k8s.io/kind
 fi
-COREDNS="$CACHE/coredns-$COREDNS_VERSION/coredns"
-if [ ! -x "$COREDNS" ]; then
-    say "building CoreDNS $COREDNS_VERSION with kubeadm's plugins (tests/kind/go/coredns)"
-    mkdir -p "$(dirname "$COREDNS")"
-    timed "coredns" gobuild "$COREDNS" "$HERE/go/coredns" .
-fi
+COREDNS="$CLUSTER_CACHE/bin/coredns"  # the test cluster's build, with the plugins of kubeadm's Corefile too
 
 # The node image's tag: a digest of its inputs (this script, the node's files, the programs it carries).
 inputs_digest() {
