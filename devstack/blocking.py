@@ -9,12 +9,19 @@ daemon thread, so it never holds the process.
 
     await blocking.call(provider.wait_ready, plan, 60)     # in the engine
     blocking.sleep(POLL_S)                                 # in a provider: time.sleep that stops when asked
+
+Work that lasts as long as its owner wants it (a watch, a followed log) is a `Worker`: a named thread with the
+same stop flag, stopped and joined by its owner, so no thread outlives what started it.
+
+    worker = blocking.Worker("watch pods", follow, interrupt=stream.close).start()
+    worker.stop()                                          # flag set, blocked read interrupted, thread joined
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import subprocess
 import threading
 import time
@@ -28,6 +35,7 @@ T = TypeVar("T")
 GRACE_S = 1.0  # how long a cancelled call may take to notice; Ctrl-C must end `up` within 2 s
 _STEP_S = 0.1
 _local = threading.local()
+_log = logging.getLogger(__name__)
 
 
 def _flag() -> threading.Event:
@@ -133,3 +141,44 @@ def _post(loop: asyncio.AbstractEventLoop, deliver: Callable[[Callable[[], None]
           outcome: Callable[[], None]) -> None:
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits for this result any more
         loop.call_soon_threadsafe(deliver, outcome)
+
+
+class Worker:
+    """`fn` in a thread of its own until it returns or `stop()` is called. Inside it, `sleep`, `wait` and `check`
+    raise Interrupted once stopped (the worker then ends quietly); `interrupt`, when given, is called by `stop` to
+    wake a read that never checks (closing the stream it blocks on). `stop` joins the thread: its owner's close
+    returns when the work has ended, not some time later."""
+
+    def __init__(self, name: str, fn: Callable[[], None], *, interrupt: Callable[[], None] | None = None) -> None:
+        self.name, self._fn, self._interrupt = name, fn, interrupt
+        self._flag = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    @property
+    def stopping(self) -> bool:
+        return self._flag.is_set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> Worker:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask it to stop, wake it, and wait up to `timeout_s` for its end (a read stuck past an interrupt is
+        left to end on its own: the thread is a daemon thread, and it is said in the debug log)."""
+        self._flag.set()
+        if self._interrupt is not None:
+            self._interrupt()
+        if self._thread is threading.current_thread() or not self._thread.is_alive():
+            return
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            _log.debug("%s did not end within %.1fs of its stop", self.name, timeout_s)
+
+    def _run(self) -> None:
+        _local.flag = self._flag
+        with contextlib.suppress(Interrupted):  # stopped: the ending its owner asked for
+            self._fn()

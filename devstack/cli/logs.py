@@ -88,10 +88,13 @@ class Printer:
         self.console, self.as_json, self.timestamps = console, as_json, timestamps
 
     def __call__(self, resource: str, line: LogLine) -> None:
+        if line.devstack and not self.as_json:
+            self.console.event(resource, line.display(), ok=False)  # devstack's word, not the service's
+            return
         if not self.as_json:
             text = line.display()
             self.console.log_line(resource, f"{line.time} {text}" if self.timestamps and line.time else text)
             return
         record = {"time": line.time or None, "resource": resource, "container": line.source or None,
-                  "stream": line.stream or None, "text": line.text}
+                  "stream": "devstack" if line.devstack else line.stream or None, "text": line.text}
         self.console.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -79,8 +79,11 @@ class Daemon:
         self.report(ev.FilesChanged(frozenset(paths)))
 
     def _log_line(self, console: Console, resource: str, line: LogLine) -> None:
-        """A service's line: on the console behind the resource's name, and in the book the dashboard reads."""
-        console.log_line(resource, line.display())
+        """A service's line: on the console behind the resource's name, and in the book the dashboard reads;
+        devstack's word about the stream on the console only, as an event."""
+        logs.show(console, resource, line)
+        if line.devstack:
+            return
         self.book.add(resource, line.display(), line.source, timestamps.unix(line.time) if line.time else None)
 
     async def run(self) -> None:

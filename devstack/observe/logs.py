@@ -18,9 +18,22 @@ from devstack.observe.console import Console
 
 
 class Line(Protocol):
-    """A line of a log as a provider tells it (providers.base.LogLine): shown as `display()`."""
+    """A line of a log as a provider tells it (providers.base.LogLine): shown as `display()`; `devstack` when it is
+    devstack's own word about the stream rather than the service's."""
+
+    @property
+    def devstack(self) -> bool: ...
 
     def display(self) -> str: ...
+
+
+def show(console: Console, resource: str, line: Line) -> None:
+    """A service's line behind its resource's name; devstack's word about the stream as an event of the resource,
+    never as if the service had printed it."""
+    if line.devstack:
+        console.event(resource, line.display(), ok=False)
+    else:
+        console.log_line(resource, line.display())
 
 
 # (resource, since: a Unix time or None) → its lines as they come, blocking; ends when the resource is gone.
@@ -31,7 +44,7 @@ class Followers:
     def __init__(self, console: Console, on_line: Callable[[str, Any], None] | None = None) -> None:
         """`on_line(resource, line)`: where each line goes (default: the console, behind the resource's name)."""
         self.console = console
-        self.on_line = on_line or (lambda resource, line: console.log_line(resource, line.display()))
+        self.on_line = on_line or (lambda resource, line: show(console, resource, line))
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def follow(self, stream: Stream, resources: Iterable[str], since: float | None) -> None:

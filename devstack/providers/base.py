@@ -68,6 +68,9 @@ class LogLine:
     source: str = ""  # the task (swarm: service.slot.task) or pod/container (Kubernetes) that wrote it
     stream: str = ""  # stdout | stderr; "" where the engine does not tell (Kubernetes serves both as one)
     part: str = ""  # the container's name when its pod has several: shown before the text
+    # devstack's own word about the stream (the cluster could not serve it), not a line of the service: shown as
+    # devstack's, never as if the service had printed it.
+    devstack: bool = False
 
     def display(self) -> str:
         return f"{self.part}: {self.text}" if self.part else self.text

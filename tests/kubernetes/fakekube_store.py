@@ -85,6 +85,9 @@ class Store:
     version: int = 1
     stopping: bool = False
     expire_next_watch: bool = False  # the next watch answers 410 Gone, as when its resourceVersion is too old
+    # The next N followed logs end after what they have sent so far while their container runs on, as when the
+    # connection breaks or the kubelet restarts.
+    cut_log_follows: int = 0
     cond: threading.Condition = field(default_factory=threading.Condition)
 
     def kind_of(self, name: str) -> Kind:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from fakekube import _Handler
 
 PROTOCOL = "v4.channel.k8s.io"
+KUBELET_CONTAINER_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 _open: set[ws.Connection] = set()
 _lock = threading.Lock()
 
@@ -101,6 +102,10 @@ def _logs(handler: _Handler, pod: Json, query: dict[str, list[str]]) -> None:
     sent = len(source.get(key, []))
     for line in lines:
         _chunk(handler, f"{line}\n".encode())
+    with store.cond:
+        cut, store.cut_log_follows = store.cut_log_follows > 0, max(store.cut_log_follows - 1, 0)
+    if cut:
+        return _end_chunked(handler)
     while not store.stopping and not _gone(handler) and store.get(store.kind_of("Pod"), namespace, name):
         with store.cond:
             new = source.get(key, [])[sent:]
@@ -112,6 +117,11 @@ def _logs(handler: _Handler, pod: Json, query: dict[str, list[str]]) -> None:
         sent += len(new)
         if not all(_chunk(handler, f"{line}\n".encode()) for line in new):
             return None
+    if not store.stopping and not _gone(handler):
+        # The pod went while followed: as a kubelet does, the stream's last words are an error of its own, in the
+        # body (the response began long ago) and without a timestamp.
+        _chunk(handler, f'rpc error: code = NotFound desc = an error occurred when try to find container '
+                        f'"{KUBELET_CONTAINER_ID}": not found\n'.encode())
     return _end_chunked(handler)
 
 

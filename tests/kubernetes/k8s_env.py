@@ -4,11 +4,16 @@ never be called, a kubeconfig, and a throwaway project."""
 
 from __future__ import annotations
 
+import queue
 import shutil
 import socket
 import textwrap
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from fakekube import FakeKube
 from fakekube_sim import Cluster
@@ -22,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "stacks" / "demo" / "k8s"
 TOKEN = "fake-token-123"
 FAST = readiness.Options(unschedulable_grace_s=0.0, resync_s=5.0)
+T = TypeVar("T")
 
 PROJECT_TOML = """\
 [project]
@@ -71,6 +77,36 @@ class Env:
     def provider(self, config: Config | None = None, **options: object) -> KubernetesProvider:
         options.setdefault("wait", FAST)
         return KubernetesProvider(config or self.config(), **options)  # type: ignore[arg-type]
+
+
+IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
+
+
+def up(env: Env, extra: str = "") -> KubernetesProvider:
+    """A provider that has deployed the project (with `extra` in its devstack.toml) and waited for it."""
+    provider = env.provider(env.config(extra=extra))
+    plan = provider.plan(IMAGES)
+    provider.apply(plan)
+    provider.wait_ready(plan, 10)
+    return provider
+
+
+def background(lines: Iterator[T]) -> queue.Queue[T]:
+    """Drain a blocking generator (a provider's follow_logs) in a thread, as the engine does."""
+    received: queue.Queue[T] = queue.Queue()
+    threading.Thread(target=lambda: [received.put(line) for line in lines], daemon=True, name="drain").start()
+    return received
+
+
+def collect(received: queue.Queue[T], count: int, timeout_s: float = 5.0) -> list[T]:
+    """Up to `count` items, as many as come within `timeout_s`."""
+    deadline, found = time.monotonic() + timeout_s, []
+    while len(found) < count and time.monotonic() < deadline:
+        try:
+            found.append(received.get(timeout=0.1))
+        except queue.Empty:
+            continue
+    return found
 
 
 def kubeconfig_text(url: str, prod_url: str) -> str:

@@ -3,46 +3,12 @@ Following logs across a rollout is tested on the real test cluster (tests/realku
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
-from collections.abc import Iterator
-
-from k8s_env import Env
-
-from devstack.providers.base import LogLine
-
-IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
-
-
-def up(env: Env) -> None:
-    provider = env.provider()
-    plan = provider.plan(IMAGES)
-    provider.apply(plan)
-    provider.wait_ready(plan, 10)
+from k8s_env import Env, background, collect, up
 
 
 def pods(env: Env, workload: str) -> list[str]:
     return [p["metadata"]["name"] for p in env.kube.store.list(env.kube.store.kind_of("Pod"), "demo")
             if p["metadata"]["name"].startswith(workload + "-")]
-
-
-def background(lines: Iterator[LogLine]) -> queue.Queue[str]:
-    """Drain a blocking generator in a thread, as the engine does."""
-    received: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [received.put(line.display()) for line in lines], daemon=True,
-                     name="drain").start()
-    return received
-
-
-def collect(received: queue.Queue[str], count: int, timeout_s: float = 5.0) -> list[str]:
-    deadline, lines = time.monotonic() + timeout_s, []
-    while len(lines) < count and time.monotonic() < deadline:
-        try:
-            lines.append(received.get(timeout=0.1))
-        except queue.Empty:
-            continue
-    return lines
 
 
 def test_logs_returns_the_last_lines_of_a_workload(env: Env) -> None:
@@ -58,7 +24,8 @@ def test_follow_logs_streams_each_resource_of_the_managed_pods(env: Env) -> None
     provider = env.provider()
     try:
         relay, sink = background(provider.follow_logs("relay")), background(provider.follow_logs("sink"))
-        assert collect(relay, 1) == ["relay started"] and collect(sink, 1) == ["sink started"]
+        assert [line.display() for line in collect(relay, 1)] == ["relay started"]
+        assert [line.display() for line in collect(sink, 1)] == ["sink started"]
     finally:
         provider.close()  # ends both streams, as the daemon's stop does
 

@@ -13,14 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from k8s_env import Env
+from k8s_env import Env, up
 
 from devstack.errors import DeployError
 from devstack.observe.forwards import Forwards
 from devstack.providers.kubernetes import livesync
-from devstack.providers.kubernetes.provider import KubernetesProvider
 
-IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
 FORWARDS = """
 [[forwards]]
 resource = "relay"
@@ -38,14 +36,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def up(env: Env, extra: str = "") -> KubernetesProvider:
-    provider = env.provider(env.config(extra=extra))
-    plan = provider.plan(IMAGES)
-    provider.apply(plan)
-    provider.wait_ready(plan, 10)
-    return provider
 
 
 def pod_of(env: Env, workload: str) -> str:

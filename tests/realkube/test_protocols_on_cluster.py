@@ -155,7 +155,7 @@ def test_exec_and_port_forward_need_create_on_their_subresources(app_project: Ap
     subprocess.run(["kubectl", f"--kubeconfig={app_project.cluster.kubeconfig}", "apply", "-n", app_project.name,
                     "-f", "-"], input=RBAC.format(verbs=verbs), text=True, check=True, capture_output=True)
     api = connect(app_project.cluster, developer_kubeconfig(app_project.cluster, app_project.name, tmp_path))
-    forward = [sys.executable, "-c", FORWARD, app_project.name, pod]
+    forward = [sys.executable, "-c", FORWARD, app_project.name, pod, app_project.name]
     env = {"KUBECONFIG": str(tmp_path / "developer.kubeconfig"), "PATH": "/usr/bin:/bin"}
     if verbs == "get":
         # Until 1.35 `get` was enough for a websocket; now it takes `create` too, and devstack says what is missing.
@@ -175,14 +175,20 @@ def test_exec_and_port_forward_need_create_on_their_subresources(app_project: Ap
 FORWARD = """\
 import asyncio, sys
 from devstack.errors import DeployError
+from devstack import labels
 from devstack.providers.kubernetes import api, portforward
+from devstack.providers.kubernetes.discovery import Discovery
+from devstack.providers.kubernetes.watchcache import WatchCache
 async def main() -> int:
-    forwarder = portforward.Forwarder(api.connect("devstack-test", None))
+    client = api.connect("devstack-test", None)
+    cache = WatchCache(client, Discovery(client), labels.selector(sys.argv[3]))  # the pod lookup reads it
+    forwarder = portforward.Forwarder(cache)
     target = portforward.Target(sys.argv[1], "pod/" + sys.argv[2], 9)
     try:
         channel = await forwarder.connect(target)
     except DeployError as err:
         print(err)
+        cache.close()
         return 1
     try:
         await channel.write(b"ping")
@@ -193,6 +199,7 @@ async def main() -> int:
         await channel.close()
     finally:
         await forwarder.close()
+        cache.close()
     print("forwarded")
     return 0
 sys.exit(asyncio.run(main()))

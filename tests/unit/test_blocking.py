@@ -55,3 +55,32 @@ def test_run_passes_input_and_keeps_a_deadline() -> None:
     with pytest.raises(subprocess.TimeoutExpired):
         blocking.run(["sleep", "30"], timeout_s=0.3)
     assert time.monotonic() - started < 1.0
+
+
+def test_a_worker_stopped_in_a_wait_ends_and_is_joined() -> None:
+    ticks: list[int] = []
+
+    def poll() -> None:
+        while True:
+            ticks.append(1)
+            blocking.sleep(30)
+
+    worker = blocking.Worker("poller", poll).start()
+    while not ticks:
+        time.sleep(0.01)
+    started = time.monotonic()
+    worker.stop()
+    assert time.monotonic() - started < 0.5 and not worker.running  # stopped, and its thread has ended
+
+
+def test_stopping_a_worker_wakes_a_read_that_never_checks() -> None:
+    import threading
+
+    woken = threading.Event()
+
+    def read() -> None:
+        woken.wait()  # a blocked read: only the interrupt can end it
+
+    worker = blocking.Worker("reader", read, interrupt=woken.set).start()
+    worker.stop()
+    assert not worker.running

@@ -12,29 +12,17 @@ a fresh cluster's node may still be coming up). A failing probe is reported when
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from devstack.formats import timestamps
+from devstack.providers.readiness import State
 
 Json = dict[str, Any]
 Events = Callable[[Json], list[Json]]  # a pod → its events, newest last
 
 FATAL_WAITING = frozenset({"ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError",
                            "CreateContainerError", "InvalidImageName", "ErrImageNeverPull", "RunContainerError"})
-
-
-@dataclass(frozen=True)
-class State:
-    ready: bool
-    reason: str
-    fatal: bool = False
-    running: int = 0
-    desired: int = 0
-    pod: str = ""  # the pod (and container) whose logs tell the story
-    container: str = ""
-    previous: bool = False  # the logs are those of the crashed instance (`kubectl logs --previous`)
 
 
 def rollout(obj: Json) -> State:

@@ -1,8 +1,9 @@
-"""A list-then-watch cache of one collection, kept current by a daemon thread (client-go calls it an informer).
+"""A list-then-watch cache of one collection, kept current by a worker thread (client-go calls it an informer).
 
-Readiness, log following and port forwards read the cache and are woken by `on_change` instead of polling the
-API. A watch that ends (server timeout) resumes from the last resourceVersion; one that expired (410 Gone) or
-broke lists again.
+It lists synchronously when started, so its objects are there on return, then watches in a `blocking.Worker`.
+A watch that ends (the server's timeout) resumes from the last resourceVersion; one that expired (410 Gone) or
+broke lists again, and a list tells its subscriber what went away meanwhile. The watch cache (watchcache.py)
+starts one per namespace and kind and is its one subscriber.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from devstack import blocking
 from devstack.errors import DevstackError
 from devstack.providers.kubernetes.api import Api, Json, Stream, typed_items
 
@@ -21,35 +23,20 @@ _RETRY_S = 1.0
 _log = logging.getLogger(__name__)
 
 
-def watch(api: Api, paths: list[str], selector: str) -> tuple[threading.Event, list[Informer]]:
-    """Informers on several collections and one event that any change sets; all started, or none."""
-    changed, started = threading.Event(), []
-    try:
-        for path in paths:
-            started.append(Informer(api, path, selector, lambda _kind, _obj: changed.set()).start())
-    except BaseException:
-        for informer in started:
-            informer.close()
-        raise
-    return changed, started
-
-
 class Informer:
-    def __init__(self, api: Api, path: str, selector: str, on_change: OnChange | None = None) -> None:
+    def __init__(self, api: Api, path: str, selector: str, on_change: OnChange) -> None:
         self.api, self.path, self.selector = api, path, selector
         self._on_change = on_change
         self._objects: dict[str, Json] = {}
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
         self._stream: Stream | None = None
-        self._thread: threading.Thread | None = None
+        self._worker = blocking.Worker(f"watch {path}", self._run, interrupt=self._interrupt)
         self._version = ""
 
     def start(self) -> Informer:
         """List synchronously (so the cache is filled on return), then watch in the background."""
         self._list()
-        self._thread = threading.Thread(target=self._run, name=f"informer {self.path}", daemon=True)
-        self._thread.start()
+        self._worker.start()
         return self
 
     def objects(self) -> list[Json]:
@@ -57,18 +44,19 @@ class Informer:
             return list(self._objects.values())
 
     def close(self) -> None:
-        self._stopped.set()
+        """Stop watching; returns once the worker has ended."""
+        self._worker.stop()
+
+    def _interrupt(self) -> None:
         stream = self._stream
         if stream is not None:
             stream.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
 
     def _list(self) -> None:
         found = self.api.call("GET", self.path, query=[("labelSelector", self.selector)])
-        items = {_key(item): item for item in typed_items(found)}
+        items = {key(item): item for item in typed_items(found)}
         with self._lock:
-            gone = [obj for key, obj in self._objects.items() if key not in items]
+            gone = [obj for name, obj in self._objects.items() if name not in items]
             self._objects = items
         self._version = str(found.get("metadata", {}).get("resourceVersion", ""))
         for obj in gone:
@@ -77,16 +65,16 @@ class Informer:
             self._notify("ADDED", obj)
 
     def _run(self) -> None:
-        while not self._stopped.is_set():
+        while not self._worker.stopping:
             try:
                 if self._watch():  # False: the watch expired, list again
                     continue
                 self._list()
             except DevstackError as err:
-                if self._stopped.is_set():
+                if self._worker.stopping:
                     return
                 _log.debug("watch of %s failed (%s); listing again", self.path, err)
-                self._stopped.wait(_RETRY_S)
+                blocking.sleep(_RETRY_S)
                 try:
                     self._list()
                 except DevstackError:
@@ -95,13 +83,12 @@ class Informer:
     def _watch(self) -> bool:
         query = [("watch", "true"), ("labelSelector", self.selector), ("resourceVersion", self._version),
                  ("allowWatchBookmarks", "true"), ("timeoutSeconds", str(_WATCH_S))]
-        self._stream = self.api.stream(self.path, query, timeout_s=_WATCH_S + 10)
-        if self._stopped.is_set():
-            self._stream.close()
+        self._stream = stream = self.api.stream(self.path, query, timeout_s=_WATCH_S + 10)
+        if self._worker.stopping:  # stopped while connecting: the interrupt found no stream to close
+            stream.close()
         try:
-            for line in self._stream.lines():
-                if self._stopped.is_set():
-                    return True
+            for line in stream.lines():
+                blocking.check()
                 if not line.strip():
                     continue
                 try:
@@ -111,7 +98,7 @@ class Informer:
                 if not self._event(event):
                     return False
         finally:
-            self._stream.close()
+            stream.close()
         return True
 
     def _event(self, event: Json) -> bool:
@@ -123,21 +110,20 @@ class Informer:
             return True
         with self._lock:
             if kind == "DELETED":
-                self._objects.pop(_key(obj), None)
+                self._objects.pop(key(obj), None)
             else:
-                self._objects[_key(obj)] = obj
+                self._objects[key(obj)] = obj
         self._notify(str(kind), obj)
         return True
 
     def _notify(self, kind: str, obj: Json) -> None:
-        if self._on_change is None:
-            return
         try:
             self._on_change(kind, obj)
         except Exception:  # a failing subscriber must not end the watch everybody else relies on
-            _log.exception("informer subscriber failed on %s %s", kind, _key(obj))
+            _log.exception("informer subscriber failed on %s %s", kind, key(obj))
 
 
-def _key(obj: Json) -> str:
+def key(obj: Json) -> str:
+    """namespace/name: an object's identity within one kind."""
     metadata = obj.get("metadata", {})
     return f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"

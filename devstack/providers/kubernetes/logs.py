@@ -1,22 +1,36 @@
-"""Pod logs: the last lines of a workload's containers, and a follower that streams every container of every
-managed pod, picking up new pods (a rollout, a restart) as they start. Secret values are scrubbed from every
-line before anyone sees it."""
+"""Pod logs: the last lines of a workload's containers, and a follower that streams every container of the
+project's pods as they come and go (a rollout, a restart), reading the pods from the watch cache. Secret values
+are scrubbed from every line before anyone sees it.
+
+Logs are asked with `timestamps=true`, so each line of a container starts with the time the kubelet stamped it.
+A line without one is not the container's: it is the kubelet answering for the stream itself, e.g.
+`rpc error: code = NotFound desc = an error occurred when try to find container "…": not found` for a container
+that is gone. Such a line is never shown as the service's: for a pod going away it is dropped; a stream that
+ends while its container still runs is resumed where it stopped; only one that cannot be resumed is said, as
+devstack's word about the stream (LogLine.devstack).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
-from devstack import labels
+from devstack import blocking
 from devstack.errors import DevstackError
 from devstack.formats import timestamps
 from devstack.providers.base import LogLine
+from devstack.providers.kubernetes import workloads
 from devstack.providers.kubernetes.api import Api, Json, Stream
-from devstack.providers.kubernetes.informers import Informer
 from devstack.providers.kubernetes.render import RESOURCE
+from devstack.providers.kubernetes.watchcache import LISTED, WatchCache
 
 OnLine = Callable[[str, LogLine], None]  # (resource, line)
+_RESUMES = 5  # a stream that keeps ending while its container runs is given up after this many tries in a row
+_RESUME_S = 0.5  # the first pause before a resume, doubled with each further one
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")  # how a kubelet's time starts (RFC 3339)
 _log = logging.getLogger(__name__)
 
 
@@ -45,7 +59,8 @@ def of_pods(api: Api, pods: Sequence[Json], lines: int) -> list[str]:
 
 
 def lines_of_pods(api: Api, pods: Sequence[Json], tail: int | None, since: float | None) -> list[LogLine]:
-    """Every container's lines with the time the kubelet stamped them (`timestamps=true`)."""
+    """Every container's lines with the time the kubelet stamped them (`timestamps=true`); what the kubelet says
+    of a pod going away is left out."""
     found: list[LogLine] = []
     for pod in pods:
         namespace, name, names = pod["metadata"]["namespace"], pod["metadata"]["name"], containers(pod)
@@ -57,93 +72,189 @@ def lines_of_pods(api: Api, pods: Sequence[Json], tail: int | None, since: float
                 text = api.text(f"/api/v1/namespaces/{namespace}/pods/{name}/log", query)
             except DevstackError:
                 continue
-            found += [stamped(api.scrub(line), name, container, len(names) > 1) for line in text.splitlines()]
+            parsed = [stamped(api.scrub(line), name, container, len(names) > 1) for line in text.splitlines()]
+            found += [line for line in parsed if not line.devstack or not going(pod)]
     return found
 
 
 def stamped(line: str, pod: str, container: str, several: bool) -> LogLine:
-    """A line as the API serves it with timestamps=true: 'TIME TEXT'."""
+    """A line as the API serves it with timestamps=true: 'TIME TEXT'; a line without a time is the kubelet's
+    word about the stream (LogLine.devstack)."""
     time, _, text = line.partition(" ")
+    if not _STAMP.match(time):
+        return LogLine(text=f"log of {pod}/{container}: {line}", source=f"{pod}/{container}", devstack=True)
     return LogLine(text=text, time=time, source=f"{pod}/{container}", part=container if several else "")
 
 
-def resource_of(pod: Json) -> str:
-    return str((pod["metadata"].get("labels") or {}).get(RESOURCE) or pod["metadata"]["name"])
+def going(pod: Json | None) -> bool:
+    """Gone, or being deleted: what the kubelet says of its containers now is no news."""
+    return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
 
 
 class Follower:
     """Follows the logs of the project's pods in `namespaces` (those of one workload when `resource` is given)
-    until `close()`. Pods found at the start show their lines since `since` (a Unix time) or their last
+    until `close()`. Pods there at the start show their lines since `since` (a Unix time) or their last
     `tail_lines`; pods and container restarts that come later show everything."""
 
-    def __init__(self, api: Api, namespaces: Sequence[str], project: str, on_line: OnLine, *,
-                 resource: str | None = None, since: float | None = None, tail_lines: int = 10) -> None:
-        self.api, self.on_line, self.tail_lines = api, on_line, tail_lines
-        self.since = since
-        selector = labels.selector(project) + (f",{RESOURCE}={resource}" if resource else "")
-        self._informers = [Informer(api, f"/api/v1/namespaces/{ns}/pods", selector, self._changed)
-                           for ns in namespaces]
+    def __init__(self, cache: WatchCache, namespaces: Sequence[str], on_line: OnLine, *, resource: str | None = None,
+                 since: float | None = None, tail_lines: int = 10) -> None:
+        self.cache, self.on_line, self.tail_lines = cache, on_line, tail_lines
+        self.since, self.resource = since, resource
+        self._keys = {(namespace, "Pod") for namespace in namespaces}
         self._started: set[tuple[str, str, int]] = set()  # (pod uid, container, restart count)
-        self._streams: list[Stream] = []
+        self._streams: list[_ContainerLog] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._initial = True  # pods found by the first list: show their recent lines only
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     def start(self) -> Follower:
-        for informer in self._informers:
-            informer.start()
-        self._initial = False
+        self.cache.acquire(self._keys)
+        self._unsubscribe = self.cache.subscribe(self._keys, self._changed)
         return self
 
     def pods(self) -> list[Json]:
-        return [pod for informer in self._informers for pod in informer.objects()]
+        """The pods followed now ([] once closed)."""
+        with self._lock:
+            if self._closed:
+                return []
+        return [pod for namespace, _ in sorted(self._keys) for pod in self.cache.objects(namespace, "Pod")
+                if self._mine(pod)]
+
+    def pod(self, namespace: str, uid: str) -> Json | None:
+        """The pod as the cache has it now; None once it is gone (or the follower closed)."""
+        return next((p for p in self.pods() if p["metadata"]["namespace"] == namespace
+                     and p["metadata"].get("uid") == uid), None)
 
     def close(self) -> None:
+        """Stop every stream (their threads joined), then let go of the watch."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             streams = list(self._streams)
-        for informer in self._informers:
-            informer.close()
+        self._unsubscribe()
         for stream in streams:
-            stream.close()
+            stream.stop()
+        self.cache.release(self._keys)
 
-    def _changed(self, kind: str, pod: Json) -> None:
-        if kind == "DELETED":
-            return
-        statuses = (pod.get("status") or {}).get("initContainerStatuses", []) + \
-            (pod.get("status") or {}).get("containerStatuses", [])
-        for status in statuses or []:
-            state = status.get("state") or {}
+    def _mine(self, pod: Json) -> bool:
+        return self.resource is None or (pod["metadata"].get("labels") or {}).get(RESOURCE) == self.resource
+
+    def _changed(self, event: str, pod: Json) -> None:
+        if event == "DELETED" or not self._mine(pod):
+            return  # a deleted pod's streams end by themselves, and nothing of it is shown
+        status = pod.get("status") or {}
+        for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+            state = container.get("state") or {}
             if "running" in state or "terminated" in state:
-                self._follow(pod, status["name"], int(status.get("restartCount", 0)))
+                self._follow(pod, container["name"], int(container.get("restartCount", 0)), recent=event == LISTED)
 
-    def _follow(self, pod: Json, container: str, restarts: int) -> None:
+    def _follow(self, pod: Json, container: str, restarts: int, *, recent: bool) -> None:
         key = (str(pod["metadata"].get("uid", pod["metadata"]["name"])), container, restarts)
         with self._lock:
             if self._closed or key in self._started:
                 return
             self._started.add(key)
-        recent = self._initial
-        thread = threading.Thread(target=self._stream, args=(pod, container, recent), daemon=True,
-                                  name=f"logs {pod['metadata']['name']}/{container}")
-        thread.start()
+            stream = _ContainerLog(self, pod, container, restarts, recent)
+            self._streams = [s for s in self._streams if s.running] + [stream]
+        stream.start()
 
-    def _stream(self, pod: Json, container: str, recent: bool) -> None:
-        namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        query = [("container", container), ("follow", "true"), ("timestamps", "true")]
-        if recent and self.since is not None:
-            query.append(("sinceTime", timestamps.rfc3339(self.since)))
-        elif recent:
-            query.append(("tailLines", str(self.tail_lines)))
-        several = len(containers(pod)) > 1
+
+class _ContainerLog:
+    """One container's followed log, read by a worker thread; resumed from its last line when the stream ends
+    while the container still runs."""
+
+    def __init__(self, follower: Follower, pod: Json, container: str, restarts: int, recent: bool) -> None:
+        self.follower, self.container, self.restarts, self.recent = follower, container, restarts, recent
+        self.namespace, self.name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        self.uid = str(pod["metadata"].get("uid", ""))
+        self.resource, self.several = workloads.resource_of(pod), len(containers(pod)) > 1
+        self._stream: Stream | None = None
+        self._last = ""  # the time of the last line shown, as the kubelet wrote it: a resume starts after it
+        self._skip_to: datetime | None = None  # after a resume: the lines up to here were shown already
+        self._worker = blocking.Worker(f"logs {self.name}/{container}", self._run, interrupt=self._interrupt)
+
+    @property
+    def running(self) -> bool:
+        return self._worker.running
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._worker.stop()
+
+    def _interrupt(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+
+    def _run(self) -> None:
+        said, failures = "", 0
+        while failures <= _RESUMES:
+            shown, said = self._read(said)
+            failures = 0 if shown else failures + 1
+            if not self._runs_on():
+                return  # ended with its container (or its pod): what the kubelet said of it is no news
+            _log.debug("log of %s/%s ended while the container runs (%s); resuming", self.name, self.container,
+                       said or "no word")
+            blocking.sleep(_RESUME_S * 2 ** max(failures - 1, 0))
+        api = self.follower.cache.api
+        self.follower.on_line(self.resource, LogLine(
+            text=api.scrub(f"log of {self.name}/{self.container} ended: {said or 'the stream kept closing'}"),
+            source=f"{self.name}/{self.container}", devstack=True))
+
+    def _read(self, said: str) -> tuple[bool, str]:
+        """Stream until the server ends it: whether any line was shown, and what the kubelet said instead."""
+        api, shown = self.follower.cache.api, False
         try:
-            stream = self.api.stream(f"/api/v1/namespaces/{namespace}/pods/{name}/log", query)
-            with self._lock:
-                if self._closed:
-                    stream.close()
-                    return
-                self._streams.append(stream)
-            for line in stream.lines():
-                self.on_line(resource_of(pod), stamped(self.api.scrub(line), name, container, several))
+            self._stream = stream = api.stream(f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/log",
+                                               self._query())
+            if self._worker.stopping:  # stopped while connecting: the interrupt found no stream to close
+                stream.close()
+            for raw in stream.lines():
+                blocking.check()
+                line = stamped(api.scrub(raw), self.name, self.container, self.several)
+                if line.devstack:
+                    said = line.text
+                elif self._new(line):
+                    shown = True
+                    self.follower.on_line(self.resource, line)
         except DevstackError as err:
-            _log.debug("log stream of %s/%s ended: %s", name, container, err)
+            said = str(err)
+        return shown, said
+
+    def _query(self) -> list[tuple[str, str]]:
+        query = [("container", self.container), ("follow", "true"), ("timestamps", "true")]
+        if self._last:  # a resume: the server takes whole seconds; the lines shown already are skipped
+            self._skip_to = timestamps.parse(self._last)
+            query.append(("sinceTime", timestamps.rfc3339(self._skip_to.timestamp())))
+        elif self.recent and self.follower.since is not None:
+            query.append(("sinceTime", timestamps.rfc3339(self.follower.since)))
+        elif self.recent:
+            query.append(("tailLines", str(self.follower.tail_lines)))
+        return query
+
+    def _new(self, line: LogLine) -> bool:
+        if self._skip_to is not None:
+            try:
+                if timestamps.parse(line.time) <= self._skip_to:
+                    return False
+            except ValueError:
+                pass  # a time the kubelet never writes: shown rather than lost
+            self._skip_to = None
+        self._last = line.time
+        return True
+
+    def _runs_on(self) -> bool:
+        """The container this stream follows still runs, as the watch cache sees its pod."""
+        if self._worker.stopping:
+            return False
+        pod = self.follower.pod(self.namespace, self.uid)
+        if going(pod):
+            return False
+        assert pod is not None
+        statuses = ((pod.get("status") or {}).get("initContainerStatuses") or []) + \
+            ((pod.get("status") or {}).get("containerStatuses") or [])
+        return any(s["name"] == self.container and int(s.get("restartCount", 0)) == self.restarts
+                   and "running" in (s.get("state") or {}) for s in statuses)

@@ -9,8 +9,9 @@ they accept. Two ways to the pod:
   - one websocket per connection (v4.channel.k8s.io), where the API server does not tunnel: every message starts
     with its channel's number (0 data, 1 error), and each channel's first message carries the port, not data.
 
-Which pod serves a target is looked up (the service, then its ready pods) and kept for a moment (_KEEP_S), or
-until the provider says a deploy, a restart or a rollout happened (`forget`), or a connection to it fails.
+Which pod serves a target is looked up in the provider's watch cache (the service, then its ready pods; no request
+to the API server) and kept for a moment (_KEEP_S), or until the provider says a deploy, a restart or a rollout
+happened (`forget`), or a connection to it fails.
 
 A forward's resource names a service (its backing pod and target port are looked up), a workload or a pod:
 "relay" (a service, else a workload, else a pod of that name), "svc/relay", "deployment/relay", "pod/relay-0".
@@ -28,11 +29,11 @@ from devstack.networking.channel import Channel
 from devstack.providers.kubernetes import health, routing, tunnel, websocket
 from devstack.providers.kubernetes.api import Api, Json
 from devstack.providers.kubernetes.render import RESOURCE
+from devstack.providers.kubernetes.watchcache import Key, WatchCache
 
 _WORKLOAD_PREFIXES = ("deployment/", "statefulset/", "daemonset/", "replicaset/", "job/")
 _PROTOCOL = "v4.channel.k8s.io"
 _DATA, _ERROR = 0, 1  # the channels of the one port each websocket forwards
-_POLL_S = 0.25
 # How long a looked-up pod serves its target's connections without a look again. Deploys, restarts and rollouts by
 # devstack forget it at once, and a failed connection forgets its own; this bounds the rest (a pod deleted by hand
 # whose connections have not failed yet).
@@ -80,12 +81,17 @@ class PodChannel:
         await self._ws.close()
 
 
+def keys(namespace: str) -> set[Key]:
+    """What the pod lookup reads of the watch cache: the namespace's Services and pods."""
+    return {(namespace, "Service"), (namespace, "Pod")}
+
+
 class Forwarder:
     """One provider's way to its pods: which pod serves each target, and the tunnels to them."""
 
-    def __init__(self, api: Api) -> None:
-        self.api = api
-        self._tunnels = tunnel.Tunnels(api)
+    def __init__(self, cache: WatchCache) -> None:
+        self.cache, self.api = cache, cache.api
+        self._tunnels = tunnel.Tunnels(cache.api)
         self._tunnelled = True  # until the API server refuses the tunnel's subprotocol
         self._pods: dict[Target, tuple[str, int, float]] = {}  # target → (pod, port, when it was looked up)
         self._lock = threading.Lock()  # forget() comes from the provider's threads
@@ -120,7 +126,7 @@ class Forwarder:
             known = self._pods.get(target)
         if known is not None and time.monotonic() - known[2] < _KEEP_S:
             return known[0], known[1]
-        pod, port = await blocking.call(current_pod, self.api, target, wait_s)
+        pod, port = await blocking.call(current_pod, self.cache, target, wait_s)
         name = str(pod["metadata"]["name"])
         with self._lock:
             self._pods[target] = (name, port, time.monotonic())
@@ -142,37 +148,41 @@ async def _websocket(api: Api, namespace: str, pod: str, port: int) -> PodChanne
         raise DeployError(api.scrub(f"forward to pod {pod}:{port}: {err}")) from None
 
 
-def current_pod(api: Api, target: Target, wait_s: float) -> tuple[Json, int]:
-    """A running, ready pod behind the target now, and the port to reach in it; blocking."""
+def current_pod(cache: WatchCache, target: Target, wait_s: float) -> tuple[Json, int]:
+    """A running, ready pod behind the target now, and the port to reach in it; blocking, woken by the watch
+    cache when the pods change (a rollout)."""
     deadline = time.monotonic() + wait_s
-    while True:
-        pods, port = candidates(api, target)
-        ready = [p for p in pods if health.pod_ready(p)]
-        if ready:
-            pod = max(ready, key=lambda p: str(p["metadata"].get("creationTimestamp", "")))
-            return pod, resolve_port(pod, port)
-        if time.monotonic() > deadline:
-            raise DeployError(f"no ready pod behind {target.resource!r} in namespace {target.namespace}")
-        blocking.sleep(_POLL_S)
+    with cache.hold(keys(target.namespace)), cache.changes() as changed:
+        while True:
+            changed.clear()
+            pods, port = candidates(cache, target)
+            ready = [p for p in pods if health.pod_ready(p)]
+            if ready:
+                pod = max(ready, key=lambda p: str(p["metadata"].get("creationTimestamp", "")))
+                return pod, resolve_port(pod, port)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeployError(f"no ready pod behind {target.resource!r} in namespace {target.namespace}")
+            blocking.wait(changed, remaining)
 
 
-def candidates(api: Api, target: Target) -> tuple[list[Json], int | str]:
+def candidates(cache: WatchCache, target: Target) -> tuple[list[Json], int | str]:
     """The pods behind a target and the port to reach in them (a number, or a container port's name)."""
     namespace, resource = target.namespace, target.resource
     kind, _, name = resource.rpartition("/")
+    pods = cache.objects(namespace, "Pod")
     if kind in ("svc", "service", ""):
-        service = api.get(f"/api/v1/namespaces/{namespace}/services/{name}")
+        service = next((s for s in cache.objects(namespace, "Service") if s["metadata"]["name"] == name), None)
         if service is not None:
-            return _service_pods(api, service, target.remote)
+            return _service_pods(pods, service, target.remote)
         if kind:
-            raise DeployError(f"forward: no service {name!r} in namespace {namespace}")
+            raise DeployError(f"forward: no service {name!r} of the project in namespace {namespace}")
     if kind == "pod" or not kind:
-        pod = api.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
+        pod = next((p for p in pods if p["metadata"]["name"] == name), None)
         if pod is not None:
             return [pod], target.remote
     if f"{kind}/" in _WORKLOAD_PREFIXES or not kind:
-        found = api.call("GET", f"/api/v1/namespaces/{namespace}/pods", query=[("labelSelector", f"{RESOURCE}={name}")])
-        return found.get("items", []), target.remote
+        return [p for p in pods if (p["metadata"].get("labels") or {}).get(RESOURCE) == name], target.remote
     raise DeployError(f"forward: cannot resolve {resource!r} (use a service, pod or workload name, e.g. svc/{name})")
 
 
@@ -186,7 +196,7 @@ def resolve_port(pod: Json, port: int | str) -> int:
     raise DeployError(f"pod {pod['metadata']['name']} declares no container port named {port!r}")
 
 
-def _service_pods(api: Api, service: Json, remote: int) -> tuple[list[Json], int | str]:
+def _service_pods(pods: list[Json], service: Json, remote: int) -> tuple[list[Json], int | str]:
     spec = service.get("spec") or {}
     selector = spec.get("selector") or {}
     if not selector:
@@ -195,4 +205,4 @@ def _service_pods(api: Api, service: Json, remote: int) -> tuple[list[Json], int
     for declared in spec.get("ports") or []:
         if int(declared.get("port", 0)) == remote:
             port = declared.get("targetPort", remote)
-    return routing.selected_pods(api, service), int(port) if str(port).isdigit() else port
+    return routing.selected(pods, service), int(port) if str(port).isdigit() else port

@@ -1,10 +1,20 @@
-"""The Kubernetes providers (`kind`, `k3d`, `minikube`, `context`): one class, four kinds of cluster.
+"""The Kubernetes providers (`kind`, `k3d`, `minikube`, `context`): one class, four kinds of cluster, and a thin
+facade: each duty is a module of its own, and every reader of the cluster's objects reads the one watch cache.
 
 prepare creates a kind/k3d/minikube cluster when absent and connects through the configured context only
 (after the context guard said yes); deliver pushes or loads images; plan renders the manifests and compares
-digests; apply applies server-side and prunes; wait_ready watches the rollouts, then the Services' endpoints;
-sync live-updates through exec; connect opens a port-forward stream to a current pod. Beyond the Protocol:
-sync_files (live update of one container).
+digests; apply applies server-side and prunes (apply.py); wait_ready waits on the watch cache for the rollouts,
+then for the Services' endpoints (readiness.py, routing.py); status, the change wait, live update and exec read
+the watch cache (workloads.py); follow_logs streams the pods the cache sees come and go (logs.py); connect opens
+a port-forward stream to a current pod the cache names (portforward.py). Beyond the Protocol: sync_files (live
+update of one container).
+
+The watch cache (watchcache.py) holds a watch per namespace and kind. What lasts holds its keys for as long as
+it lasts: the change wait (the daemon's observer) the project's keys (the namespaces and workload kinds of every
+plan so far, with their pods) from its first call until `close`, the forwards their namespace's pods and
+Services, a readiness wait or a log follower what it reads while it runs. Every other reader (status, live
+update, exec, logs) reads the cache where it watches already and asks the server otherwise, so a command that
+runs once starts no watch that outlives it.
 """
 
 from __future__ import annotations
@@ -12,16 +22,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from devstack import blocking, labels
 from devstack.config import secret_store as dev_secrets
 from devstack.config.model import Config, Forward, KubernetesSpec
 from devstack.errors import DeployError
-from devstack.formats import reference
 from devstack.networking.channel import Channel
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus, silent
 from devstack.providers.kubernetes import (
@@ -29,9 +37,6 @@ from devstack.providers.kubernetes import (
     clusters,
     delivery,
     guard,
-    health,
-    informers,
-    inject,
     livesync,
     manifests,
     portforward,
@@ -39,17 +44,17 @@ from devstack.providers.kubernetes import (
     render,
     routing,
     teardown,
+    workloads,
 )
 from devstack.providers.kubernetes import logs as pod_logs
 from devstack.providers.kubernetes.api import Api, Json, connect, typed_items
 from devstack.providers.kubernetes.discovery import Discovery, Resource
-from devstack.providers.kubernetes.informers import Informer
+from devstack.providers.kubernetes.watchcache import API_VERSIONS, Key, WatchCache
 
 _LOG_TAIL = 20
 _GONE_AFTER_S = 30.0  # a log follower with no pod to follow for this long ends (the resource was removed)
 _RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
 _RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # kubectl's own: other tools show it the same way
-_Closable = TypeVar("_Closable", pod_logs.Follower, Informer)
 
 
 class KubernetesProvider:
@@ -66,15 +71,17 @@ class KubernetesProvider:
         self.created_cluster = False
         self._api: Api | None = None
         self._discovery: Discovery | None = None
+        self._cache: WatchCache | None = None
         self._registry: clusters.Registry | None = None
-        self._pods_changed: threading.Event | None = None  # set by the informers wait_for_change starts
-        self._namespaces_used: set[str] = set()  # of every plan so far: log followers look in them all
+        self._planned: set[Key] = set()  # (namespace, workload kind) of every plan so far
+        self._held: set[Key] = set()  # what this provider holds of the watch cache until close
+        self._changed: threading.Event | None = None  # set by every change the watch cache sees
         self._delivered: set[str] = set()  # image refs the nodes have, pushed or found there
         self._prune_kinds: tuple[Resource, ...] | None = None  # where a prune looks (None: everywhere)
         self._forwarder: portforward.Forwarder | None = None  # made by the first connect, on the daemon's loop
         self._warned: set[str] = set()  # the server's warnings already shown
         self._note: Callable[[str], None] = silent  # prepare's: tells the user of long steps
-        self._running: list[pod_logs.Follower | Informer] = []
+        self._followers: list[pod_logs.Follower] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
@@ -90,6 +97,13 @@ class KubernetesProvider:
         self.api  # noqa: B018 - connects, which creates the discovery
         assert self._discovery is not None
         return self._discovery
+
+    @property
+    def cache(self) -> WatchCache:
+        with self._lock:
+            if self._cache is None:
+                self._cache = WatchCache(self.api, self.discovery, labels.selector(self.project))
+            return self._cache
 
     @property
     def secrets(self) -> dict[str, dev_secrets.Secret]:
@@ -127,7 +141,7 @@ class KubernetesProvider:
                                disabled=self.config.disabled)
         rendered = render.render(documents, inputs, _namespaced(self.discovery, documents))
         with self._lock:
-            self._namespaces_used.update(w.namespace for w in rendered.workloads)
+            self._planned.update((w.namespace, w.kind) for w in rendered.workloads)
         try:
             current = apply.is_current(self.api, self.discovery, rendered)
         except DeployError:  # e.g. a custom resource whose CRD this deploy installs
@@ -158,47 +172,49 @@ class KubernetesProvider:
         rendered = _rendered(plan)
         started = time.monotonic()
         deadline = started + timeout_s
-        workloads = [w for w in rendered.workloads if resources is None or w.resource in resources]
-        readiness.wait(self.api, self.discovery, workloads, self.project, timeout_s, self.wait_options)
+        chosen = [w for w in rendered.workloads if resources is None or w.resource in resources]
+        readiness.wait(self.cache, chosen, timeout_s, self.wait_options)
         rolled = time.monotonic()
-        routing.wait(self.api, self.discovery, rendered.objects, deadline)
+        routing.wait(self.cache, rendered.objects, deadline)
         self._pods_changed_by_us()
         return {"rollout": rolled - started, "endpoints": time.monotonic() - rolled}
 
     def status(self) -> list[ResourceStatus]:
-        pods = self._pods()
-        found = [obj for kind in readiness.API_VERSIONS for obj in self._labelled(kind)
-                 if not obj["metadata"].get("ownerReferences")]
-        return [self._status(obj, pods) for obj in sorted(found, key=lambda o: o["metadata"]["name"])]
+        kinds = {kind for _, kind in self._project_keys()} or set(workloads.WORKLOAD_KINDS)
+        found = [obj for kind in sorted(kinds) for obj in self._objects(kind)]
+        return workloads.rows(found, self._objects("Pod"), self.config.forwards,
+                              lambda pod: readiness.events(self.api, pod), self.wait_options.unschedulable_grace_s)
 
     def logs(self, resource: str, tail: int = _LOG_TAIL) -> list[str]:
-        pods = [p for p in self._pods() if pod_logs.resource_of(p) == _name(resource)]
-        return pod_logs.of_pods(self.api, pods, tail)
+        return pod_logs.of_pods(self.api, self._pods_of(resource), tail)
 
     def log_lines(self, resource: str, tail: int | None, since: float | None) -> list[LogLine]:
-        pods = [p for p in self._pods() if pod_logs.resource_of(p) == _name(resource)]
-        return pod_logs.lines_of_pods(self.api, pods, tail, since)
+        return pod_logs.lines_of_pods(self.api, self._pods_of(resource), tail, since)
 
     def follow_logs(self, resource: str, since: float | None = None) -> Iterator[LogLine]:
         """The lines of every container of `resource`'s pods, new pods included; ends once it has had no pod
         for a while (it was removed). Blocking: the engine runs it in a thread."""
         lines: queue.Queue[LogLine] = queue.Queue()
-        follower = self._keep(pod_logs.Follower(self.api, self._namespaces(), self.project,
-                                                lambda _r, line: lines.put(line), resource=_name(resource),
-                                                since=since))
-        follower.start()
+        follower = pod_logs.Follower(self.cache, self._namespaces(), lambda _r, line: lines.put(line),
+                                     resource=_name(resource), since=since)
+        with self._lock:
+            self._followers.append(follower)
         try:
+            follower.start()
             idle_since = time.monotonic()
             while not self._closed.is_set():
                 try:
                     yield lines.get(timeout=0.5)
                 except queue.Empty:
+                    blocking.check()
                     if follower.pods():
                         idle_since = time.monotonic()
                     elif time.monotonic() - idle_since > _GONE_AFTER_S:
                         return
         finally:
             follower.close()
+            with self._lock:
+                self._followers.remove(follower)
 
     def relayed(self) -> tuple[Forward, ...]:
         """Every [[forwards]] entry: nothing on the cluster listens on this machine's 127.0.0.1."""
@@ -207,8 +223,9 @@ class KubernetesProvider:
     async def connect(self, forward: Forward) -> Channel:
         """A portforward stream to the forward's current pod, through the API server."""
         target = portforward.Target(self.spec.namespace, forward.resource, forward.remote)
+        await blocking.call(self._hold, portforward.keys(target.namespace))  # kept: every connection looks up
         if self._forwarder is None:
-            self._forwarder = portforward.Forwarder(self.api)
+            self._forwarder = portforward.Forwarder(self.cache)
         return await self._forwarder.connect(target)
 
     async def disconnect(self) -> None:
@@ -217,12 +234,15 @@ class KubernetesProvider:
             await self._forwarder.close()
 
     def close(self) -> None:
-        """Stop every background stream this provider started (log followers, informers, tunnels)."""
+        """Stop every background stream this provider started (log followers, the watch cache's watches, the
+        tunnels); returns once their threads have ended."""
         self._closed.set()
         with self._lock:
-            running, self._running = self._running, []
-        for closable in running:
-            closable.close()
+            followers, cache = list(self._followers), self._cache
+        for follower in followers:
+            follower.close()
+        if cache is not None:
+            cache.close()
         if self._forwarder is not None:
             self._forwarder.abort()
 
@@ -231,19 +251,13 @@ class KubernetesProvider:
         if self._forwarder is not None:
             self._forwarder.forget()
 
-    def _keep(self, closable: _Closable) -> _Closable:
-        with self._lock:
-            self._running.append(closable)
-        return closable
-
     def sync_files(self, pod: str, container: str, files: Sequence[tuple[Path, str]], restart: Sequence[str],
                    namespace: str | None = None) -> None:
         livesync.sync_files(self.api, namespace or self.spec.namespace, pod, container, files, restart)
 
     def exec(self, resource: str, command: Sequence[str]) -> tuple[int, str]:
         """Run `command` in a running pod of `resource` (its first container); exit code and output."""
-        pods = [p for p in self._pods() if pod_logs.resource_of(p) == _name(resource)
-                and (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+        pods = workloads.running(self._pods_of(resource))
         if not pods:
             raise DeployError(f"{resource}: no running pod to exec in")
         pod = pods[0]
@@ -254,45 +268,33 @@ class KubernetesProvider:
     def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
         """Live update every running container of the project whose image is `ref`; "pod/container" of each."""
         updated = []
-        for pod in self._pods():
-            if (pod.get("status") or {}).get("phase") != "Running" or pod["metadata"].get("deletionTimestamp"):
-                continue
-            for container in (pod.get("spec") or {}).get("containers") or []:
-                # The image runs as built (`relay:<tag>`), or pulled from the registry (`localhost:5001/relay:<tag>`).
-                running = reference.repository(str(container.get("image", "")))
-                if running == reference.repository(ref) or running.endswith("/" + ref):
-                    self.sync_files(pod["metadata"]["name"], container["name"], files, restart,
-                                    pod["metadata"]["namespace"])
-                    updated.append(f"{pod['metadata']['name']}/{container['name']}")
+        for pod, container in workloads.running_image(self._objects("Pod"), ref):
+            self.sync_files(pod["metadata"]["name"], container, files, restart, pod["metadata"]["namespace"])
+            updated.append(f"{pod['metadata']['name']}/{container}")
         return updated
 
     def wait_for_change(self, timeout_s: float) -> bool:
-        """Reachable (EngineUnavailable otherwise), then woken by a watch on the project's pods: an informer per
-        namespace, started on the first call and kept until close."""
+        """Reachable (EngineUnavailable otherwise), then woken by the watch cache: any change of the project's
+        workloads or pods."""
         self.api.call("GET", "/version")
-        if self._pods_changed is None:
-            self._pods_changed = self._watch_pods()
-        seen = blocking.wait(self._pods_changed, timeout_s)
-        self._pods_changed.clear()
+        self._hold(self._project_keys() or {(n, "Pod") for n in self._namespaces()})
+        cache = self.cache
+        with self._lock:
+            if self._changed is None:
+                self._changed = cache.listen()
+            changed = self._changed
+        seen = blocking.wait(changed, timeout_s)
+        changed.clear()
         return seen
-
-    def _watch_pods(self) -> threading.Event:
-        path = self.discovery.find("v1", "Pod").collection
-        changed, started = informers.watch(self.api, [path(n) for n in self._namespaces()],
-                                           labels.selector(self.project))
-        for informer in started:
-            self._keep(informer)
-        return changed
 
     def restart(self, resource: str) -> None:
         """New pods of the same spec, as `kubectl rollout restart` does: a changed pod template annotation."""
-        found = [o for kind in _RESTARTABLE for o in self._labelled(kind) if o["metadata"]["name"] == resource]
+        found = [o for kind in _RESTARTABLE for o in self._objects(kind) if o["metadata"]["name"] == resource]
         if not found:
             raise DeployError(f"cannot restart {resource!r}: no Deployment, StatefulSet or DaemonSet of that name")
         obj = found[0]
         patch = {"spec": {"template": {"metadata": {"annotations": {_RESTARTED_AT: datetime.now(UTC).isoformat()}}}}}
-        path = self.discovery.find(readiness.API_VERSIONS[obj["kind"]], obj["kind"]).item(
-            obj["metadata"]["namespace"], resource)
+        path = self.discovery.find(API_VERSIONS[obj["kind"]], obj["kind"]).item(obj["metadata"]["namespace"], resource)
         self.api.call("PATCH", path, query=[("fieldManager", "devstack-restart")], body=patch,
                       content_type="application/strategic-merge-patch+json")
         self._pods_changed_by_us()
@@ -312,34 +314,41 @@ class KubernetesProvider:
         self.deliver([tag for tag, ref in wanted.items() if ref in absent])
         self._delivered.update(wanted)  # found on the nodes: not asked again at the next apply
 
-    def _labelled(self, kind: str) -> list[Json]:
-        resource = self.discovery.find(readiness.API_VERSIONS[kind], kind)
-        selector = labels.selector(self.project)
-        found = self.api.call("GET", resource.collection(None), query=[("labelSelector", selector)])
-        return typed_items(found)
+    def _project_keys(self) -> set[Key]:
+        """The watch cache keys of the project: each planned namespace's workload kinds and its pods."""
+        with self._lock:
+            planned = set(self._planned)
+        return planned | {(namespace, "Pod") for namespace, _ in planned}
 
-    def _pods(self) -> list[Json]:
-        return self._labelled("Pod")
+    def _hold(self, keys: Iterable[Key]) -> None:
+        """Hold these keys of the watch cache until close (each once)."""
+        with self._lock:
+            new = set(keys) - self._held
+            self._held |= new
+        try:
+            self.cache.acquire(new)
+        except BaseException:
+            with self._lock:
+                self._held -= new
+            raise
+
+    def _objects(self, kind: str) -> list[Json]:
+        """The project's objects of `kind`: the watch cache's when it watches them in every planned namespace (in
+        the daemon it does, from the first change wait on), else asked of the server across all namespaces."""
+        keys = sorted(key for key in self._project_keys() if key[1] == kind)
+        if keys and self._cache is not None:
+            seen = [self._cache.peek(namespace, kind) for namespace, _ in keys]
+            if all(found is not None for found in seen):
+                return [obj for found in seen for obj in found or ()]
+        resource = self.discovery.find(API_VERSIONS[kind], kind)
+        selector = [("labelSelector", labels.selector(self.project))]
+        return typed_items(self.api.call("GET", resource.collection(None), query=selector))
+
+    def _pods_of(self, resource: str) -> list[Json]:
+        return [p for p in self._objects("Pod") if workloads.resource_of(p) == _name(resource)]
 
     def _namespaces(self) -> list[str]:
-        with self._lock:  # plan() adds to it in another thread
-            namespaces = set(self._namespaces_used)
-        return sorted(namespaces or {self.spec.namespace})
-
-    def _status(self, obj: Json, pods: list[Json]) -> ResourceStatus:
-        name = obj["metadata"]["name"]
-        workload = render.Workload(obj["kind"], obj["metadata"].get("namespace", ""), name, name)
-        mine = [p for p in pods
-                if readiness.owned(p, workload) and p["metadata"].get("namespace") == workload.namespace]
-        state = health.assess(obj, mine, lambda pod: readiness.events(self.api, pod),
-                              self.wait_options.unschedulable_grace_s)
-        image = next((str(c.get("image", "")) for c in inject.containers(obj)), "")
-        ports = tuple(f"127.0.0.1:{f.local}->{f.remote}/tcp" for f in self.config.forwards if f.resource == name)
-        started = max((str(p["status"].get("startTime", "")) for p in mine
-                       if p.get("status", {}).get("phase") == "Running"), default="")  # its youngest running pod
-        return ResourceStatus(name=name, ready=state.ready, running=state.running, desired=state.desired,
-                              image=image, updated_at=health.updated_at(obj), ports=ports,
-                              message="" if state.ready else state.reason, started_at=started)
+        return sorted({namespace for namespace, _ in self._project_keys()} or {self.spec.namespace})
 
 
 def _rendered(plan: DeployPlan) -> render.Rendered:

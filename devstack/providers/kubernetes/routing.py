@@ -15,22 +15,29 @@ from collections.abc import Sequence
 from devstack import blocking
 from devstack.errors import ReadinessError
 from devstack.providers.kubernetes import health
-from devstack.providers.kubernetes.api import Api, Json, typed_items
-from devstack.providers.kubernetes.discovery import Discovery, Resource
+from devstack.providers.kubernetes.api import Api, Json
+from devstack.providers.kubernetes.discovery import Resource
+from devstack.providers.kubernetes.watchcache import WatchCache
 
 _POLL_S = 0.2
 _SLICES = "discovery.k8s.io/v1"
 _SERVICE_NAME = "kubernetes.io/service-name"  # the label tying a slice to its Service
 
 
-def wait(api: Api, discovery: Discovery, objects: Sequence[Json], deadline: float) -> None:
-    """Until every Service in `objects` lists its ready pods; ReadinessError naming the first that does not."""
+def wait(cache: WatchCache, objects: Sequence[Json], deadline: float) -> None:
+    """Until every Service in `objects` lists its ready pods; ReadinessError naming the first that does not. The
+    pods are the watch cache's; the slices are asked of the server."""
     services = [o for o in objects if o.get("kind") == "Service" and (o.get("spec") or {}).get("selector")]
     if not services:
         return
-    slices = discovery.find(_SLICES, "EndpointSlice")
+    slices = cache.discovery.find(_SLICES, "EndpointSlice")
+    with cache.hold({(_namespace(service), "Pod") for service in services}):
+        _wait(cache, slices, services, deadline)
+
+
+def _wait(cache: WatchCache, slices: Resource, services: list[Json], deadline: float) -> None:
     while services:
-        missing = [(service, ips) for service in services if (ips := unlisted(api, slices, service))]
+        missing = [(service, ips) for service in services if (ips := unlisted(cache, slices, service))]
         if not missing:
             return
         if time.monotonic() > deadline:
@@ -40,22 +47,25 @@ def wait(api: Api, discovery: Discovery, objects: Sequence[Json], deadline: floa
         blocking.sleep(_POLL_S)
 
 
-def unlisted(api: Api, slices: Resource, service: Json) -> set[str]:
+def unlisted(cache: WatchCache, slices: Resource, service: Json) -> set[str]:
     """The addresses of ready pods the Service selects that it does not route to yet."""
-    namespace, name = service["metadata"].get("namespace") or "default", service["metadata"]["name"]
-    wanted = {pod["status"]["podIP"] for pod in selected_pods(api, service)
+    namespace, name = _namespace(service), service["metadata"]["name"]
+    wanted = {pod["status"]["podIP"] for pod in selected(cache.objects(namespace, "Pod"), service)
               if health.pod_ready(pod) and (pod.get("status") or {}).get("podIP")}
     if not wanted:
         return set()
-    return wanted - _sliced(api, slices, namespace, name)
+    return wanted - _sliced(cache.api, slices, namespace, name)
 
 
-def selected_pods(api: Api, service: Json) -> list[Json]:
-    """The pods the Service's selector picks, asked of the server by that selector."""
-    selector = (service.get("spec") or {}).get("selector") or {}
-    query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
-    namespace = service["metadata"].get("namespace") or "default"
-    return typed_items(api.call("GET", f"/api/v1/namespaces/{namespace}/pods", query=query))
+def selected(pods: Sequence[Json], service: Json) -> list[Json]:
+    """The pods (of the project, as the watch cache has them) that the Service's selector picks."""
+    selector = ((service.get("spec") or {}).get("selector") or {}).items()
+    return [pod for pod in pods if pod["metadata"].get("namespace") == _namespace(service)
+            and selector <= ((pod["metadata"].get("labels") or {}).items())]
+
+
+def _namespace(service: Json) -> str:
+    return str(service["metadata"].get("namespace") or "default")
 
 
 def _sliced(api: Api, slices: Resource, namespace: str, name: str) -> set[str]:

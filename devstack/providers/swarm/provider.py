@@ -11,10 +11,11 @@ import docker
 
 from devstack import blocking, labels
 from devstack.config.model import Config, Forward
-from devstack.errors import DeployError, PortInUse
+from devstack.errors import DeployError, PortInUse, ReadinessError
 from devstack.images import docker_engine
 from devstack.networking import ports
 from devstack.networking.channel import TcpChannel, open_tcp
+from devstack.providers import readiness as ready
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus, silent
 from devstack.providers.swarm import cluster, deploy, events, live, logs, readiness, secrets, stackfile, teardown
 from devstack.providers.swarm.stackfile import Rendered
@@ -89,23 +90,16 @@ class SwarmProvider:
     def _wait_ready(self, resources: Sequence[str], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         names = [self._service(name) for name in resources]
-        while True:
-            states = [readiness.state(self.client, name, self._applied_at) for name in names]
-            pending = [s for s in states if not s.ready]
-            if not pending:
-                break
-            fatal = next((s for s in pending if s.fatal), None)
-            if fatal or time.monotonic() > deadline:
-                worst = fatal or pending[0]
-                logs = self._logs(worst.name, container=worst.container)
-                readiness.raise_not_ready(worst, logs, None if fatal else timeout_s)
-            blocking.sleep(readiness.POLL_S)
+        ready.wait(ready.Probe(
+            assess=lambda: [(name, readiness.state(self.client, name, self._applied_at)) for name in names],
+            pause=lambda _remaining: blocking.sleep(readiness.POLL_S),  # the engine's events say too little
+            evidence=lambda name, state: self._logs(name, container=state.container)), timeout_s)
         for name in names:
             ports = readiness.published_tcp_ports(self.client, name)
             port = readiness.wait_ports(sorted(ports), deadline)
             if port is not None:
-                state = readiness.ServiceState(name, False, readiness.port_problem(port, ports[port]))
-                readiness.raise_not_ready(state, self._logs(name), timeout_s)
+                problem = readiness.port_problem(port, ports[port])
+                raise ReadinessError(name, f"not ready after {timeout_s:.0f}s: {problem}", self._logs(name))
 
     def status(self) -> list[ResourceStatus]:
         with docker_engine.translated("report the services' state"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +15,8 @@ import docker
 import docker.errors
 
 from devstack import blocking
-from devstack.errors import ReadinessError
 from devstack.formats import timestamps
+from devstack.providers.readiness import State
 
 Json = dict[str, Any]  # the engine's inspect output, untyped by the SDK
 # Short: each poll is one cheap API call, and the poll interval adds straight to every deploy's latency.
@@ -28,23 +27,12 @@ _UPDATE_STUCK = ("paused", "rollback_paused", "rollback_completed")
 _FATAL_ERRORS = ("No such image", "invalid mount config", "invalid reference format")
 
 
-@dataclass(frozen=True)
-class ServiceState:
-    name: str
-    ready: bool
-    reason: str
-    fatal: bool = False
-    running: int = 0
-    desired: int = 0
-    started_at: str = ""  # when its youngest running task started
-    container: str = ""  # the container of the last failed task: its own logs explain the failure
-
-
-def state(client: docker.DockerClient, name: str, since: datetime | None) -> ServiceState:
+def state(client: docker.DockerClient, name: str, since: datetime | None) -> State:
+    """How the service stands; `container` names the last failed task's container, whose logs explain it."""
     try:
         spec = client.api.inspect_service(name)
     except docker.errors.NotFound:
-        return ServiceState(name, False, "service not created yet")
+        return State(False, "service not created yet")
     desired = _desired(spec)
     template = spec["Spec"]["TaskTemplate"]
     tasks = client.api.tasks(filters={"service": name})
@@ -54,11 +42,11 @@ def state(client: docker.DockerClient, name: str, since: datetime | None) -> Ser
     failures = sorted((t for t in tasks if _failed_since(t, since)), key=lambda t: t["UpdatedAt"])
     started = max((str(t["Status"]["Timestamp"]) for t in running), default="")
     if len(running) >= desired and len(up) == len(running) and _settled(update, running, since):
-        return ServiceState(name, True, f"{len(running)}/{desired} running", running=len(running), desired=desired,
-                            started_at=started)
-    return ServiceState(name, False, _reason(len(running), desired, update, tasks, failures),
-                        fatal=_is_fatal(update, failures), running=len(running), desired=desired,
-                        started_at=started, container=_container(failures[-1]) if failures else "")
+        return State(True, f"{len(running)}/{desired} running", running=len(running), desired=desired,
+                     started_at=started)
+    return State(False, _reason(len(running), desired, update, tasks, failures), fatal=_is_fatal(update, failures),
+                 running=len(running), desired=desired, started_at=started,
+                 container=_container(failures[-1]) if failures else "")
 
 
 def wait_ports(ports: list[int], deadline: float) -> int | None:
@@ -85,11 +73,6 @@ def port_problem(port: int, mode: str) -> str:
         problem += ("; it is published in ingress mode, which needs the routing mesh (IPVS) — "
                     "publish it with `mode: host` if this engine has no IPVS")
     return problem
-
-
-def raise_not_ready(service: ServiceState, logs: list[str], timed_out_s: float | None) -> None:
-    reason = service.reason if timed_out_s is None else f"not ready after {timed_out_s:.0f}s: {service.reason}"
-    raise ReadinessError(service.name, reason, logs)
 
 
 def _desired(spec: Json) -> int:

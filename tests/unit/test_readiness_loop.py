@@ -1,0 +1,45 @@
+"""The providers' one readiness loop: the same rules on swarm and Kubernetes, driven here by a scripted probe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from devstack.errors import ReadinessError
+from devstack.providers.readiness import Probe, State, wait
+
+READY, STARTING = State(True, "1/1 running", running=1, desired=1), State(False, "0/1 running", desired=1)
+
+
+def scripted(*rounds: Sequence[tuple[str, State]]) -> tuple[Probe, list[float]]:
+    """A probe whose assessments are `rounds`, one per call (the last repeats); the pauses it was asked for."""
+    pauses: list[float] = []
+    states: Iterator[Sequence[tuple[str, State]]] = iter(rounds)
+
+    def assess() -> Sequence[tuple[str, State]]:
+        return next(states, rounds[-1])
+
+    return Probe(assess, pauses.append, lambda resource, state: [f"{resource}: last words"]), pauses
+
+
+def test_it_waits_through_changes_until_every_resource_is_ready() -> None:
+    probe, pauses = scripted([("relay", STARTING), ("sink", READY)], [("relay", READY), ("sink", READY)])
+    wait(probe, 60)
+    assert len(pauses) == 1 and 0 < pauses[0] <= 60  # paused once, for at most what was left
+
+
+def test_a_fatal_state_ends_the_wait_at_once_with_its_reason_and_evidence() -> None:
+    crashing = State(False, "pod relay-1: container relay: CrashLoopBackOff", fatal=True, pod="relay-1")
+    probe, pauses = scripted([("sink", STARTING), ("relay", crashing)])
+    with pytest.raises(ReadinessError) as caught:
+        wait(probe, 60)
+    assert caught.value.resource == "relay" and "CrashLoopBackOff" in str(caught.value)
+    assert "relay: last words" in str(caught.value) and pauses == []
+
+
+def test_time_up_names_the_first_resource_still_not_ready() -> None:
+    probe, _ = scripted([("relay", READY), ("sink", STARTING)])
+    with pytest.raises(ReadinessError) as caught:
+        wait(probe, 0)
+    assert caught.value.resource == "sink" and caught.value.reason == "not ready after 0s: 0/1 running"
