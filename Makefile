@@ -73,6 +73,7 @@ lint: venv
 	$(BIN)/ruff check devstack sink tests bench docs
 	$(BIN)/mypy
 	MYPYPATH=bench $(BIN)/mypy --explicit-package-bases bench  # strict too; bench/ scripts import each other
+	MYPYPATH=tests/cluster $(BIN)/mypy --strict --explicit-package-bases tests/cluster  # its modules import each other
 	$(BIN)/lint-imports
 
 # The documentation site (mkdocs.yml): docs/ and the repository's other Markdown, offline; --strict makes a broken
