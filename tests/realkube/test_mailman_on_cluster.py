@@ -109,6 +109,44 @@ def test_ci_is_green_with_the_mail_flow(mailman: Mailman) -> None:
         assert mailman.devstack(*args).returncode == 0
 
 
+def test_cold_ci_started_core_and_web_after_postgres_with_no_restart(mailman: Mailman) -> None:
+    """depends_on: the first ci (the test above) held core and web back until postgres was ready."""
+    first = mailman.outputs[0]
+    assert "mailman-core waiting on postgres" in first and "mailman-web waiting on postgres" in first
+    pods = mailman.cluster.get("pods", "-n", mailman.name)["items"]
+    restarts = {p["metadata"]["labels"].get("dev.devstack.resource"): sum(
+        s.get("restartCount", 0) for s in p["status"].get("containerStatuses", [])) for p in pods}
+    assert restarts.get("mailman-core") == 0 and restarts.get("mailman-web") == 0, restarts
+
+
+def _in_pod(mailman: Mailman, workload: str, python: str) -> str:
+    return mailman.cluster.kubectl("exec", "-n", mailman.name, f"deploy/{workload}", "--", "python3", "-c", python)
+
+
+def test_smoke_runs_leave_one_list_and_the_site_carries_the_domain(mailman: Mailman) -> None:
+    """Papercuts: every smoke run posts to the one list devstack-smoke (no smoke-… archive per run in HyperKitty),
+    and the Django site is the stack's list domain, not example.com."""
+    for _ in range(2):
+        result = mailman.devstack("smoke", "mail-flow")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    lists = json.loads(_in_pod(mailman, "mailman-web", "import urllib.request as u; print(u.urlopen("
+                                                     "'http://127.0.0.1:8000/hyperkitty/api/lists/').read().decode())"))
+    names = [entry["name"] for entry in (lists["results"] if isinstance(lists, dict) else lists)]
+    assert [n for n in names if "smoke" in n] == ["devstack-smoke@lists.devstack.test"], names
+    domain = mailman.cluster.kubectl(
+        "exec", "-n", mailman.name, "deploy/mailman-web", "--", "setpriv", "--reuid=www-data", "--regid=www-data",
+        "--init-groups", "python3", "/usr/share/mailman3-web/manage.py", "shell", "-c",
+        "from django.contrib.sites.models import Site; print(Site.objects.get(id=1).domain)")
+    assert domain.strip().splitlines()[-1] == "lists.devstack.test"
+
+
+def test_post_test_message_command(mailman: Mailman) -> None:
+    result = mailman.devstack("run", "post-test-message")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"mailman-core\s+│ posted <devstack-test-\w+@lists\.devstack\.test> to dev@lists\.devstack\.test",
+                     result.stdout), result.stdout
+
+
 def test_a_mailman_cfg_edit_rolls_core_and_only_core(mailman: Mailman) -> None:
     before = mailman.workloads()
     config = mailman.root / "k8s" / "config" / "mailman.cfg"
