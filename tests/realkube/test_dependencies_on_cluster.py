@@ -16,7 +16,7 @@ def _time(text: str) -> datetime:
 def test_a_dependent_is_applied_once_its_dependency_is_ready(kube_demo: KubeProject) -> None:
     config = kube_demo.root / kube_demo.config
     config.write_text(config.read_text() + '\n[resources.relay]\ndepends_on = ["sink"]\n\n[[commands]]\n'
-                      'name = "hello"\nresource = "sink"\nexec = ["sh", "-c", "echo hello from $(hostname)"]\n')
+                      'name = "hello"\nresource = "sink"\nexec = ["sh", "-c", "echo hello from $$(hostname)"]\n')
     ci = kube_demo.devstack("ci", "--timeout", "400")
     assert ci.returncode == 0, ci.stdout[-3000:] + ci.stderr[-2000:]
     assert "relay    waiting on sink" in ci.stdout
@@ -31,7 +31,7 @@ def test_a_dependent_is_applied_once_its_dependency_is_ready(kube_demo: KubeProj
 
     off = kube_demo.devstack("disable", "relay")
     assert off.returncode == 0, off.stdout + off.stderr
-    assert kube_demo.kubectl("get", "deployment", "relay", check=False) == ""
+    assert kube_demo.kubectl("get", "deployments", "-o", "name").split() == ["deployment.apps/sink"]
     assert kube_demo.kubectl("get", "service", "relay", "-o", "name").strip() == "service/relay"
     on = kube_demo.devstack("enable", "relay")
     assert on.returncode == 0, on.stdout + on.stderr
