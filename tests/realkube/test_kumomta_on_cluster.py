@@ -145,6 +145,14 @@ def test_kumomta_ci_inject_policy_edit_and_down(kumomta: KubeProject) -> None:
     key = kumomta.secret("http-listener-keys")
     assert key not in output
 
+    # depends_on: kumod was held back until its throttle store was ready, so no replica restarted for want of it.
+    assert "kumomta  waiting on dragonfly" in output
+    restarts = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"]
+                for p in kumomta.pods("kumomta")}
+    assert set(restarts.values()) == {0}, restarts
+    queues = kumomta.devstack("run", "queues")
+    assert queues.returncode == 0 and "kcli stand-in (offline variant)" in queues.stdout, queues.stdout
+
     # Every replica ready, each with its own spool claim, bound.
     assert ready_pods(kumomta, "kumomta") == ["kumomta-0", "kumomta-1", "kumomta-2"]
     assert ready_pods(kumomta, "kumomta-tsa") == ["kumomta-tsa-0", "kumomta-tsa-1"]
