@@ -78,9 +78,10 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def watching(root: Path, env: dict[str, str], options: Sequence[str] = ()) -> Iterator[Daemon]:
-    """A daemon past its first pass; stopped (Ctrl-C) on the way out."""
-    daemon = Daemon(root, env, options=options)
+def watching(root: Path, env: dict[str, str], options: Sequence[str] = (),
+             args: Sequence[str] = ()) -> Iterator[Daemon]:
+    """A daemon (`up` with `args`) past its first pass; stopped (Ctrl-C) on the way out."""
+    daemon = Daemon(root, env, *args, options=options)
     try:
         daemon.wait_for("watching for changes", 0)
         yield daemon
