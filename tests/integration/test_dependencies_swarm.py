@@ -1,6 +1,7 @@
 """depends_on on the real swarm: `app` exits at start when `db` does not answer yet (as kumod does without its
 throttle store). With `depends_on = ["db"]` devstack holds app at zero replicas until db is healthy, then scales it:
-app's first task is its only one. Without it, the same cold ci shows app's task failing for want of db first."""
+app's first task is its only one. A global app (no replica count to hold) is left out of the deploy until its stage,
+with the same outcome. Without depends_on, the same cold ci shows app's task failing for want of db first."""
 
 from __future__ import annotations
 
@@ -42,12 +43,13 @@ services:
 """
 
 
-def _project(tmp_path: Path, dependencies: bool) -> tuple[Path, dict[str, str], str]:
+def _project(tmp_path: Path, dependencies: bool, global_mode: bool = False) -> tuple[Path, dict[str, str], str]:
     name = f"dep{uuid.uuid4().hex[:8]}"
     root = tmp_path / name
     (root / "dep").mkdir(parents=True)
     (root / "dep" / "Dockerfile").write_text(f"FROM {base_image() or 'python:3.11-slim-bookworm'}\n")
-    (root / "stack.yml").write_text(STACK)
+    stack = STACK.replace("restart_policy:", "mode: global, restart_policy:") if global_mode else STACK
+    (root / "stack.yml").write_text(stack)
     config = f'[project]\nname = "{name}"\n\n[images.dep]\ncontext = "dep"\n\n[swarm]\nstack_file = "stack.yml"\n'
     if dependencies:
         config += '\n[resources.app]\ndepends_on = ["db"]\n'
@@ -67,10 +69,11 @@ def _app_tasks(engine: docker.DockerClient, project: str) -> list[dict[str, obje
     return list(engine.services.get(f"{project}_app").tasks())
 
 
-@pytest.mark.parametrize("dependencies", [True, False], ids=["depends_on", "without"])
+@pytest.mark.parametrize(("dependencies", "global_mode"), [(True, False), (True, True), (False, False)],
+                         ids=["depends_on", "global", "without"])
 def test_a_dependent_starts_once_its_dependency_is_ready(tmp_path: Path, engine: docker.DockerClient,
-                                                         dependencies: bool) -> None:
-    root, env, project = _project(tmp_path, dependencies)
+                                                         dependencies: bool, global_mode: bool) -> None:
+    root, env, project = _project(tmp_path, dependencies, global_mode)
     try:
         ci = _devstack(root, env, "ci", "--timeout", "180")
         tasks = _app_tasks(engine, project)
