@@ -18,7 +18,7 @@ from devstack.observe.forwards import Forwards
 from devstack.providers import registry
 from devstack.providers.base import Provider
 from tests.integration.conftest import free_port
-from tests.realkube.conftest import KubeProject
+from tests.realkube.conftest import LABEL, KubeProject
 
 
 @asynccontextmanager
@@ -125,3 +125,36 @@ async def test_the_next_connection_after_a_rollout_reaches_the_new_pod(deployed:
         else:
             raise AssertionError("no connection reached the new pod within 50 tries")
         assert old not in [p["metadata"]["name"] for p in deployed.pods("sink")]
+
+
+async def test_a_pod_replaced_under_its_own_name_is_reached_anew(deployed: KubeProject) -> None:
+    """As a StatefulSet replaces its pods: a new pod with the old one's name. The next connection reaches the new
+    pod, not a tunnel kept to the old one's closed sandbox."""
+    sink = deployed.pods("sink")[0]
+    containers = [{k: v for k, v in c.items() if k != "volumeMounts"} for c in sink["spec"]["containers"]]
+    manifest = deployed.root / "same-name.json"
+    manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": containers},
+                                    "metadata": {"name": "sink-same", "labels": {LABEL: deployed.name}}}))
+
+    def create() -> None:
+        deployed.kubectl("create", "-f", str(manifest))
+        deployed.kubectl("wait", "--for=condition=Ready", "pod/sink-same", "--timeout=120s")
+
+    await asyncio.to_thread(create)
+    profile, port = deployed.root / "devstack.toml", free_port()
+    profile.write_text(profile.read_text() + f'\n[[forwards]]\nresource = "pod/sink-same"\nlocal = {port}\n'
+                       'remote = 2525\n')
+    events: list[str] = []
+    async with forwarding(deployed, events):
+        assert (await smtp_session(port)).startswith(b"220 ")
+        await asyncio.to_thread(deployed.kubectl, "delete", "pod", "sink-same", "--wait=true")
+        await asyncio.to_thread(create)
+        for _ in range(50):  # bounded: the first connection may go to the old pod's tunnel and fail
+            try:
+                if (await smtp_session(port)).startswith(b"220 "):
+                    break
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+                pass
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError(f"no connection reached the new sink-same within 50 tries: {events[-3:]}")

@@ -93,16 +93,16 @@ class Forwarder:
         self.cache, self.api = cache, cache.api
         self._tunnels = tunnel.Tunnels(cache.api)
         self._tunnelled = True  # until the API server refuses the tunnel's subprotocol
-        self._pods: dict[Target, tuple[str, int, float]] = {}  # target → (pod, port, when it was looked up)
+        self._pods: dict[Target, tuple[str, str, int, float]] = {}  # target → (pod, its uid, port, when looked up)
         self._lock = threading.Lock()  # forget() comes from the provider's threads
 
     async def connect(self, target: Target, pod_wait_s: float = 15.0) -> Channel:
         """A channel to the target's current pod, waiting up to `pod_wait_s` for a ready one (a rollout)."""
-        pod, port = await self._pod(target, pod_wait_s)
+        pod, uid, port = await self._pod(target, pod_wait_s)
         try:
             if self._tunnelled:
                 try:
-                    return await self._tunnels.channel(target.namespace, pod, port, lambda: self._drop(target))
+                    return await self._tunnels.channel(target.namespace, pod, uid, port, lambda: self._drop(target))
                 except tunnel.Refused:
                     self._tunnelled = False  # an API server before 1.30: one websocket per connection from now on
             return await _websocket(self.api, target.namespace, pod, port)
@@ -121,18 +121,18 @@ class Forwarder:
     def abort(self) -> None:
         self._tunnels.abort()
 
-    async def _pod(self, target: Target, wait_s: float) -> tuple[str, int]:
+    async def _pod(self, target: Target, wait_s: float) -> tuple[str, str, int]:
         with self._lock:
             known = self._pods.get(target)
-        if known is not None and time.monotonic() - known[2] < _KEEP_S:
-            return known[0], known[1]
+        if known is not None and time.monotonic() - known[3] < _KEEP_S:
+            return known[0], known[1], known[2]
         pod, port = await blocking.call(current_pod, self.cache, target, wait_s)
-        name = str(pod["metadata"]["name"])
+        name, uid = str(pod["metadata"]["name"]), str(pod["metadata"].get("uid", ""))
         with self._lock:
-            self._pods[target] = (name, port, time.monotonic())
-            serving = {(t.namespace, p) for t, (p, _port, _at) in self._pods.items()}
+            self._pods[target] = (name, uid, port, time.monotonic())
+            serving = {(t.namespace, p, u) for t, (p, u, _port, _at) in self._pods.items()}
         self._tunnels.retire(serving)
-        return name, port
+        return name, uid, port
 
     def _drop(self, target: Target) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ named by one request id. The client sends everything at once, without waiting fo
 streams' SYN_STREAMs, the error stream's end, and the client's first bytes.
 
     tunnels = Tunnels(api)
-    channel = await tunnels.channel(namespace, pod, port)    # Refused: the server does not tunnel (before 1.30)
+    channel = await tunnels.channel(namespace, pod, uid, port)   # Refused: no tunnel from this server (before 1.30)
     ...
     await tunnels.close()
 """
@@ -199,20 +199,25 @@ class Tunnel:
         # SYN_REPLY, SETTINGS, WINDOW_UPDATE, HEADERS: nothing to do for a port-forward
 
 
+# A tunnel's key: namespace, pod name and the pod's uid. A StatefulSet's replacement pod has its predecessor's name;
+# a tunnel kept by name alone would go on reaching the old pod's closed sandbox.
+Key = tuple[str, str, str]
+
+
 class Tunnels:
     """The tunnel to each pod, opened by the first connection to it and kept while it works."""
 
     def __init__(self, api: Api) -> None:
         self._api = api
-        self._tunnels: dict[tuple[str, str], Tunnel] = {}
-        self._opening: dict[tuple[str, str], asyncio.Future[Tunnel]] = {}
+        self._tunnels: dict[Key, Tunnel] = {}
+        self._opening: dict[Key, asyncio.Future[Tunnel]] = {}
 
-    async def channel(self, namespace: str, pod: str, port: int,
+    async def channel(self, namespace: str, pod: str, uid: str, port: int,
                       on_failure: Callable[[], None] = lambda: None) -> Channel:
-        tunnel = await self._tunnel(namespace, pod)
+        tunnel = await self._tunnel((namespace, pod, uid))
         return await tunnel.open(port, on_failure)
 
-    def retire(self, current: set[tuple[str, str]]) -> None:
+    def retire(self, current: set[Key]) -> None:
         """Close the idle tunnels to pods that serve no target any more (a rollout replaced them)."""
         for key, tunnel in list(self._tunnels.items()):
             if key not in current and tunnel.idle:
@@ -228,8 +233,8 @@ class Tunnels:
         for tunnel in tunnels:
             tunnel.abort()
 
-    async def _tunnel(self, namespace: str, pod: str) -> Tunnel:
-        key = (namespace, pod)
+    async def _tunnel(self, key: Key) -> Tunnel:
+        namespace, pod, _uid = key
         tunnel = self._tunnels.get(key)
         if tunnel is not None and not tunnel.broken:
             return tunnel
