@@ -130,6 +130,11 @@ class _Handler(BaseHTTPRequestHandler):
                body: bytes) -> None:
         if path == "/version":
             return self.send_json(200, {"major": "1", "minor": "32", "gitVersion": "v1.32.0-fakekube"})
+        if path == "/readyz":  # the real server's verbose text, with the check that failed
+            if self.store.storage_down:
+                return self.send_text(500, "[+]ping ok\n[-]etcd failed: reason withheld\n[+]informer-sync ok\n"
+                                           "readyz check failed\n")
+            return self.send_text(200, "[+]ping ok\n[+]etcd ok\nreadyz check passed\n")
         if path == "/api":
             return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"]})
         if path == "/apis":

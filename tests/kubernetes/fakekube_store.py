@@ -88,6 +88,7 @@ class Store:
     # The next N followed logs end after what they have sent so far while their container runs on, as when the
     # connection breaks or the kubelet restarts.
     cut_log_follows: int = 0
+    storage_down: bool = False  # /readyz fails its etcd check (500), as a real API server's does while etcd is down
     cond: threading.Condition = field(default_factory=threading.Condition)
 
     def kind_of(self, name: str) -> Kind:

@@ -276,3 +276,18 @@ def test_kubeconfig_path_from_devstack_toml(env: Env, monkeypatch: pytest.Monkey
     provider = env.provider(env.config(kubernetes=f'kubeconfig = "{env.kubeconfig}"'))
     provider.prepare()
     assert provider.api.host == env.kube.url
+
+
+def test_an_api_server_whose_storage_is_down_is_away_naming_etcd(env: Env) -> None:
+    """/version answers while etcd is down, and reads then hang or fail one by one; the readiness probe of every
+    observation window says why at once, and the observer takes the engine for away until it passes again."""
+    provider = env.provider()
+    try:
+        assert provider.wait_for_change(0.1) in (True, False)
+        env.kube.store.storage_down = True
+        with pytest.raises(EngineUnavailable, match=r"answers, but its storage does not: \[-\]etcd failed"):
+            provider.wait_for_change(0.1)
+        env.kube.store.storage_down = False
+        provider.wait_for_change(0.1)
+    finally:
+        provider.close()

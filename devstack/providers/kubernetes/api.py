@@ -36,6 +36,7 @@ Json = dict[str, Any]
 Query = Sequence[tuple[str, str]]
 Scrub = Callable[[str], str]  # removes secret values from server messages
 _TIMEOUT_S = 30.0
+_READYZ_S = 5.0  # the readiness probe of every observation window: an answer within seconds, or the server is away
 APPLY_PATCH = "application/apply-patch+yaml"
 
 
@@ -82,6 +83,10 @@ class Api:
     def host(self) -> str:
         return str(self.client.configuration.host)
 
+    def close(self) -> None:
+        """Close the connections kept for reuse (a request still under way closes its own when it ends)."""
+        self.client.rest_client.pool_manager.clear()
+
     def call(self, method: str, path: str, *, query: Query = (), body: Json | None = None,
              content_type: str = "application/json", timeout_s: float = _TIMEOUT_S,
              warnings: list[str] | None = None) -> Json:
@@ -108,6 +113,17 @@ class Api:
         data = self._read(response)
         self._check(response, data, "GET", path)
         return data.decode("utf-8", "replace")
+
+    def storage_down(self) -> str:
+        """The API server's own readiness checks of its storage that fail now ("[-]etcd failed: ..."), "" when
+        they pass. /version answers while etcd is down, and reads then hang or fail one by one: this says why at
+        once. Other failing checks, and a server that does not let us read /readyz, count as ready: only a check
+        of etcd is taken to mean that nothing can be read or written."""
+        response = self._send("GET", "/readyz", (("verbose", "1"),), None, "application/json", _READYZ_S)
+        text = self._read(response).decode("utf-8", "replace")
+        if response.status < 500:
+            return ""
+        return "; ".join(line for line in text.splitlines() if line.startswith("[-]etcd"))
 
     def upgrade(self, path: str, query: Query, protocol: str) -> websocket.Request:
         """How to open a websocket to a streaming subresource (a pod's portforward): the API server's address,

@@ -29,7 +29,7 @@ from pathlib import Path
 from devstack import blocking, labels
 from devstack.config import secret_store as dev_secrets
 from devstack.config.model import Config, Forward, KubernetesSpec
-from devstack.errors import DeployError
+from devstack.errors import DeployError, EngineUnavailable
 from devstack.networking.channel import Channel
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus, silent
 from devstack.providers.kubernetes import (
@@ -235,7 +235,8 @@ class KubernetesProvider:
 
     def close(self) -> None:
         """Stop every background stream this provider started (log followers, the watch cache's watches, the
-        tunnels); returns once their threads have ended."""
+        tunnels), and close its pooled connections to the API server (a reloaded config makes a new provider: the
+        old one's must not stay open); returns once their threads have ended."""
         self._closed.set()
         with self._lock:
             followers, cache = list(self._followers), self._cache
@@ -245,6 +246,7 @@ class KubernetesProvider:
             cache.close()
         if self._forwarder is not None:
             self._forwarder.abort()
+        self.api.close()
 
     def _pods_changed_by_us(self) -> None:
         """A deploy, restart or rollout: the forwards look their pods up again."""
@@ -274,9 +276,12 @@ class KubernetesProvider:
         return updated
 
     def wait_for_change(self, timeout_s: float) -> bool:
-        """Reachable (EngineUnavailable otherwise), then woken by the watch cache: any change of the project's
-        workloads or pods."""
-        self.api.call("GET", "/version")
+        """Reachable and its storage answering (EngineUnavailable otherwise), then woken by the watch cache: any
+        change of the project's workloads or pods."""
+        failed = self.api.storage_down()
+        if failed:
+            raise EngineUnavailable(f"the Kubernetes API server at {self.api.host} answers, but its storage does "
+                                    f"not: {failed}")
         self._hold(self._project_keys() or {(n, "Pod") for n in self._namespaces()})
         cache = self.cache
         with self._lock:
