@@ -72,6 +72,11 @@ class Daemon:
             time.sleep(0.01)
         raise TimeoutError(f"no {pattern!r}:\n" + "\n".join(text for _, text in self.lines[-20:]))
 
+    def line(self, pattern: str, after: int = 0, timeout: float = WAIT_S) -> str:
+        """The first line from `after` on that matches `pattern`."""
+        at = self.wait_for(pattern, after, timeout)
+        return next(text for when, text in self.lines[after:] if when == at and re.search(pattern, text))
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=30)

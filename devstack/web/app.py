@@ -14,6 +14,7 @@
     POST /api/reconfigure               apply the disabled set `devstack disable`/`enable` wrote
     POST /api/commands/NAME/run         run one of the [[commands]]; its output goes to its resource's log
     POST /api/stop                      stop watching (`devstack down` calls it first)
+    GET  /api/process                   the daemon's own open files, threads, asyncio tasks and memory (vitals.py)
     GET  /api/mail/...                  the sink, through mail.py (stats, messages, faults, a message's timeline)
 
 The first control API's paths (GET /status, GET /snapshot, POST /trigger/NAME, POST /stop) answer as before, for
@@ -29,7 +30,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from devstack.web import guard, mail, stream
+from devstack.web import guard, mail, stream, vitals
 from devstack.web.backend import BACKEND, REDACT, Backend, Redact, error, reply
 
 LOG_LIMIT = 5_000
@@ -54,6 +55,7 @@ def application(backend: Backend, access: guard.Guard, redact: Redact) -> web.Ap
     app.router.add_post("/api/reconfigure", reconfigure)
     app.router.add_post("/api/commands/{name}/run", run_command)
     app.router.add_post("/api/stop", stop)
+    app.router.add_get("/api/process", vitals.process)
     mail.routes(app.router)
     for method, path, handler in ALIASES:
         app.router.add_route(method, path, handler)

@@ -8,6 +8,7 @@ and one that is missing (a recreated cluster) is, even when the local build was 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 
 import docker
@@ -59,19 +60,25 @@ def refs(tags: Mapping[str, str], registry: Registry | None) -> dict[str, str]:
 
 
 def push(tags: Sequence[str], registry: Registry) -> None:
-    client = docker_engine.connect()
-    for tag in tags:
-        repo, _, version = tag.rpartition(":")
-        target = f"{registry.push}/{repo}"
-        try:
-            client.images.get(tag).tag(target, version)
-            for line in client.images.push(target, tag=version, stream=True, decode=True):
-                blocking.check()  # Ctrl-C stops a push between two lines of its progress
-                if "error" in line:
-                    raise DeployError(f"pushing {target}:{version} to {registry.push} failed: {line['error']}\n"
-                                      "  is the registry running? (kubernetes.registry in devstack.toml)")
-        except docker.errors.APIError as err:
-            raise DeployError(f"pushing {target}:{version} to {registry.push} failed: {err.explanation}") from None
+    # A client per push, closed after it: left to the garbage collector, each one held a socket to the engine for
+    # as long as the daemon ran (the long run counted them).
+    with contextlib.closing(docker_engine.connect()) as client:
+        for tag in tags:
+            _push(client, tag, registry)
+
+
+def _push(client: docker.DockerClient, tag: str, registry: Registry) -> None:
+    repo, _, version = tag.rpartition(":")
+    target = f"{registry.push}/{repo}"
+    try:
+        client.images.get(tag).tag(target, version)
+        for line in client.images.push(target, tag=version, stream=True, decode=True):
+            blocking.check()  # Ctrl-C stops a push between two lines of its progress
+            if "error" in line:
+                raise DeployError(f"pushing {target}:{version} to {registry.push} failed: {line['error']}\n"
+                                  "  is the registry running? (kubernetes.registry in devstack.toml)")
+    except docker.errors.APIError as err:
+        raise DeployError(f"pushing {target}:{version} to {registry.push} failed: {err.explanation}") from None
 
 
 def missing(api: Api, image_refs: Sequence[str]) -> list[str]:

@@ -1,0 +1,219 @@
+"""The long run: a running `devstack up` of the demo (either profile) driven through cycles of what a day of work
+does to it, with its forwards used between cycles, for bench/longrun_bench.py (as many cycles as it is given) and
+`assert_flat`, the 30-cycle check of the same goals a test can call.
+
+A cycle is one of, in turn:
+    live      save relay.py (a new greeting): synced into the running container, smoke green
+    live      another save, so that most cycles are the commonest edit
+    rebuild   save the relay's Dockerfile (a comment): built, redeployed, smoke green
+    config    change a value in devstack.toml (the inject smoke test's timeout): reloaded
+    typo      a misspelt key in devstack.toml (refused, the stack keeps running), then the fix (reloaded)
+
+After each cycle every forward answers (HTTP, SMTP) and the relay greets with the last save: a save lost shows
+there. At the end, each save produced exactly one sync or build line: a save run twice shows there. The daemon's own
+open fds, threads, asyncio tasks and RSS come from its API (GET /api/process).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from demo import Daemon  # bench/demo.py
+
+from devstack.config import loader
+from devstack.web import control
+
+KINDS = ("live", "live", "rebuild", "config", "typo")
+SETTLE_S = 0.5  # between the readings of the daemon's counts: the least of three is taken (transient tasks)
+CYCLE_WAIT_S = 300
+# The cycle line of a save (not the build's own output, `relay | Successfully built`): a live update's says
+# "synced"; a rebuild's goes on to "built" on swarm, to the smoke tests on Kubernetes (its push and rollout are on
+# the project's line).
+SYNCED, BUILT = r"relay .*\d+ files? changed → synced", r"relay .*\d+ files? changed → (?!synced)"
+
+
+@dataclass(frozen=True)
+class Vitals:
+    fds: int
+    threads: int
+    tasks: int
+    rss_bytes: int
+    files: tuple[tuple[str, int], ...] = ()  # what the fds are, by kind (a TCP peer, unix, pipe, ...): for a report
+
+    def line(self) -> str:
+        return f"fds {self.fds}, threads {self.threads}, tasks {self.tasks}, RSS {self.rss_bytes / 2**20:.1f} MiB"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The project a run drives: its devstack.toml, its relay's folder, the environment `up` runs with, and the
+    local ports devstack's forwards (or the engine) serve: HTTP ones by name, and the sink's SMTP port."""
+
+    config: Path
+    relay: Path
+    env: dict[str, str]
+    http: dict[str, str]  # name → URL answered with 200 (the relay's greeting is checked separately)
+    smtp_port: int
+    relay_url: str
+
+
+@dataclass
+class LongRun:
+    target: Target
+    daemon: Daemon
+    saves: dict[str, int] = field(default_factory=lambda: {"live": 0, "rebuild": 0})
+    greeting: str = ""
+    start: int = 0  # the daemon's output line where the cycles began
+
+    def begin(self) -> None:
+        self.daemon.line("watching for changes", 0, timeout=CYCLE_WAIT_S)  # after the first pass's smoke tests
+        self.start = self.daemon.mark()
+        self.use_forwards()
+
+    def cycle(self, n: int) -> str:
+        """Cycle number `n` (from 1); its kind."""
+        kind = KINDS[(n - 1) % len(KINDS)]
+        {"live": self._live, "rebuild": self._rebuild, "config": self._config, "typo": self._typo}[kind](n)
+        self.use_forwards()
+        return kind
+
+    def _live(self, n: int) -> None:
+        mark = self.daemon.mark()
+        self.greeting = f"cycle {n}"
+        relay_py = self.target.relay / "relay.py"
+        relay_py.write_text(re.sub(r'GREETING = "[^"]*"', f'GREETING = "{self.greeting}\\\\n"', relay_py.read_text(),
+                                   count=1))
+        self.saves["live"] += 1
+        line = self.daemon.line(SYNCED, mark, timeout=CYCLE_WAIT_S)
+        assert "smoke ✓" in line, self._tail()
+
+    def _rebuild(self, n: int) -> None:
+        mark = self.daemon.mark()
+        dockerfile = self.target.relay / "Dockerfile"
+        kept = re.sub(r"\n# cycle \d+\n$", "\n", dockerfile.read_text())
+        dockerfile.write_text(f"{kept}# cycle {n}\n")
+        self.saves["rebuild"] += 1
+        line = self.daemon.line(BUILT, mark, timeout=CYCLE_WAIT_S)
+        assert "smoke ✓" in line, self._tail()
+
+    def _config(self, n: int) -> None:
+        mark = self.daemon.mark()
+        text = self.target.config.read_text()
+        changed = re.sub(r"\ntimeout = \d+\n", f"\ntimeout = {20 + n % 2 + 1}\n", text, count=1)
+        assert changed != text, "the demo's inject smoke test has no `timeout` to change"
+        self.target.config.write_text(changed)
+        self.daemon.line(r"config reloaded", mark, timeout=CYCLE_WAIT_S)
+
+    def _typo(self, n: int) -> None:
+        good = self.target.config.read_text()
+        mark = self.daemon.mark()
+        self.target.config.write_text(good.replace("[images.relay]\n", "[images.relay]\ncontxt = 1\n", 1))
+        line = self.daemon.line("config not reloaded", mark, timeout=CYCLE_WAIT_S)
+        assert "contxt" in line, line
+        mark = self.daemon.mark()
+        self.target.config.write_text(good)
+        self.daemon.line(r"config reloaded", mark, timeout=CYCLE_WAIT_S)
+
+    def _tail(self) -> str:
+        return "\n".join(text for _, text in self.daemon.lines[-30:])
+
+    def use_forwards(self) -> None:
+        """Every forward answers; the relay greets with the last save (eventually: a live update may still be
+        on its way to a second replica)."""
+        for name, url in self.target.http.items():
+            assert _get(url)[0] == 200, name
+        with smtplib.SMTP("127.0.0.1", self.target.smtp_port, timeout=30) as smtp:
+            assert smtp.noop()[0] == 250
+        if self.greeting:
+            _eventually(lambda: _get(self.target.relay_url)[1] == f"{self.greeting}\n",
+                        f"the relay greets with the last save, {self.greeting!r}")
+
+    def vitals(self) -> Vitals:
+        """The daemon's counts now: the least of three readings SETTLE_S apart, so that a task or connection that
+        is just ending is not taken for a leak (a leak stays in every reading)."""
+        config = loader.load(self.target.config, environ=self.target.env)
+        endpoint = control.find(config)
+        assert endpoint is not None, "no running daemon"
+        readings = []
+        for _ in range(3):
+            time.sleep(SETTLE_S)
+            readings.append(control.call(endpoint, "GET", "/api/process"))
+        fds, threads, tasks, rss = (min(int(r[key]) for r in readings) for key in ("fds", "threads", "tasks",
+                                                                                   "rss_bytes"))
+        return Vitals(fds, threads, tasks, rss, files=tuple(sorted(open_files(endpoint.pid).items())))
+
+    def counted(self) -> dict[str, int]:
+        """Lines since the cycles began: how many syncs and builds of the relay the daemon reported."""
+        lines = [text for _, text in self.daemon.lines[self.start:]]
+        return {"live": sum(1 for line in lines if re.search(SYNCED, line)),
+                "rebuild": sum(1 for line in lines if re.search(BUILT, line))}
+
+
+def open_files(pid: int) -> dict[str, int]:
+    """The process's open fds by kind: "tcp PEER" for a TCP socket (its remote address), "socket" for another,
+    "pipe", "anon_inode:[eventpoll]", or the file's path."""
+    peers = _tcp_peers()
+    kinds: dict[str, int] = {}
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        inode = re.fullmatch(r"socket:\[(\d+)\]", target)
+        kind = (f"tcp {peers[inode[1]]}" if inode[1] in peers else "socket") if inode else re.sub(r":\[\d+\]$", "",
+                                                                                                   target)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def _tcp_peers() -> dict[str, str]:
+    """Socket inode → the remote address of each TCP socket on this machine (IPv4; 0.0.0.0:0 for a listener)."""
+    peers = {}
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        address, port = fields[2].split(":")
+        host = ".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0))
+        peers[fields[9]] = f"{host}:{int(port, 16)}"
+    return peers
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return int(response.status), str(response.read().decode())
+
+
+def _eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        time.sleep(0.2)
+
+
+RSS_SLACK = 20 * 2**20  # bytes: the goal allows RSS to move this much between the early cycle and the last
+
+
+def assert_flat(target: Target, daemon: Daemon, cycles: int, early_at: int, where: str) -> None:
+    """Drive `cycles` cycles; the daemon's fds, threads and tasks at cycle `early_at` and at the last are equal, its
+    RSS within RSS_SLACK; every save was synced or built once; every forward answers; the daemon runs on."""
+    run = LongRun(target, daemon)
+    run.begin()
+    readings: dict[int, Vitals] = {}
+    for n in range(1, cycles + 1):
+        run.cycle(n)
+        if n in (early_at, cycles):
+            readings[n] = run.vitals()
+    early, last = readings[early_at], readings[cycles]
+    print(f"\n{where}, cycle {early_at}: {early.line()}\n{where}, cycle {cycles}: {last.line()}")
+    grown = {kind: n - dict(early.files).get(kind, 0) for kind, n in last.files if n > dict(early.files).get(kind, 0)}
+    assert (last.fds, last.threads, last.tasks) == (early.fds, early.threads, early.tasks), (early, last, grown)
+    assert abs(last.rss_bytes - early.rss_bytes) <= RSS_SLACK, (early, last)
+    assert run.counted() == run.saves
+    run.use_forwards()
+    assert daemon.process.poll() is None
