@@ -33,7 +33,7 @@ def _switch(session: Session, names: tuple[str, ...], every: bool, *, enable: bo
     if bool(names) == every:
         raise UsageError("name the resources, or give --all (not both)")
     config, console = session.config, session.console
-    known = _known(session)
+    known = session.resource_names()
     unknown = sorted(set(names) - known)
     if unknown:
         raise UsageError(f"no resource named {', '.join(map(repr, unknown))} (the resources: "
@@ -58,16 +58,6 @@ def _switch(session: Session, names: tuple[str, ...], every: bool, *, enable: bo
     finally:
         provider.close()
     return 0
-
-
-def _known(session: Session) -> set[str]:
-    """Every resource the project can name: deployed ones, [[local]] ones, those with settings, disabled ones."""
-    config, provider = session.config, session.provider()
-    try:
-        deployed = {status.name for status in provider.status()}
-    finally:
-        provider.close()
-    return deployed | {local.name for local in config.local} | set(config.resources) | config.disabled
 
 
 disable = _command("disable", enable=False)

@@ -18,7 +18,8 @@ from devstack.cli.session import Session
 COMMANDS = {
     "up": ("up", "command", True), "ci": ("ci", "command", True), "down": ("down", "command", True),
     "status": ("status", "command", True), "logs": ("logs", "command", True),
-    "trigger": ("trigger", "command", True), "smoke": ("smoke", "command", True),
+    "trigger": ("trigger", "command", True),
+    "trigger-mode": ("trigger_mode", "command", True), "smoke": ("smoke", "command", True),
     "snapshot": ("snapshot", "command", True), "wait": ("wait", "command", True), "run": ("run", "command", True),
     "disable": ("disable", "disable", True), "enable": ("disable", "enable", True),
     "base-image": ("base_image", "command", True),

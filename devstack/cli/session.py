@@ -41,6 +41,15 @@ class Session:
     def provider(self) -> Provider:
         return registry.create(self.config, self.options)
 
+    def resource_names(self) -> set[str]:
+        """Every resource the project can name: deployed ones, [[local]] ones, those with settings, disabled ones."""
+        config, provider = self.config, self.provider()
+        try:
+            deployed = {status.name for status in provider.status()}
+        finally:
+            provider.close()
+        return deployed | {local.name for local in config.local} | set(config.resources) | config.disabled
+
     def provider_for(self, config: Config) -> Provider:
         """A provider of another config of this run (one read afresh)."""
         return registry.create(config, self.options)

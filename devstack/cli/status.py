@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from devstack.cli.session import Session, pass_session
+from devstack.config import trigger_modes
 from devstack.config.model import Config
 from devstack.errors import DaemonNotServing
 from devstack.observe import view
@@ -32,13 +33,16 @@ def command(session: Session, as_json: bool) -> int:
             show_links(session.console, session.config)
         return 0
     resources, off = session.provider().status(), sorted(session.config.disabled)
+    modes = trigger_modes.read(session.config.state_dir)
     if as_json:
-        session.console.write(json.dumps({"project": session.config.project, "disabled": off,
+        session.console.write(json.dumps({"project": session.config.project, "disabled": off, "trigger_modes": modes,
                                           "resources": [to_json(r) for r in resources]}, indent=2) + "\n")
     else:
         show(session.console, resources)
         for name in off:
             session.console.event(name, f"disabled: devstack enable {name}")
+        for name, mode in sorted(modes.items()):
+            session.console.event(name, trigger_mode({"name": name, "trigger_override": mode}).strip())
         show_links(session.console, session.config)
     return 0
 
@@ -78,9 +82,17 @@ def show_board(console: Console, board: dict[str, Any]) -> None:
         error = f"  last error: {r['last_error']}" if r["last_error"] else ""
         deploy = view.note(r) or f"deploy {r['deploy']}"
         console.event(r["name"], f"{'ready' if r['ready'] else 'not ready'}  build {r['build']}  {deploy}  "
-                      f"{smoke}  {r['image']}  updated {r['updated_at']}{error}", ok=r["ready"] and not r["last_error"])
+                      f"{smoke}{trigger_mode(r)}  {r['image']}  updated {r['updated_at']}{error}",
+                      ok=r["ready"] and not r["last_error"])
     if board["error"]:
         console.error(board["error"])
+
+
+def trigger_mode(row: dict[str, Any]) -> str:
+    """A row's trigger mode when it is not the plain default: manual, or switched by `devstack trigger-mode`."""
+    if row.get("trigger_override"):
+        return f"  trigger {row['trigger_override']} (devstack trigger-mode {row['name']} reset: as devstack.toml says)"
+    return "  trigger manual" if row.get("trigger") == "manual" else ""
 
 
 def show(console: Console, resources: list[ResourceStatus]) -> None:

@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from devstack.config import trigger_modes
 from devstack.config.model import Config
 from devstack.config.secret_store import redact
 from devstack.engine import changes as changesets
@@ -43,7 +44,7 @@ class Daemon:
     def __init__(self, config: Config, load: Callable[[], Config], make_provider: Callable[[Config], Provider],
                  console: Console, timeout_s: float, builder: Builder | None = None, web_port: int | None = None,
                  verbose: bool = False) -> None:
-        self.board = Board(config.project, config.disabled)
+        self.board = Board(config.project, config.disabled, trigger_modes.read(config.state_dir))
         self.book = logbook.LogBook()  # the latest lines of each resource, for the dashboard
         self.web_port = web_port  # the dashboard's (0: any free port); None: no dashboard
         self.queue: asyncio.Queue[ev.Event] = asyncio.Queue()

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from devstack.config import disabled
+from devstack.config import disabled, trigger_modes
 from devstack.config.model import SWARM, Config, SmokeSpec
 from devstack.config.smoke import HttpInject
 from devstack.engine import events as ev
+from devstack.engine import manual
 from devstack.engine.state import Board, CycleRecord, Resource, SmokeRun
 from devstack.engine.steps import Smoke
 from devstack.observe.logbook import LogBook
@@ -50,7 +51,9 @@ class DaemonBackend:
         return resource.to_json() | {
             "group": config.project, "kind": "service" if config.provider == SWARM else "workload",
             "since": resource.since, "reason": resource.last_error or waiting or resource.message,
-            "trigger": config.resource(resource.name).trigger, "pending": len(self.board.held.get(resource.name, ())),
+            "trigger": manual.mode(self.board, config, resource.name),
+            "trigger_override": self.board.trigger_modes.get(resource.name),
+            "pending": len(self.board.held.get(resource.name, ())),
             "disabled": resource.name in self.board.disabled,
             "cycle": asdict(cycle) if cycle else None, "endpoints": endpoints(config, resource)}
 
@@ -78,12 +81,26 @@ class DaemonBackend:
 
     def switch(self, resource: str, *, enable: bool) -> None:
         """`devstack enable` / `disable` for one resource: the choice written as the CLI writes it, then applied."""
+        config = self._known(resource)
+        disabled.write(config.state_dir, config.disabled - {resource} if enable else config.disabled | {resource})
+        self.reconfigure()
+
+    def set_trigger_mode(self, resource: str, mode: str) -> None:
+        """`devstack trigger-mode`: auto | manual until reset, kept for the project and held on the board."""
+        if mode not in trigger_modes.MODES:
+            raise ValueError(f"no trigger mode {mode!r}; expected one of {', '.join(trigger_modes.MODES)}")
+        config = self._known(resource)
+        modes = trigger_modes.updated(trigger_modes.read(config.state_dir), resource, mode)
+        trigger_modes.write(config.state_dir, modes)
+        self._report(ev.TriggerModeSet(resource, modes.get(resource)))
+
+    def _known(self, resource: str) -> Config:
+        """The config of the moment, once `resource` is known to be one of the project's (else LookupError)."""
         config = self._config()
         known = {*self.board.resources, *(local.name for local in config.local), *config.resources, *config.disabled}
         if resource not in known:
             raise LookupError(f"no resource named {resource!r}; the resources: {', '.join(sorted(known)) or 'none'}")
-        disabled.write(config.state_dir, config.disabled - {resource} if enable else config.disabled | {resource})
-        self.reconfigure()
+        return config
 
     def reconfigure(self) -> None:
         """The project's choice of disabled resources changed: read the config again, as an edit of it would."""

@@ -4,6 +4,7 @@ asks `decide()` what to do next.
 
     FilesChanged   the watcher: a batch of saved paths
     Triggered      `devstack trigger RESOURCE` (the control API, the dashboard's button)
+    TriggerModeSet `devstack trigger-mode NAME auto|manual|reset` (the dashboard's switch): the runtime override
     SmokeAsked     the dashboard's "Run smoke tests": a cycle of the smoke tests alone
     CommandRequested  `POST /api/commands/NAME/run` (the dashboard's button): run one of the [[commands]]
     Observed       the observer: what the engine reports now (ready or not, since when)
@@ -34,6 +35,14 @@ class FilesChanged:
 @dataclass(frozen=True)
 class Triggered:
     resource: str
+
+
+@dataclass(frozen=True)
+class TriggerModeSet:
+    """A resource's trigger mode switched at run time (auto | manual), or None: back to devstack.toml's."""
+
+    resource: str
+    mode: str | None
 
 
 @dataclass(frozen=True)
@@ -173,6 +182,6 @@ class StepCrashed:
     error: BaseException
 
 
-Event = (FilesChanged | Triggered | SmokeAsked | CommandRequested | Observed | EngineAway | EngineBack
+Event = (FilesChanged | Triggered | TriggerModeSet | SmokeAsked | CommandRequested | Observed | EngineAway | EngineBack
          | RetryDue | StepStarted | Planned | Building | Deploying | Waiting | Reloaded | LocalRan | LiveUpdated
          | Converged | Smoked | CommandDone | CycleEnded | StepCrashed)

@@ -138,9 +138,11 @@ SMOKE_RUNS_KEPT = 20
 
 
 class Board:
-    def __init__(self, project: str, disabled: frozenset[str] = frozenset()) -> None:
+    def __init__(self, project: str, disabled: frozenset[str] = frozenset(),
+                 trigger_modes: dict[str, str] | None = None) -> None:
         self.project = project
         self.disabled = disabled  # `devstack disable`: shown on their rows, as the config says
+        self.trigger_modes = dict(trigger_modes or {})  # `devstack trigger-mode`: overrides devstack.toml's
         self.resources: dict[str, Resource] = {}
         self.error = ""  # the latest problem of the project as a whole
         self.phase: Phase = "starting"
@@ -165,7 +167,8 @@ class Board:
 
     def snapshot(self) -> list[dict[str, object]]:
         rows = {**{name: Resource(name) for name in self.disabled}, **self.resources}
-        return [{**r.to_json(), "pending": len(self.held.get(r.name, ())), "disabled": r.name in self.disabled}
+        return [{**r.to_json(), "pending": len(self.held.get(r.name, ())), "disabled": r.name in self.disabled,
+                 "trigger_override": self.trigger_modes.get(r.name)}
                 for r in sorted(rows.values(), key=lambda r: r.name)]
 
     def running_image(self, tag: str) -> list[Resource]:
@@ -180,6 +183,11 @@ class Board:
             case ev.Triggered(name):
                 if name not in self.pending.triggers:
                     self.pending.triggers += (name,)
+            case ev.TriggerModeSet(name, mode):
+                if mode is None:
+                    self.trigger_modes.pop(name, None)
+                else:
+                    self.trigger_modes[name] = mode
             case ev.SmokeAsked():
                 self.pending.smoke = True
             case ev.EngineBack():

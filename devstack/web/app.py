@@ -11,6 +11,7 @@
     POST /api/smoke                     run the smoke tests now
     POST /api/resources/NAME/disable    remove NAME from the cluster (volumes kept), its forwards and tests off
     POST /api/resources/NAME/enable     bring it back
+    POST /api/resources/NAME/trigger-mode/MODE   switch NAME to auto or manual, or reset it to devstack.toml's
     POST /api/reconfigure               apply the disabled set `devstack disable`/`enable` wrote
     POST /api/commands/NAME/run         run one of the [[commands]]; its output goes to its resource's log
     POST /api/stop                      stop watching (`devstack down` calls it first)
@@ -52,6 +53,7 @@ def application(backend: Backend, access: guard.Guard, redact: Redact) -> web.Ap
     app.router.add_post("/api/smoke", run_smoke)
     app.router.add_post("/api/resources/{name}/disable", disable)
     app.router.add_post("/api/resources/{name}/enable", enable)
+    app.router.add_post("/api/resources/{name}/trigger-mode/{mode}", trigger_mode)
     app.router.add_post("/api/reconfigure", reconfigure)
     app.router.add_post("/api/commands/{name}/run", run_command)
     app.router.add_post("/api/stop", stop)
@@ -134,6 +136,17 @@ def _switch(request: web.Request, *, enable: bool) -> web.Response:
     except LookupError as err:
         return error(request, 404, str(err).strip("'\""))
     return reply(request, {"enabled" if enable else "disabled": name}, 202)
+
+
+async def trigger_mode(request: web.Request) -> web.Response:
+    name, mode = request.match_info["name"], request.match_info["mode"]
+    try:
+        request.app[BACKEND].set_trigger_mode(name, mode)
+    except LookupError as err:
+        return error(request, 404, str(err).strip("'\""))
+    except ValueError as err:
+        return error(request, 400, str(err))
+    return reply(request, {"resource": name, "trigger_mode": mode}, 202)
 
 
 async def reconfigure(request: web.Request) -> web.Response:

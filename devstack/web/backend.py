@@ -61,6 +61,11 @@ class Backend(Protocol):
         """Enable or disable a resource for the project (`devstack enable` / `disable`); LookupError if unknown."""
         ...
 
+    def set_trigger_mode(self, resource: str, mode: str) -> None:
+        """Switch `resource` to auto or manual trigger mode, or reset it to devstack.toml's (`mode` "reset"); kept
+        for the project. LookupError for an unknown resource, ValueError for an unknown mode."""
+        ...
+
     def reconfigure(self) -> None:
         """The project's choice of disabled resources changed (the CLI wrote it): apply it."""
         ...

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from devstack.engine import events as ev
 from devstack.engine.state import Board
-from devstack.engine.steps import BeginCycle, Converge, Hold
+from devstack.engine.steps import BeginCycle, Converge, Hold, RunLocal
 from tests.unit.conftest import Project
-from tests.unit.test_decide import SMOKE, drive, first_pass, saved, smoked
+from tests.unit.test_decide import SMOKE, converged, drive, first_pass, saved, smoked
 
 MANUAL = SMOKE + '\n[resources.relay]\ntrigger = "manual"\n'
 
@@ -52,3 +52,46 @@ def test_a_resource_in_auto_mode_beside_a_manual_one_goes_on(project: Project) -
     assert isinstance(steps[1], BeginCycle) and steps[1].work.paths == frozenset({sink_file})
     assert steps[2] == Converge(opening=(("sink", "1 file changed"),))
     assert board.pending.paths == {relay_py}  # still waiting for its trigger
+
+
+def test_switching_to_manual_at_run_time_holds_saves_and_back_to_auto_runs_them(project: Project) -> None:
+    """`devstack trigger-mode relay manual` (the dashboard's switch): the same as `trigger = "manual"` in the file
+    until it is switched back, when the saves it held run at once, in one cycle."""
+    config = project.load(SMOKE)  # relay in auto mode, as devstack.toml says by default
+    board = Board(config.project)
+    first_pass(board, config)
+    relay_py = (project.root / "relay" / "relay.py").resolve()
+    assert drive(board, config, ev.TriggerModeSet("relay", "manual")) == []
+    assert board.snapshot()[0]["trigger_override"] == "manual"
+    assert drive(board, config, saved(relay_py)) == [Hold((("relay", frozenset({relay_py})),))]
+    steps = drive(board, config, ev.TriggerModeSet("relay", "auto"))
+    assert steps[0] == Hold(())  # the row's pending count goes
+    assert isinstance(steps[1], BeginCycle) and steps[1].work.paths == frozenset({relay_py})
+    assert steps[2] == Converge(opening=(("relay", "1 file changed"),))
+
+
+def test_an_override_of_a_manual_resource_runs_its_saves_until_it_is_reset(project: Project) -> None:
+    config = project.load(MANUAL)
+    board = Board(config.project, trigger_modes={"relay": "auto"})  # as .devstack/trigger-modes.json had it
+    first_pass(board, config)
+    relay_py = (project.root / "relay" / "relay.py").resolve()
+    steps = drive(board, config, saved(relay_py))
+    assert isinstance(steps[0], BeginCycle) and steps[0].work.paths == frozenset({relay_py})
+    drive(board, config, converged("relay"))
+    drive(board, config, smoked())
+    drive(board, config, ev.CycleEnded())
+    assert drive(board, config, ev.TriggerModeSet("relay", None)) == []  # reset: the file's manual again
+    assert board.snapshot()[0]["trigger_override"] is None
+    assert drive(board, config, saved(relay_py)) == [Hold((("relay", frozenset({relay_py})),))]
+
+
+def test_a_manual_local_resource_waits_for_its_trigger(project: Project) -> None:
+    config = project.load(SMOKE + '\n[[local]]\nname = "gen"\ncommand = "true"\ndeps = ["gen/*.txt"]\n'
+                                  'trigger = "manual"\n')
+    board = Board(config.project)
+    for event in (None, ev.LocalRan(name="gen"), converged("relay"), smoked(), ev.CycleEnded()):
+        drive(board, config, *(() if event is None else (event,)))
+    dep = project.write("gen/input.txt", "x\n").resolve()
+    assert drive(board, config, saved(dep)) == [Hold((("gen", frozenset({dep})),))]
+    steps = drive(board, config, ev.Triggered("gen"))
+    assert isinstance(steps[0], BeginCycle) and steps[1] == RunLocal("gen", 1)

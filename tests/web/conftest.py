@@ -62,6 +62,12 @@ class MemoryBackend:
         self.trigger(resource)  # the same check of the name
         self.asked[-1] = f"{'enable' if enable else 'disable'} {resource}"
 
+    def set_trigger_mode(self, resource: str, mode: str) -> None:
+        if mode not in ("auto", "manual", "reset"):
+            raise ValueError(f"no trigger mode {mode!r}")
+        self.trigger(resource)  # the same check of the name
+        self.asked[-1] = f"{mode} {resource}"
+
     def reconfigure(self) -> None:
         self.asked.append("reconfigure")
 

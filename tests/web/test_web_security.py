@@ -17,7 +17,7 @@ import pytest
 from devstack.web import app, guard
 from tests.web.conftest import TOKEN, MemoryBackend, Served, ServerThread, board
 
-SAMPLE = {"name": "relay", "id": "00000001"}
+SAMPLE = {"name": "relay", "id": "00000001", "mode": "manual"}
 
 
 def routes() -> list[tuple[str, str]]:
@@ -176,10 +176,15 @@ def test_the_api_does_what_it_says(tcp: httpx.Client, served: Served) -> None:
     assert tcp.post("/api/resources/relay/disable", headers=bearer).status_code == 202
     assert tcp.post("/api/resources/relay/enable", headers=bearer).status_code == 202
     assert tcp.post("/api/resources/nope/disable", headers=bearer).status_code == 404
+    assert tcp.post("/api/resources/relay/trigger-mode/manual", headers=bearer).status_code == 202
+    assert tcp.post("/api/resources/relay/trigger-mode/reset", headers=bearer).status_code == 202
+    assert tcp.post("/api/resources/nope/trigger-mode/auto", headers=bearer).status_code == 404
+    bad = tcp.post("/api/resources/relay/trigger-mode/sometimes", headers=bearer)
+    assert bad.status_code == 400 and "sometimes" in bad.json()["error"]
     assert tcp.post("/api/reconfigure", headers=bearer).status_code == 202
     assert tcp.post("/api/stop", headers=bearer).status_code == 202
     assert served.backend.asked == ["trigger relay", "smoke", "command relay", "disable relay", "enable relay",
-                                    "reconfigure", "stop"]
+                                    "manual relay", "reset relay", "reconfigure", "stop"]
     assert tcp.get("/static/nope.js", headers=bearer).status_code == 404
     assert tcp.get("/api/logs", params={"after": "x"}, headers=bearer).status_code == 400
     no_sink = tcp.get("/api/mail/stats", headers=bearer)

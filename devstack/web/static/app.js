@@ -167,6 +167,15 @@ function resourceRow(resource) {
   const toggle = el("button", { type: "button", class: "switch", text: resource.disabled ? "Enable" : "Disable",
     title: resource.disabled ? `bring ${resource.name} back` : `remove ${resource.name} from the cluster (volumes kept)`,
     onclick: (event) => switchResource(resource.name, resource.disabled, event.target) });
+  const manual = resource.trigger === "manual";
+  const mode = el("button", { type: "button", class: "mode", "data-testid": "trigger-mode",
+    text: manual ? "Switch to auto" : "Switch to manual",
+    title: manual ? `run ${resource.name}'s saves at once` : `hold ${resource.name}'s saves until Trigger`,
+    onclick: (event) => setTriggerMode(resource.name, manual ? "auto" : "manual", event.target) });
+  const reset = resource.trigger_override ? el("button", { type: "button", class: "mode-reset",
+    text: "Reset mode", title: "back to the trigger mode devstack.toml gives it",
+    onclick: (event) => setTriggerMode(resource.name, "reset", event.target) }) : null;
+  const kind = manual ? `${resource.kind} · manual` : resource.kind;
   if (resource.disabled) {
     return el("tr", { "data-resource": resource.name, class: "disabled" },
       el("td", { class: "name" }, el("strong", { text: resource.name }), el("div", { class: "muted", text: "disabled" })),
@@ -175,7 +184,8 @@ function resourceRow(resource) {
   }
   return el("tr", { "data-resource": resource.name, class: resource.ready ? "" : "not-ready" },
     el("td", { class: "name" }, el("strong", { text: resource.name }),
-      el("div", { class: "muted", text: resource.trigger === "manual" ? `${resource.kind} · manual` : resource.kind }),
+      el("div", { class: "muted", "data-testid": "mode",
+        text: resource.trigger_override ? `${kind} (switched from devstack.toml)` : kind }),
       resource.pending ? el("div", { class: "pending", "data-testid": "pending",
         text: `${resource.pending} save(s) pending: Trigger runs them` }) : null,
       resource.reason ? el("div", { class: "reason", text: resource.reason }) : null),
@@ -185,7 +195,7 @@ function resourceRow(resource) {
     el("td", { class: "image", text: resource.image || "—" }),
     el("td", { class: "endpoints" }, endpoints(resource)),
     cycleCell(resource),
-    el("td", { class: "actions" }, trigger, toggle, commandButtons(resource.name)));
+    el("td", { class: "actions" }, trigger, toggle, mode, reset, commandButtons(resource.name)));
 }
 
 function commandButtons(name) {
@@ -203,6 +213,15 @@ async function switchResource(name, enable, button) {
     await api("POST", `/api/resources/${encodeURIComponent(name)}/${enable ? "enable" : "disable"}`);
   } catch (err) {
     showError(`${enable ? "enable" : "disable"} ${name}: ${err.message}`);
+  }
+}
+
+async function setTriggerMode(name, mode, button) {
+  button.disabled = true;
+  try {
+    await api("POST", `/api/resources/${encodeURIComponent(name)}/trigger-mode/${mode}`);
+  } catch (err) {
+    showError(`trigger mode of ${name}: ${err.message}`);
   }
 }
 
