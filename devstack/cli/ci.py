@@ -10,8 +10,7 @@ import click
 
 from devstack.cli import options
 from devstack.cli.session import Session, pass_session
-from devstack.engine import local_resources, smoke_session, snapshots
-from devstack.engine.converge import run_once
+from devstack.engine import converge, local_resources, smoke_session, snapshots
 from devstack.errors import DevstackError, SmokeFailed
 from devstack.providers.base import Provider
 
@@ -37,13 +36,6 @@ def command(session: Session, timeout: float, snapshot_to: Path | None) -> int:
     return 0
 
 
-def _locals(session: Session, names: list[str]) -> None:
-    if names:
-        console = session.console
-        asyncio.run(local_resources.run_in_order(session.config, names, console.log_line,
-                                                 lambda name, text, ok: console.event(name, text, ok=ok)))
-
-
 def _snapshot(session: Session, path: Path, err: DevstackError) -> None:
     provider = session.provider()  # a fresh one: the smoke session closes its own
     try:
@@ -57,12 +49,27 @@ def _snapshot(session: Session, path: Path, err: DevstackError) -> None:
 
 
 def _run(session: Session, provider: Provider, timeout: float) -> None:
+    try:
+        asyncio.run(_ci(session, provider, timeout))
+    finally:
+        provider.close()
+
+
+async def _ci(session: Session, provider: Provider, timeout: float) -> None:
+    """One loop for the whole run, so that the [[local]] serves started on the way keep running through the deploy
+    and the smoke tests (which may need them), and end with ci."""
     started = time.monotonic()
     config, console = session.config, session.console
     before, after = local_resources.ordered(config, local_resources.names(config))
-    _locals(session, before)  # checks that fail stop ci before anything is built
-    run_once(config, provider, console, timeout)
-    _locals(session, after)  # those that depend on resources of the deploy
-    console.info(f"ready in {time.monotonic() - started:.1f}s")
-    if config.smoke:
-        smoke_session.check(config.smoke, provider, console)
+
+    def said(name: str, text: str, ok: bool) -> None:
+        console.event(name, text, ok=ok)
+
+    async with local_resources.serving(console.log_line) as serve:
+        # Checks that fail stop ci before anything is built.
+        await local_resources.run_in_order(config, before, console.log_line, said, serve)
+        await converge.within(config, provider, console, timeout)
+        await local_resources.run_in_order(config, after, console.log_line, said, serve)  # after the deploy
+        console.info(f"ready in {time.monotonic() - started:.1f}s")
+        if config.smoke:
+            smoke_session.report(await smoke_session.run(config.smoke, provider, console), console)

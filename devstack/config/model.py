@@ -165,6 +165,20 @@ class ShellCommand:
 
 
 @dataclass(frozen=True)
+class Readiness:
+    """When a [[local]] resource's `serve` is ready: an HTTP URL on this machine answers below 400, or a port of
+    127.0.0.1 accepts a connection; checked until `timeout_s` has passed."""
+
+    http: str | None = None  # http://127.0.0.1:9000/healthz
+    tcp: int | None = None  # a port of 127.0.0.1
+    timeout_s: float = 30.0
+
+    @property
+    def target(self) -> str:
+        return self.http or f"127.0.0.1:{self.tcp}"
+
+
+@dataclass(frozen=True)
 class LocalResource:
     """[[local]]: a command on this machine, re-run when its `deps` change; `serve` is kept running."""
 
@@ -174,6 +188,7 @@ class LocalResource:
     deps: tuple[str, ...]  # absolute glob patterns (`**` spans folders)
     workdir: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    readiness: Readiness | None = None  # the serve is ready once it passes (else: once it started)
 
 
 @dataclass(frozen=True)

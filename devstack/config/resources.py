@@ -10,6 +10,7 @@
     command = "luac5.4 -p policy/*.lua"   # a string runs through `sh -c`; a list runs as it is
     deps = ["policy/**/*.lua"]
     # serve = "python3 -m http.server 9000"   # kept running, restarted when the deps change
+    # readiness = { http = "http://127.0.0.1:9000/" }   # or { tcp = 9000 }: ready once it answers
 
     [[commands]]                      # `devstack run queues`: output goes to kumod's log
     name = "queues"
@@ -22,11 +23,22 @@ file does not define (services, workloads) are checked against the deploy by `ch
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import urllib.parse
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
-from devstack.config.model import TRIGGERS, CommandSpec, Config, Link, LocalResource, ResourceSpec, ShellCommand
+from devstack.config.model import (
+    TRIGGERS,
+    CommandSpec,
+    Config,
+    Link,
+    LocalResource,
+    Readiness,
+    ResourceSpec,
+    ShellCommand,
+)
 from devstack.config.reader import Table
 from devstack.errors import ConfigError
 
@@ -80,10 +92,41 @@ def _local(table: Table) -> tuple[LocalResource, ResourceSpec]:
         raise table.error("command", "is required: the command to run (or `serve`, a command kept running)")
     workdir = _workdir(table)
     deps = tuple(str(Path(table.root, pattern)) for pattern in table.str_list("deps", []))
+    readiness = _readiness(table.table("readiness")) if table.has("readiness") else None
+    if readiness is not None and serve is None:
+        raise table.error("readiness", "checks a `serve` command, and this local resource has none")
     spec = LocalResource(name=name, command=command, serve=serve, deps=deps, workdir=workdir,
-                         env=table.str_map("env"))
+                         env=table.str_map("env"), readiness=readiness)
     table.done()
     return spec, settings
+
+
+def _readiness(table: Table) -> Readiness:
+    """{ http = "http://127.0.0.1:9000/" } or { tcp = 9000 }, and a `timeout` in seconds (30)."""
+    if table.has("http") == table.has("tcp"):
+        raise table.error("http", "expected exactly one of `http` (a URL on this machine that answers below 400) "
+                                  "and `tcp` (a port of 127.0.0.1 that accepts a connection)")
+    timeout = table.number("timeout", 30.0, positive=True)
+    if table.has("tcp"):
+        probe = Readiness(tcp=table.integer("tcp", low=1, high=65535), timeout_s=timeout)
+    else:
+        probe = Readiness(http=_local_url(table, table.string("http")), timeout_s=timeout)
+    table.done()
+    return probe
+
+
+def _local_url(table: Table, url: str) -> str:
+    """A URL on this machine: a local resource serves here, and devstack checks nothing elsewhere."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme not in ("http", "https") or not loopback:
+        raise table.error("http", f"expected an http:// URL on this machine (127.0.0.1, localhost or [::1]), "
+                                  f"got {url!r}")
+    return url
 
 
 def _command(table: Table) -> CommandSpec:

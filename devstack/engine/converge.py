@@ -127,17 +127,19 @@ async def deploy_in_order(config: Config, provider: Provider, plan: DeployPlan, 
 def run_once(config: Config, provider: Provider, console: Console, timeout_s: float,
              builder: Builder | None = None) -> Outcome:
     """Converge once, within `timeout_s` for everything (builds included)."""
+    return asyncio.run(within(config, provider, console, timeout_s, builder))
 
-    async def bounded() -> Outcome:
-        try:
-            # A little grace, so a readiness wait that runs out reports its own, more telling, error first.
-            return await asyncio.wait_for(converge(config, provider, console, timeout_s, builder=builder),
-                                        timeout_s + _GRACE_S)
-        except TimeoutError:
-            message = f"timed out after {timeout_s:.0f}s (raise --timeout if the stack needs longer)"
-            raise DevstackError(message) from None
 
-    return asyncio.run(bounded())
+async def within(config: Config, provider: Provider, console: Console, timeout_s: float,
+                 builder: Builder | None = None) -> Outcome:
+    """Converge once on the running loop, within `timeout_s` for everything (builds included)."""
+    try:
+        # A little grace, so a readiness wait that runs out reports its own, more telling, error first.
+        return await asyncio.wait_for(converge(config, provider, console, timeout_s, builder=builder),
+                                      timeout_s + _GRACE_S)
+    except TimeoutError:
+        message = f"timed out after {timeout_s:.0f}s (raise --timeout if the stack needs longer)"
+        raise DevstackError(message) from None
 
 
 async def build_bases(builder: Builder, specs: tuple[ImageSpec, ...], console: Console) -> None:

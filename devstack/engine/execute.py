@@ -170,7 +170,11 @@ async def run_local(step: RunLocal, context: Context) -> ev.LocalRan:
         console.error(error)
         return ev.LocalRan(error=error, name=step.name, seconds=seconds, at=now_iso())
     if local.serve is not None:
-        context.serving[step.name] = asyncio.create_task(_serve(local, console), name=f"serve {step.name}")
+        task = context.serving[step.name] = asyncio.create_task(_serve(local, console), name=f"serve {step.name}")
+        problem = await local_resources.wait_ready(local, task)  # what depends on it waits for this
+        if problem:
+            console.error(problem)
+            return ev.LocalRan(error=problem, name=step.name, seconds=time.monotonic() - started, at=now_iso())
     return ev.LocalRan(name=step.name, seconds=seconds, at=now_iso())
 
 

@@ -2,16 +2,26 @@
 running one: its output is its log (lines behind its name), a non-zero exit fails the cycle as a build does.
 
 A local resource that depends on resources of the deploy runs after the deploy is ready; the others run before
-it, in their own `depends_on` order, so a failing check stops the cycle before anything is built.
+it, in their own `depends_on` order, so a failing check stops the cycle before anything is built. Its `serve` is
+started once its command succeeded; with a `readiness` check, the resource (and so whatever depends on it) is ready
+only once the check passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from typing import Any
 
-from devstack.config.model import Config, LocalResource
+import httpx
+
+from devstack.config.model import Config, LocalResource, Readiness
 from devstack.engine import processes
 from devstack.errors import DevstackError
+
+_PROBE_EVERY_S = 0.2
+_PROBE_TIMEOUT_S = 2.0
 
 
 def names(config: Config) -> set[str]:
@@ -54,13 +64,72 @@ def _prefixed(on_line: Callable[[str, str], None], name: str) -> Callable[[str],
     return lambda line: on_line(name, line)
 
 
+async def wait_ready(local: LocalResource, serving: asyncio.Future[Any]) -> str:
+    """Until the serve's readiness check passes ("" then, at once without one), the serve ends, or the check's
+    timeout runs out: then why it is not ready."""
+    probe = local.readiness
+    if probe is None:
+        return ""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + probe.timeout_s
+    while problem := await check(probe):
+        if serving.done():
+            return f"local resource {local.name}: its serve ended before {probe.target} was ready ({problem})"
+        if loop.time() >= deadline:
+            return f"local resource {local.name}: {probe.target} not ready after {probe.timeout_s:.0f}s ({problem})"
+        await asyncio.sleep(_PROBE_EVERY_S)
+    return ""
+
+
+async def check(probe: Readiness) -> str:
+    """One try of the readiness check: "" when it passed, else what came instead."""
+    try:
+        if probe.http is not None:
+            async with httpx.AsyncClient(timeout=_PROBE_TIMEOUT_S) as client:
+                response = await client.get(probe.http)
+            return "" if response.status_code < 400 else f"HTTP {response.status_code}"
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", probe.tcp), _PROBE_TIMEOUT_S)
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return ""
+    except (OSError, TimeoutError, httpx.HTTPError) as err:
+        return str(err) or type(err).__name__
+
+
+@contextlib.asynccontextmanager
+async def serving(on_line: Callable[[str, str], None]) -> AsyncIterator[Callable[[LocalResource], Awaitable[str]]]:
+    """`ci`: start a local resource's serve (waiting for its readiness check) with the function this gives; every
+    serve started is ended when the block ends, passed or failed."""
+    tasks: list[asyncio.Task[int]] = []
+
+    async def start(local: LocalResource) -> str:
+        assert local.serve is not None
+        task = asyncio.create_task(processes.run(local.serve.argv, local.workdir, local.env,
+                                                 _prefixed(on_line, local.name)), name=f"serve {local.name}")
+        tasks.append(task)
+        return await wait_ready(local, task)
+
+    try:
+        yield start
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def run_in_order(config: Config, chosen: Sequence[str], on_line: Callable[[str, str], None],
-                       said: Callable[[str, str, bool], None]) -> None:
-    """`ci`: run them one after the other; the first failure stops it (DevstackError naming it)."""
+                       said: Callable[[str, str, bool], None], serve: Callable[[LocalResource], Awaitable[str]],
+                       ) -> None:
+    """`ci`: run them one after the other, each serve started (and ready) before the next; the first failure stops
+    it (DevstackError naming it)."""
     for name in chosen:
         local = spec(config, name)
         code = await run(local, _prefixed(on_line, name))
         if code != 0:
             written = local.command.text if local.command else ""
             raise DevstackError(f"local resource {name}: `{written}` exited {code}")
-        said(name, "ran ✓", True)
+        problem = await serve(local) if local.serve is not None else ""
+        if problem:
+            raise DevstackError(problem)
+        said(name, "ran ✓" if local.serve is None else f"ran ✓, serving `{local.serve.text}`", True)

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from devstack.config import resources
-from devstack.config.model import Link, ResourceSpec, ShellCommand
+from devstack.config.model import Link, Readiness, ResourceSpec, ShellCommand
 from devstack.engine.converge import run_once
 from devstack.errors import ConfigError
 from devstack.observe.console import Console
@@ -49,6 +49,12 @@ env = { LUA_PATH = "policy/?.lua" }
 name = "docs"
 serve = ["python3", "-m", "http.server", "9000"]
 workdir = "policy"
+readiness = { http = "http://127.0.0.1:9000/", timeout = 5 }
+
+[[local]]
+name = "mock"
+serve = "nc -l -p 2500"
+readiness = { tcp = "2500" }
 
 [[commands]]
 name = "queues"
@@ -61,7 +67,10 @@ name = "hello"
 resource = "policy-check"
 run = "echo hello"
 """)
-    check, docs = config.local
+    check, docs, mock = config.local
+    assert (check.readiness, docs.readiness, mock.readiness) == (
+        None, Readiness(http="http://127.0.0.1:9000/", timeout_s=5.0), Readiness(tcp=2500))
+    assert mock.readiness is not None and mock.readiness.target == "127.0.0.1:2500"
     assert check.command == ShellCommand(("sh", "-c", "luac5.4 -p policy/*.lua"), "luac5.4 -p policy/*.lua")
     assert (check.serve, check.deps, check.workdir) == (None, (str(project.root / "policy/**/*.lua"),), project.root)
     assert dict(check.env) == {"LUA_PATH": "policy/?.lua"}
@@ -118,6 +127,18 @@ trigger = "manual"
      'links = [{ name = "x", url = "http://127.0.0.1/" }]', None),
     ('[[local]]\nname = "gen"\ncommand = "true"\ntrigger = "manual"\n[resources.gen]\ntrigger = "manual"',
      "devstack.toml: local[0].trigger: set here and in [resources.gen]: keep one"),
+    ('[[local]]\nname = "gen"\ncommand = "true"\nreadiness = { tcp = 9000 }',
+     "devstack.toml: local[0].readiness: checks a `serve` command, and this local resource has none"),
+    ('[[local]]\nname = "gen"\nserve = "true"\nreadiness = { tcp = 9000, http = "http://127.0.0.1:9000/" }',
+     "devstack.toml: local[0].readiness.http: expected exactly one of `http` (a URL on this machine that answers "
+     "below 400) and `tcp`"),
+    ('[[local]]\nname = "gen"\nserve = "true"\nreadiness = { http = "http://example.test:9000/" }',
+     "devstack.toml: local[0].readiness.http: expected an http:// URL on this machine (127.0.0.1, localhost or "
+     "[::1]), got 'http://example.test:9000/'"),
+    ('[[local]]\nname = "gen"\nserve = "true"\nreadiness = { tcp = 0 }',
+     "devstack.toml: local[0].readiness.tcp: expected an integer from 1 to 65535, got 0"),
+    ('[[local]]\nname = "gen"\nserve = "true"\nreadiness = { tcp = 9000, timout = 3 }',
+     "devstack.toml: local[0].readiness.timout: unknown key (did you mean 'timeout'?)"),
     ('[[commands]]\nname = "x"\nresource = "relay"',
      "devstack.toml: commands[0].run: expected exactly one of `run` (a command on this machine) and `exec`"),
     ('[[commands]]\nname = "x"\nresource = "relay"\nrun = "a"\nexec = "b"',
