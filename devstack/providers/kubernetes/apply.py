@@ -4,13 +4,16 @@ label, never from memory.
 
 Conflicts are not forced: a field that someone changed outside devstack (`kubectl scale`, `kubectl edit`, an
 autoscaler) and that the manifests also set is reported with the other field manager's name, never silently
-taken back."""
+taken back.
+
+`restart` makes new pods of the same spec, as `kubectl rollout restart` does."""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
 from devstack import blocking, labels
 from devstack.errors import ApiError, DeployError
@@ -23,6 +26,8 @@ _CRD_WAIT_S = 30.0
 # Deleting these loses data or takes the whole namespace along: `down` removes them only when asked (PVCs)
 # or when nothing else is left (namespaces); a redeploy never prunes them.
 KEPT = ("PersistentVolumeClaim", "Namespace", "CustomResourceDefinition")
+RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
+_RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # kubectl's own: other tools show it the same way
 
 
 def is_current(api: Api, discovery: Discovery, rendered: Rendered) -> bool:
@@ -150,3 +155,16 @@ def _wait_established(api: Api, resource: Resource, name: str) -> None:
             return
         blocking.sleep(0.2)
     raise DeployError(f"CustomResourceDefinition {name!r} was not established within {_CRD_WAIT_S:.0f}s")
+
+
+def restart(api: Api, discovery: Discovery, candidates: Sequence[Json], resource: str) -> None:
+    """New pods of `resource` (one of `candidates`, the project's restartable workloads): a changed pod template
+    annotation."""
+    found = [obj for obj in candidates if obj["metadata"]["name"] == resource]
+    if not found:
+        raise DeployError(f"cannot restart {resource!r}: no Deployment, StatefulSet or DaemonSet of that name")
+    obj = found[0]
+    patch = {"spec": {"template": {"metadata": {"annotations": {_RESTARTED_AT: datetime.now(UTC).isoformat()}}}}}
+    path = discovery.find(obj["apiVersion"], obj["kind"]).item(obj["metadata"]["namespace"], resource)
+    api.call("PATCH", path, query=[("fieldManager", "devstack-restart")], body=patch,
+             content_type="application/strategic-merge-patch+json")

@@ -13,9 +13,11 @@ devstack's word about the stream (LogLine.devstack).
 from __future__ import annotations
 
 import logging
+import queue
 import re
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from devstack import blocking
@@ -31,6 +33,7 @@ OnLine = Callable[[str, LogLine], None]  # (resource, line)
 _RESUMES = 5  # a stream that keeps ending while its container runs is given up after this many tries in a row
 _RESUME_S = 0.5  # the first pause before a resume, doubled with each further one
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")  # how a kubelet's time starts (RFC 3339)
+_GONE_AFTER_S = 30.0  # a follow with no pod to follow for this long ends (the resource was removed)
 _log = logging.getLogger(__name__)
 
 
@@ -158,6 +161,48 @@ class Follower:
             stream = _ContainerLog(self, pod, container, restarts, recent)
             self._streams = [s for s in self._streams if s.running] + [stream]
         stream.start()
+
+
+class Follows:
+    """The followed logs of one provider, each a generator of lines (`lines`); `close` ends them all, their
+    streams' threads joined."""
+
+    def __init__(self, cache: WatchCache, closed: threading.Event) -> None:
+        """`closed`: set when their provider closes (`close` sets it too); no follow runs on after it."""
+        self.cache, self._closed = cache, closed
+        self._running: list[Follower] = []
+        self._lock = threading.Lock()
+
+    def lines(self, namespaces: Sequence[str], resource: str, since: float | None) -> Iterator[LogLine]:
+        """The lines of every container of `resource`'s pods, new pods included; ends once it has had no pod
+        for a while (it was removed). Blocking: the engine runs it in a thread."""
+        found: queue.Queue[LogLine] = queue.Queue()
+        follower = Follower(self.cache, namespaces, lambda _r, line: found.put(line), resource=resource, since=since)
+        with self._lock:
+            self._running.append(follower)
+        try:
+            follower.start()
+            idle_since = time.monotonic()
+            while not self._closed.is_set():
+                try:
+                    yield found.get(timeout=0.5)
+                except queue.Empty:
+                    blocking.check()
+                    if follower.pods():
+                        idle_since = time.monotonic()
+                    elif time.monotonic() - idle_since > _GONE_AFTER_S:
+                        return
+        finally:
+            follower.close()
+            with self._lock:
+                self._running.remove(follower)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            running = list(self._running)
+        for follower in running:
+            follower.close()
 
 
 class _ContainerLog:

@@ -3,11 +3,11 @@ facade: each duty is a module of its own, and every reader of the cluster's obje
 
 prepare creates a kind/k3d/minikube cluster when absent and connects through the configured context only
 (after the context guard said yes); deliver pushes or loads images; plan renders the manifests and compares
-digests; apply applies server-side and prunes (apply.py); wait_ready waits on the watch cache for the rollouts,
-then for the Services' endpoints (readiness.py, routing.py); status, the change wait, live update and exec read
-the watch cache (workloads.py); follow_logs streams the pods the cache sees come and go (logs.py); connect opens
-a port-forward stream to a current pod the cache names (portforward.py). Beyond the Protocol: sync_files (live
-update of one container).
+digests; apply applies server-side and prunes, restart patches the pod template (apply.py); wait_ready waits on
+the watch cache for the rollouts, then for the Services' endpoints (readiness.py, routing.py); status, the change
+wait, live update and exec read the project's objects through the watch cache (view.py, workloads.py);
+follow_logs streams the pods the cache sees come and go (logs.py); connect opens a port-forward stream to a
+current pod the cache names (portforward.py). Beyond the Protocol: sync_files (live update of one container).
 
 The watch cache (watchcache.py) holds a watch per namespace and kind. What lasts holds its keys for as long as
 it lasts: the change wait (the daemon's observer) the project's keys (the namespaces and workload kinds of every
@@ -19,11 +19,9 @@ runs once starts no watch that outlives it.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from devstack import blocking, labels
@@ -47,14 +45,12 @@ from devstack.providers.kubernetes import (
     workloads,
 )
 from devstack.providers.kubernetes import logs as pod_logs
-from devstack.providers.kubernetes.api import Api, Json, connect, typed_items
+from devstack.providers.kubernetes.api import Api, connect
 from devstack.providers.kubernetes.discovery import Discovery, Resource
-from devstack.providers.kubernetes.watchcache import API_VERSIONS, Key, WatchCache
+from devstack.providers.kubernetes.view import ProjectView, resource_name
+from devstack.providers.kubernetes.watchcache import WatchCache
 
 _LOG_TAIL = 20
-_GONE_AFTER_S = 30.0  # a log follower with no pod to follow for this long ends (the resource was removed)
-_RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
-_RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # kubectl's own: other tools show it the same way
 
 
 class KubernetesProvider:
@@ -71,17 +67,14 @@ class KubernetesProvider:
         self.created_cluster = False
         self._api: Api | None = None
         self._discovery: Discovery | None = None
-        self._cache: WatchCache | None = None
+        self._view: ProjectView | None = None  # the project's objects, through the watch cache
+        self._follows: pod_logs.Follows | None = None
         self._registry: clusters.Registry | None = None
-        self._planned: set[Key] = set()  # (namespace, workload kind) of every plan so far
-        self._held: set[Key] = set()  # what this provider holds of the watch cache until close
-        self._changed: threading.Event | None = None  # set by every change the watch cache sees
         self._delivered: set[str] = set()  # image refs the nodes have, pushed or found there
         self._prune_kinds: tuple[Resource, ...] | None = None  # where a prune looks (None: everywhere)
         self._forwarder: portforward.Forwarder | None = None  # made by the first connect, on the daemon's loop
         self._warned: set[str] = set()  # the server's warnings already shown
         self._note: Callable[[str], None] = silent  # prepare's: tells the user of long steps
-        self._followers: list[pod_logs.Follower] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
@@ -99,11 +92,18 @@ class KubernetesProvider:
         return self._discovery
 
     @property
-    def cache(self) -> WatchCache:
+    def view(self) -> ProjectView:
+        """The project's objects as the one watch cache has them (made with the first reader)."""
         with self._lock:
-            if self._cache is None:
-                self._cache = WatchCache(self.api, self.discovery, labels.selector(self.project))
-            return self._cache
+            if self._view is None:
+                cache = WatchCache(self.api, self.discovery, labels.selector(self.project))
+                self._view = ProjectView(cache, self.spec.namespace)
+                self._follows = pod_logs.Follows(cache, self._closed)
+            return self._view
+
+    @property
+    def cache(self) -> WatchCache:
+        return self.view.cache
 
     @property
     def secrets(self) -> dict[str, dev_secrets.Secret]:
@@ -140,8 +140,7 @@ class KubernetesProvider:
                                refs=delivery.refs(images, self._registry), secrets=tuple(self.secrets.values()),
                                disabled=self.config.disabled)
         rendered = render.render(documents, inputs, _namespaced(self.discovery, documents))
-        with self._lock:
-            self._planned.update((w.namespace, w.kind) for w in rendered.workloads)
+        self.view.planned((w.namespace, w.kind) for w in rendered.workloads)
         try:
             current = apply.is_current(self.api, self.discovery, rendered)
         except DeployError:  # e.g. a custom resource whose CRD this deploy installs
@@ -180,41 +179,21 @@ class KubernetesProvider:
         return {"rollout": rolled - started, "endpoints": time.monotonic() - rolled}
 
     def status(self) -> list[ResourceStatus]:
-        kinds = {kind for _, kind in self._project_keys()} or set(workloads.WORKLOAD_KINDS)
-        found = [obj for kind in sorted(kinds) for obj in self._objects(kind)]
-        return workloads.rows(found, self._objects("Pod"), self.config.forwards,
+        return workloads.rows(self.view.workloads(), self.view.objects("Pod"), self.config.forwards,
                               lambda pod: readiness.events(self.api, pod), self.wait_options.unschedulable_grace_s)
 
     def logs(self, resource: str, tail: int = _LOG_TAIL) -> list[str]:
-        return pod_logs.of_pods(self.api, self._pods_of(resource), tail)
+        return pod_logs.of_pods(self.api, self.view.pods_of(resource), tail)
 
     def log_lines(self, resource: str, tail: int | None, since: float | None) -> list[LogLine]:
-        return pod_logs.lines_of_pods(self.api, self._pods_of(resource), tail, since)
+        return pod_logs.lines_of_pods(self.api, self.view.pods_of(resource), tail, since)
 
     def follow_logs(self, resource: str, since: float | None = None) -> Iterator[LogLine]:
         """The lines of every container of `resource`'s pods, new pods included; ends once it has had no pod
         for a while (it was removed). Blocking: the engine runs it in a thread."""
-        lines: queue.Queue[LogLine] = queue.Queue()
-        follower = pod_logs.Follower(self.cache, self._namespaces(), lambda _r, line: lines.put(line),
-                                     resource=_name(resource), since=since)
-        with self._lock:
-            self._followers.append(follower)
-        try:
-            follower.start()
-            idle_since = time.monotonic()
-            while not self._closed.is_set():
-                try:
-                    yield lines.get(timeout=0.5)
-                except queue.Empty:
-                    blocking.check()
-                    if follower.pods():
-                        idle_since = time.monotonic()
-                    elif time.monotonic() - idle_since > _GONE_AFTER_S:
-                        return
-        finally:
-            follower.close()
-            with self._lock:
-                self._followers.remove(follower)
+        namespaces = self.view.namespaces()  # the view comes with the follows
+        assert self._follows is not None
+        yield from self._follows.lines(namespaces, resource_name(resource), since)
 
     def relayed(self) -> tuple[Forward, ...]:
         """Every [[forwards]] entry: nothing on the cluster listens on this machine's 127.0.0.1."""
@@ -223,7 +202,7 @@ class KubernetesProvider:
     async def connect(self, forward: Forward) -> Channel:
         """A portforward stream to the forward's current pod, through the API server."""
         target = portforward.Target(self.spec.namespace, forward.resource, forward.remote)
-        await blocking.call(self._hold, portforward.keys(target.namespace))  # kept: every connection looks up
+        await blocking.call(self.view.hold, portforward.keys(target.namespace))  # kept: every connection looks up
         if self._forwarder is None:
             self._forwarder = portforward.Forwarder(self.cache)
         return await self._forwarder.connect(target)
@@ -239,11 +218,11 @@ class KubernetesProvider:
         old one's must not stay open); returns once their threads have ended."""
         self._closed.set()
         with self._lock:
-            followers, cache = list(self._followers), self._cache
-        for follower in followers:
-            follower.close()
-        if cache is not None:
-            cache.close()
+            view, follows = self._view, self._follows
+        if follows is not None:
+            follows.close()
+        if view is not None:
+            view.cache.close()
         if self._forwarder is not None:
             self._forwarder.abort()
         self.api.close()
@@ -259,18 +238,13 @@ class KubernetesProvider:
 
     def exec(self, resource: str, command: Sequence[str]) -> tuple[int, str]:
         """Run `command` in a running pod of `resource` (its first container); exit code and output."""
-        pods = workloads.running(self._pods_of(resource))
-        if not pods:
-            raise DeployError(f"{resource}: no running pod to exec in")
-        pod = pods[0]
-        container = pod["spec"]["containers"][0]["name"]
-        return livesync.exec_output(self.api, pod["metadata"]["namespace"], pod["metadata"]["name"], container,
-                                    list(command))
+        namespace, pod, container = workloads.exec_target(self.view.pods_of(resource), resource)
+        return livesync.exec_output(self.api, namespace, pod, container, list(command))
 
     def sync(self, ref: str, files: Sequence[tuple[Path, str]], restart: Sequence[str]) -> list[str]:
         """Live update every running container of the project whose image is `ref`; "pod/container" of each."""
         updated = []
-        for pod, container in workloads.running_image(self._objects("Pod"), ref):
+        for pod, container in workloads.running_image(self.view.objects("Pod"), ref):
             self.sync_files(pod["metadata"]["name"], container, files, restart, pod["metadata"]["namespace"])
             updated.append(f"{pod['metadata']['name']}/{container}")
         return updated
@@ -282,26 +256,12 @@ class KubernetesProvider:
         if failed:
             raise EngineUnavailable(f"the Kubernetes API server at {self.api.host} answers, but its storage does "
                                     f"not: {failed}")
-        self._hold(self._project_keys() or {(n, "Pod") for n in self._namespaces()})
-        cache = self.cache
-        with self._lock:
-            if self._changed is None:
-                self._changed = cache.listen()
-            changed = self._changed
-        seen = blocking.wait(changed, timeout_s)
-        changed.clear()
-        return seen
+        return self.view.wait_for_change(timeout_s)
 
     def restart(self, resource: str) -> None:
-        """New pods of the same spec, as `kubectl rollout restart` does: a changed pod template annotation."""
-        found = [o for kind in _RESTARTABLE for o in self._objects(kind) if o["metadata"]["name"] == resource]
-        if not found:
-            raise DeployError(f"cannot restart {resource!r}: no Deployment, StatefulSet or DaemonSet of that name")
-        obj = found[0]
-        patch = {"spec": {"template": {"metadata": {"annotations": {_RESTARTED_AT: datetime.now(UTC).isoformat()}}}}}
-        path = self.discovery.find(API_VERSIONS[obj["kind"]], obj["kind"]).item(obj["metadata"]["namespace"], resource)
-        self.api.call("PATCH", path, query=[("fieldManager", "devstack-restart")], body=patch,
-                      content_type="application/strategic-merge-patch+json")
+        """New pods of the same spec, as `kubectl rollout restart` does."""
+        candidates = [obj for kind in apply.RESTARTABLE for obj in self.view.objects(kind)]
+        apply.restart(self.api, self.discovery, candidates, resource)
         self._pods_changed_by_us()
 
     def down(self, options: DownOptions) -> DownReport:
@@ -318,42 +278,6 @@ class KubernetesProvider:
         absent = set(delivery.missing(self.api, list(wanted.values()))) if wanted else set()
         self.deliver([tag for tag, ref in wanted.items() if ref in absent])
         self._delivered.update(wanted)  # found on the nodes: not asked again at the next apply
-
-    def _project_keys(self) -> set[Key]:
-        """The watch cache keys of the project: each planned namespace's workload kinds and its pods."""
-        with self._lock:
-            planned = set(self._planned)
-        return planned | {(namespace, "Pod") for namespace, _ in planned}
-
-    def _hold(self, keys: Iterable[Key]) -> None:
-        """Hold these keys of the watch cache until close (each once)."""
-        with self._lock:
-            new = set(keys) - self._held
-            self._held |= new
-        try:
-            self.cache.acquire(new)
-        except BaseException:
-            with self._lock:
-                self._held -= new
-            raise
-
-    def _objects(self, kind: str) -> list[Json]:
-        """The project's objects of `kind`: the watch cache's when it watches them in every planned namespace (in
-        the daemon it does, from the first change wait on), else asked of the server across all namespaces."""
-        keys = sorted(key for key in self._project_keys() if key[1] == kind)
-        if keys and self._cache is not None:
-            seen = [self._cache.peek(namespace, kind) for namespace, _ in keys]
-            if all(found is not None for found in seen):
-                return [obj for found in seen for obj in found or ()]
-        resource = self.discovery.find(API_VERSIONS[kind], kind)
-        selector = [("labelSelector", labels.selector(self.project))]
-        return typed_items(self.api.call("GET", resource.collection(None), query=selector))
-
-    def _pods_of(self, resource: str) -> list[Json]:
-        return [p for p in self._objects("Pod") if workloads.resource_of(p) == _name(resource)]
-
-    def _namespaces(self) -> list[str]:
-        return sorted({namespace for namespace, _ in self._project_keys()} or {self.spec.namespace})
 
 
 def _rendered(plan: DeployPlan) -> render.Rendered:
@@ -380,8 +304,3 @@ def _namespaced(discovery: Discovery, documents: Sequence[manifests.Document]) -
         return discovery.find(api_version, kind).namespaced
 
     return namespaced
-
-
-def _name(resource: str) -> str:
-    """`deployment/mail` (how two workloads of one name are told apart) → `mail`, the pods' resource label."""
-    return resource.rpartition("/")[2]

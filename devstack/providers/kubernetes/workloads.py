@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from devstack.config.model import Forward
+from devstack.errors import DeployError
 from devstack.formats import reference
 from devstack.providers.base import ResourceStatus
 from devstack.providers.kubernetes import health, inject
@@ -52,6 +53,15 @@ def running(pods: Sequence[Json]) -> list[Json]:
     """The pods that run and are not being deleted: where live update and exec go."""
     return [p for p in pods
             if (p.get("status") or {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+
+
+def exec_target(pods: Sequence[Json], resource: str) -> tuple[str, str, str]:
+    """(namespace, pod, container) where an exec in `resource` runs: the first container of a running pod."""
+    found = running(pods)
+    if not found:
+        raise DeployError(f"{resource}: no running pod to exec in")
+    pod = found[0]
+    return pod["metadata"]["namespace"], pod["metadata"]["name"], pod["spec"]["containers"][0]["name"]
 
 
 def running_image(pods: Sequence[Json], ref: str) -> list[tuple[Json, str]]:
