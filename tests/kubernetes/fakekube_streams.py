@@ -74,12 +74,25 @@ def subresource(handler: _Handler, kind: Kind, namespace: str, name: str, sub: s
     if kind.kind != "Pod" or pod is None:
         raise Status(404, f'pods "{name}" not found', "NotFound")
     if sub == "log":
+        waiting = _waiting(pod, query.get("container", [pod["spec"]["containers"][0]["name"]])[0])
+        if waiting:  # as the API server answers for a container that never ran (its kubelet has no log of it)
+            raise Status(400, f'container "{waiting[0]}" in pod "{name}" is waiting to start: {waiting[1]}',
+                         "BadRequest")
         return _logs(handler, pod, query)
     if sub == "exec":
         return _exec(handler, pod, query, headers)
     if sub == "portforward":
         return _portforward(handler, pod, query, headers)
     raise Status(404, f"no subresource {sub}")
+
+
+def _waiting(pod: Json, container: str) -> tuple[str, str] | None:
+    """(container, reason) when the container waits and never ran before."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        waiting = (status.get("state") or {}).get("waiting")
+        if status["name"] == container and waiting and not (status.get("lastState") or {}).get("terminated"):
+            return container, str(waiting.get("reason", "ContainerCreating"))
+    return None
 
 
 def _logs(handler: _Handler, pod: Json, query: dict[str, list[str]]) -> None:

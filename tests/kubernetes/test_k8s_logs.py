@@ -3,7 +3,10 @@ Following logs across a rollout is tested on the real test cluster (tests/realku
 
 from __future__ import annotations
 
-from k8s_env import Env, background, collect, up
+import pytest
+from k8s_env import IMAGES, Env, background, collect, up
+
+from devstack.errors import ReadinessError
 
 
 def pods(env: Env, workload: str) -> list[str]:
@@ -41,3 +44,17 @@ def test_log_lines_carry_the_time_and_the_pod_and_container(env: Env) -> None:
     assert {line.stream for line in lines} == {""}  # the API serves stdout and stderr as one stream
     request = [r for r in env.kube.requests("GET") if r.path.endswith("/log")][-1]
     assert request.query["timestamps"] == ["true"] and request.query["tailLines"] == ["2"]
+
+
+def test_a_container_not_started_yet_is_said_so_by_devstack_not_in_the_servers_words(env: Env) -> None:
+    env.cluster.behaviour["sink"] = "ImagePullBackOff"
+    provider = env.provider()
+    plan = provider.plan(IMAGES)
+    provider.apply(plan)
+    with pytest.raises(ReadinessError):
+        provider.wait_ready(plan, 10)
+    (pod,) = pods(env, "sink")
+    lines = provider.log_lines("sink", None, None)
+    assert [(line.devstack, line.text) for line in lines] == \
+        [(True, f"log of {pod}/sink: not started yet (ImagePullBackOff)")]
+    assert not any("waiting to start" in line.text for line in lines)  # the server's words, not shown

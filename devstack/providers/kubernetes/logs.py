@@ -63,7 +63,7 @@ def of_pods(api: Api, pods: Sequence[Json], lines: int) -> list[str]:
 
 def lines_of_pods(api: Api, pods: Sequence[Json], tail: int | None, since: float | None) -> list[LogLine]:
     """Every container's lines with the time the kubelet stamped them (`timestamps=true`); what the kubelet says
-    of a pod going away is left out."""
+    of a pod going away is left out, and a container not started yet is said so by devstack (`unserved`)."""
     found: list[LogLine] = []
     for pod in pods:
         namespace, name, names = pod["metadata"]["namespace"], pod["metadata"]["name"], containers(pod)
@@ -73,11 +73,24 @@ def lines_of_pods(api: Api, pods: Sequence[Json], tail: int | None, since: float
             query += [("sinceTime", timestamps.rfc3339(since))] if since is not None else []
             try:
                 text = api.text(f"/api/v1/namespaces/{namespace}/pods/{name}/log", query)
-            except DevstackError:
+            except DevstackError as err:
+                found += [] if going(pod) else [unserved(pod, container, api.scrub(str(err)))]
                 continue
             parsed = [stamped(api.scrub(line), name, container, len(names) > 1) for line in text.splitlines()]
             found += [line for line in parsed if not line.devstack or not going(pod)]
     return found
+
+
+def unserved(pod: Json, container: str, error: str) -> LogLine:
+    """devstack's word for a container whose log the cluster does not serve: not started yet, with its waiting
+    reason (ContainerCreating, ImagePullBackOff), rather than the server's words; else what the server said."""
+    name = pod["metadata"]["name"]
+    status = (pod.get("status") or {})
+    states = [s.get("state") or {} for s in (status.get("initContainerStatuses") or [])
+              + (status.get("containerStatuses") or []) if s.get("name") == container]
+    waiting = next((state["waiting"] for state in states if "waiting" in state), None)
+    why = f"not started yet ({waiting.get('reason') or 'waiting'})" if waiting is not None else error
+    return LogLine(text=f"log of {name}/{container}: {why}", source=f"{name}/{container}", devstack=True)
 
 
 def stamped(line: str, pod: str, container: str, several: bool) -> LogLine:
