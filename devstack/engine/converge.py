@@ -20,6 +20,7 @@ from devstack.engine import events, order
 from devstack.errors import DevstackError
 from devstack.images import build, package_base
 from devstack.images.builder import Builder, DockerBuilder
+from devstack.observe import forwards
 from devstack.observe.console import Console
 from devstack.providers.base import DeployPlan, Provider
 
@@ -77,6 +78,7 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     # Tags are content hashes, known before any build: plan the deploy first, so a bad stack file or a missing
     # variable is reported at once rather than after minutes of building.
     deploy_plan = await _timed(outcome, "render", blocking.call(provider.plan, image_plan.tags))
+    forwards.check_free(await blocking.call(provider.relayed))  # another project's forward: said before a build
     resources.check_names(config, deploy_plan.resources)  # [resources.X], depends_on: names the deploy knows
     outcome.deploy = deploy_plan
     report(events.Planned(deploy_plan.resources, dict(deploy_plan.resource_images), dict(outcome.images)))

@@ -118,6 +118,9 @@ async def converge_step(step: Converge, context: Context) -> ev.Converged:
     config, provider = context.config, context.provider
     done = ev.Converged(project=config.project)
     try:
+        # The forwards first: their ports are this project's from before its first build, so a second project
+        # wanting one is refused before it builds anything (and a taken one refuses this cycle as early).
+        await context.forwards.ensure(await blocking.call(provider.relayed))
         outcome = await converge(config, provider, context.console, context.timeout_s, announce=step.announce,
                                  builder=context.builder, report=context.report)
         plan = outcome.deploy

@@ -74,11 +74,9 @@ class Forwards:
             return await asyncio.start_server(functools.partial(self._accepted, forward), "127.0.0.1",
                                               forward.local)
         except OSError as err:
-            where = f"cannot forward 127.0.0.1:{forward.local} to {forward.resource}:{forward.remote}"
             if err.errno == errno.EADDRINUSE:
-                raise PortInUse(f"{where}: port {forward.local} is already in use{ports.holder(forward.local)}; "
-                                "stop what listens there or change the forward's `local` in devstack.toml") from None
-            raise DevstackError(f"{where}: {err.strerror}") from None
+                raise PortInUse(_taken(forward, ports.holder(forward.local))) from None
+            raise DevstackError(f"{_where(forward)}: {err.strerror}") from None
 
     def _accepted(self, forward: Forward, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # A task of our own rather than the one asyncio makes of a coroutine callback: close() cancels it, and
@@ -103,6 +101,24 @@ class Forwards:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+
+def check_free(wanted: Sequence[Forward]) -> None:
+    """Before anything is built: a forward whose local port another process holds (another project's forward, a
+    program of this machine) is refused, naming the holder. Ports this process serves already are its own."""
+    for forward in wanted:
+        holder = ports.held_by_another(forward.local)
+        if holder is not None:
+            raise PortInUse(_taken(forward, holder))
+
+
+def _where(forward: Forward) -> str:
+    return f"cannot forward 127.0.0.1:{forward.local} to {forward.resource}:{forward.remote}"
+
+
+def _taken(forward: Forward, holder: str) -> str:
+    return (f"{_where(forward)}: port {forward.local} is already in use{holder}; stop what listens there or change "
+            "the forward's `local` in devstack.toml")
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, channel: Channel) -> None:

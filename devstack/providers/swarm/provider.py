@@ -17,7 +17,18 @@ from devstack.networking import ports
 from devstack.networking.channel import TcpChannel, open_tcp
 from devstack.providers import readiness as ready
 from devstack.providers.base import DeployPlan, DownOptions, DownReport, LogLine, ResourceStatus, silent
-from devstack.providers.swarm import cluster, deploy, events, live, logs, readiness, secrets, stackfile, teardown
+from devstack.providers.swarm import (
+    cluster,
+    deploy,
+    events,
+    live,
+    logs,
+    readiness,
+    secrets,
+    sharing,
+    stackfile,
+    teardown,
+)
 from devstack.providers.swarm.stackfile import Rendered
 
 _LOG_TAIL = 20
@@ -166,13 +177,20 @@ class SwarmProvider:
 
     def _check_ports_free(self, rendered: Rendered) -> None:
         """Before any build: a port the stack publishes that something else holds would leave the task pending
-        ("host-mode port already in use"); say which port and which process instead."""
-        ours = {p["PublishedPort"] for s in self.client.services.list(filters={"label": labels.selector(self.project)})
-                for p in s.attrs.get("Endpoint", {}).get("Ports", []) or []}
+        ("host-mode port already in use"); say which port and who holds it instead. Another stack's service holds
+        its published ports even while no task of it runs (held back, restarting): no bind test sees those."""
+        published = sharing.published_ports(self.client)
         for endpoint, port in sorted(stackfile.endpoints(rendered.document).items()):
-            if port not in ours and ports.in_use(port):
-                raise PortInUse(f"{self.config.display(self.stack_file)}: {endpoint} is published at port {port}, "
-                                  f"which is already in use{ports.holder(port)}: free it, or publish another port")
+            other = published.get(port)
+            if other is not None and other.project == self.project:
+                continue  # ours: the deploy updates it
+            where = f"{self.config.display(self.stack_file)}: {endpoint} is published at port {port}"
+            if other is not None:
+                raise PortInUse(f"{where}, which service {other.service} of {other.owner} publishes already: stop it, "
+                                "or publish another port")
+            if ports.in_use(port):
+                raise PortInUse(f"{where}, which is already in use{ports.holder(port)}: free it, or publish another "
+                                "port")
 
     def _dev_secrets(self) -> dict[str, str]:
         return {name: secret.value for name, secret in self.config.dev_secrets.items()}

@@ -22,7 +22,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import docker
 
@@ -102,6 +102,26 @@ def occupants(client: docker.DockerClient) -> list[str]:
     described = [f"{kind} of {owner} ({_names(names)})" for (kind, owner), names in grouped.items()]
     others = len(client.nodes.list()) - 1
     return described + ([f"{others} other node(s)"] if others > 0 else [])
+
+
+class Publisher(NamedTuple):
+    service: str
+    project: str  # "" when no devstack project made it
+    owner: str  # "project 'demo'", "stack 'web'": for messages
+
+
+def published_ports(client: docker.DockerClient) -> dict[int, Publisher]:
+    """Every port a service of the swarm publishes (asked for or given), whether or not a task of it runs now."""
+    found: dict[int, Publisher] = {}
+    for service in client.services.list():
+        wanted = (service.attrs["Spec"].get("EndpointSpec") or {}).get("Ports") or []
+        given = (service.attrs.get("Endpoint") or {}).get("Ports") or []
+        service_labels = service.attrs["Spec"].get("Labels") or {}
+        publisher = Publisher(service.name, service_labels.get(labels.PROJECT, ""), _owner(service_labels))
+        for port in [*wanted, *given]:
+            if port.get("PublishedPort"):
+                found[int(port["PublishedPort"])] = publisher
+    return found
 
 
 def _owner(object_labels: dict[str, str]) -> str:
