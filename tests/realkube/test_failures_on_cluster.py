@@ -33,6 +33,14 @@ def test_an_image_that_does_not_exist(app_project: AppProject) -> None:
     assert "ghost: not ready" in output
     assert "ImagePullBackOff" in output or "ErrImagePull" in output, output
     assert "no-such-image" in output
+    # Its log: the container never started, and devstack says so in its own words, not in the API server's.
+    logs = subprocess.run([sys.executable, "-m", "devstack", "--kube-context", app_project.cluster.context, "logs",
+                           "ghost"], cwd=app_project.root, env=app_project.env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    said = logs.stdout + logs.stderr
+    assert logs.returncode == 0, said
+    assert re.search(r"log of ghost-\S+/main: not started yet \((ImagePullBackOff|ErrImagePull)\)", said), said
+    assert "waiting to start" not in said, said
 
 
 def test_a_container_that_exits(app_project: AppProject) -> None:
