@@ -4,8 +4,7 @@ bare 405; every route but check-liveness passes the same authentication step fir
 
     no Authorization header    the client's address is a trusted host: go on; else 401 "Missing Authorization header"
     not Basic/Bearer base64    400 "Malformed or unsupported Authorization header"
-    credentials refused        401 "Invalid Authorization"
-    credentials not checkable  500 "try again later" (a Bearer token: the policy checks none)
+    credentials refused        401 "Invalid Authorization" (a Bearer token too: the policy checks none)
 
 Routes for trusted hosts only (metrics, admin, all of TSA) answer 401 "Trusted IP required" to credentials.
 """
@@ -111,7 +110,7 @@ class Handler(BaseHTTPRequestHandler):
             raise Refusal(401, "Missing Authorization header")
         kind, _, contents = header.partition(" ")
         if kind == "Bearer" and contents:
-            raise Refusal(500, "try again later")
+            raise Refusal(401, "Invalid Authorization")
         if kind != "Basic" or not contents:
             raise Refusal(400, "Malformed or unsupported Authorization header")
         try:
