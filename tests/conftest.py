@@ -11,6 +11,7 @@ import docker
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ("tests.browsing",)  # the browser fixtures, for tests/browser and tests/realkube alike
 
 
 def _cluster_programs() -> Path:

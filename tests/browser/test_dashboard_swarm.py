@@ -8,31 +8,16 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from typing import Any
 
 import httpx
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import Dashboard, screenshot
+from tests import browsing
+from tests.browser.conftest import Dashboard
+from tests.browsing import row, save_shows_a_new_cycle, screenshot, trigger_shows_a_new_cycle
 
 WAIT_MS = 120_000  # a rebuild, a redeploy or a smoke run on a busy machine: generous, and never a measurement
-
-
-def row(page: Page, name: str) -> Locator:
-    return page.locator(f"tr[data-resource='{name}']")
-
-
-def cycle_number(page: Page, name: str) -> int:
-    cell = row(page, name).locator("td.cycle")
-    return int(cell.get_attribute("data-cycle") or 0)
-
-
-def mark(page: Page) -> None:
-    """A value that only this load of the page has: gone if the page reloads."""
-    page.evaluate("window.devstackTestMark = 'still the same page'")
-
-
-def same_page(page: Page) -> bool:
-    return page.evaluate("window.devstackTestMark") == "still the same page"
 
 
 def open_faults(page: Page) -> None:
@@ -40,14 +25,8 @@ def open_faults(page: Page) -> None:
         page.locator("#faults-box summary").click()
 
 
-def inject(dashboard: Dashboard, subject: str, *, sender: str = "demo@devstack.test",
-           recipients: tuple[str, ...] = ("carol@example.test",), text: str = "hello") -> None:
-    project = dashboard.project
-    payload = {"envelope_sender": sender, "recipients": [{"email": r} for r in recipients],
-               "content": {"subject": subject, "text_body": text, "from": {"email": sender}}}
-    response = httpx.post(f"http://127.0.0.1:{project.port('RELAY_PORT')}/api/inject/v1", json=payload,
-                          auth=("demo", project.secret("inject-password")), timeout=30)
-    assert response.status_code == 200, response.text
+def inject(dashboard: Dashboard, subject: str, **message: Any) -> None:
+    browsing.inject(dashboard.project, subject, **message)
 
 
 def test_the_page_lists_every_resource_ready(page: Page, dashboard: Dashboard) -> None:
@@ -65,26 +44,11 @@ def test_the_page_lists_every_resource_ready(page: Page, dashboard: Dashboard) -
 
 
 def test_a_trigger_click_rebuilds_and_the_row_shows_the_new_cycle(page: Page) -> None:
-    expect(row(page, "relay").locator("td.cycle")).to_have_attribute("data-cycle", str(cycle_number(page, "relay")))
-    before = cycle_number(page, "relay")
-    mark(page)
-    row(page, "relay").get_by_role("button", name="Trigger").click()
-    cell = row(page, "relay").locator("td.cycle")
-    expect(cell).to_have_attribute("data-cycle", str(before + 1), timeout=WAIT_MS)
-    expect(cell).to_contain_text("restarted")
-    expect(cell).to_contain_text("smoke ✓")
-    assert same_page(page)
+    trigger_shows_a_new_cycle(page, "relay", WAIT_MS)
 
 
 def test_a_saved_file_shows_a_new_cycle_without_a_reload(page: Page, dashboard: Dashboard) -> None:
-    before = cycle_number(page, "relay")
-    mark(page)
-    relay = dashboard.project.root / "stacks" / "demo" / "relay" / "relay.py"
-    relay.write_text(relay.read_text().replace("devstack demo relay\\n", "devstack demo relay, edited\\n", 1))
-    cell = row(page, "relay").locator("td.cycle")
-    expect(cell).to_have_attribute("data-cycle", str(before + 1), timeout=WAIT_MS)
-    expect(cell).to_contain_text("1 file changed → synced to 1 container(s)")
-    assert same_page(page)
+    save_shows_a_new_cycle(page, dashboard.project.root / "stacks" / "demo" / "relay" / "relay.py", WAIT_MS)
     greeting = httpx.get(f"http://127.0.0.1:{dashboard.project.port('RELAY_PORT')}/", timeout=10).text
     assert greeting == "devstack demo relay, edited\n"
 
