@@ -104,6 +104,8 @@ def header_value(value: str) -> str:
 
 
 def mailbox(name: str | None, address: str) -> str:
+    if name is None:
+        return f"<{address}>"  # as kumod writes a mailbox whose name is null (recorded: inject.json null-name)
     if not name:
         return address
     if name.isascii():
@@ -126,8 +128,11 @@ def header_names(head: str) -> set[str]:
 
 
 def complete_rfc822(text: str) -> str:
-    """RFC 822 content as kumod keeps it: a Mime-Version header added when missing."""
+    """RFC 822 content as kumod keeps it: a Content-Type (text/plain, us-ascii) on top when it has none, and a
+    Mime-Version header added when missing."""
     head, body = head_and_body(text)
+    if "content-type" not in header_names(head):
+        head = f"Content-Type: {parameters('text/plain', charset='us-ascii')}{CRLF}" + head
     if "mime-version" not in header_names(head):
         head += f"Mime-Version: 1.0{CRLF}"
     return head + CRLF + body
