@@ -168,5 +168,6 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
     try:
         await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
     except TimeoutError:
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):  # it may have ended since the wait gave up
+            process.kill()
         await process.wait()
