@@ -7,6 +7,8 @@
     cluster.py down                     stop it and undo everything it did to the machine; exit 1 naming
                                         anything that stayed behind
     cluster.py status                   say whether it runs (exit 0) or not (exit 1)
+    cluster.py stop|start PART          stop one part (etcd, apiserver, kubelet, registry, ...) and start it again
+                                        as it ran (parts.py): for the tests of control-plane faults
     cluster.py bin                      print the folder of the cluster's programs (kubectl, helm, ...)
 
 What runs (programs from tests/cluster/build.sh's cache): etcd, kube-apiserver, kube-controller-manager,
@@ -41,6 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import configs
 import machine
+import parts
 import pki
 
 VERSION = "v1.37.2"
@@ -88,6 +91,11 @@ def bin_path(name: str) -> str:
 # --- up -------------------------------------------------------------------------------------------------------
 
 def up(kubeconfig: Path | None) -> int:
+    if parts.stopped(STATE):  # stopped on purpose by a fault test, not dead: never tear the cluster down for it
+        names = parts.stopped(STATE)
+        print(f"test cluster: {', '.join(names)} stopped on purpose; start with `cluster.py start {names[0]}`",
+              file=sys.stderr)
+        return 1
     if running():
         say(f"already running (state in {STATE})")
         if kubeconfig:
@@ -333,7 +341,8 @@ def running() -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status", "bin"])
+    parser.add_argument("command", choices=["up", "down", "status", "bin", "stop", "start"])
+    parser.add_argument("part", nargs="?", choices=parts.STOPPABLE, help="the part to stop or start")
     parser.add_argument("--kubeconfig", type=Path, help="also write the kubeconfig here (up)")
     args = parser.parse_args()
     if args.command == "bin":
@@ -347,6 +356,12 @@ def main() -> int:
         return up(args.kubeconfig)
     if args.command == "down":
         return down()
+    if args.command in ("stop", "start"):
+        if not args.part:
+            parser.error(f"{args.command}: which part? ({', '.join(parts.STOPPABLE)})")
+        pid = (parts.stop if args.command == "stop" else parts.start)(STATE, args.part)
+        say(f"{args.part} {'stopped' if args.command == 'stop' else 'started'} (pid {pid})")
+        return 0
     print("running" if running() else "not running")
     return 0 if running() else 1
 

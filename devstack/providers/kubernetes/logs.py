@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from devstack import blocking
-from devstack.errors import DevstackError
+from devstack.errors import DevstackError, EngineUnavailable
 from devstack.formats import timestamps
 from devstack.providers.base import LogLine
 from devstack.providers.kubernetes import workloads
@@ -32,6 +32,7 @@ from devstack.providers.kubernetes.watchcache import LISTED, WatchCache
 OnLine = Callable[[str, LogLine], None]  # (resource, line)
 _RESUMES = 5  # a stream that keeps ending while its container runs is given up after this many tries in a row
 _RESUME_S = 0.5  # the first pause before a resume, doubled with each further one
+_AWAY_S = 2.0  # between resumes while the API server cannot be reached
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")  # how a kubelet's time starts (RFC 3339)
 _GONE_AFTER_S = 30.0  # a follow with no pod to follow for this long ends (the resource was removed)
 _log = logging.getLogger(__name__)
@@ -250,20 +251,23 @@ class _ContainerLog:
     def _run(self) -> None:
         said, failures = "", 0
         while failures <= _RESUMES:
-            shown, said = self._read(said)
-            failures = 0 if shown else failures + 1
+            shown, said, away = self._read(said)
+            # An API server that cannot be reached (stopped, restarting) is no fault of the stream: the observer
+            # says so, and the log is resumed once the server is back, however long that takes.
+            failures = 0 if shown or away else failures + 1
             if not self._runs_on():
                 return  # ended with its container (or its pod): what the kubelet said of it is no news
             _log.debug("log of %s/%s ended while the container runs (%s); resuming", self.name, self.container,
                        said or "no word")
-            blocking.sleep(_RESUME_S * 2 ** max(failures - 1, 0))
+            blocking.sleep(_AWAY_S if away else _RESUME_S * 2 ** max(failures - 1, 0))
         api = self.follower.cache.api
         self.follower.on_line(self.resource, LogLine(
             text=api.scrub(f"log of {self.name}/{self.container} ended: {said or 'the stream kept closing'}"),
             source=f"{self.name}/{self.container}", devstack=True))
 
-    def _read(self, said: str) -> tuple[bool, str]:
-        """Stream until the server ends it: whether any line was shown, and what the kubelet said instead."""
+    def _read(self, said: str) -> tuple[bool, str, bool]:
+        """Stream until the server ends it: whether any line was shown, what the kubelet said instead, and whether
+        the API server could not be reached."""
         api, shown = self.follower.cache.api, False
         try:
             self._stream = stream = api.stream(f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/log",
@@ -278,9 +282,11 @@ class _ContainerLog:
                 elif self._new(line):
                     shown = True
                     self.follower.on_line(self.resource, line)
+        except EngineUnavailable as err:
+            return shown, str(err), True
         except DevstackError as err:
             said = str(err)
-        return shown, said
+        return shown, said, False
 
     def _query(self) -> list[tuple[str, str]]:
         query = [("container", self.container), ("follow", "true"), ("timestamps", "true")]
