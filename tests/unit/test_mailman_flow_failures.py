@@ -61,8 +61,9 @@ def logs_of(resource: str) -> list[str]:
 
 
 def test_a_refused_rest_login_fails_the_domain_step_with_cores_logs(rest_refusing: int) -> None:
-    result = asyncio.run(runner.run_one(flow(rest_refusing, password="s3cr3t-value"), logs_of))
-    assert not result.ok
+    # A refused login is final: the step fails at once, not when a generous timeout (for a loaded machine) ends.
+    result = asyncio.run(runner.run_one(flow(rest_refusing, password="s3cr3t-value", timeout=30), logs_of))
+    assert not result.ok and result.seconds < 30
     assert result.expected.startswith("[domain] HTTP 200 or 404 from GET ")
     assert result.got.startswith("HTTP 401")
     assert result.logs == ["last line of mailman-core"]
@@ -71,6 +72,6 @@ def test_a_refused_rest_login_fails_the_domain_step_with_cores_logs(rest_refusin
 
 def test_nothing_listening_fails_the_first_step_within_the_timeout() -> None:
     result = asyncio.run(runner.run_one(flow(closed_port(), timeout=0.5), logs_of))
-    assert not result.ok and result.seconds < 2
+    assert not result.ok and result.seconds < 10  # the timeout ends the retries; the margin is for a loaded machine
     assert result.expected.startswith("[domain] an answer from GET http://127.0.0.1:")
     assert "ConnectError" in result.got
