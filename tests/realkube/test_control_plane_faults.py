@@ -1,8 +1,9 @@
 """The test cluster's own parts failing under `devstack up` of the demo's Kubernetes profile, a forward in use: the
-API server stopped for 20 s, etcd restarted. For each, `devstack status` says what is wrong (the time it took is
-printed), the daemon keeps running, and once the part is back devstack converges by itself, with no edit: every
-resource ready, the smoke tests green, the forwards answering and the relay's log lines followed again. The time
-to recover (from the part's start to all of that) is printed; docs/benchmarks.md has the numbers.
+API server stopped for 20 s, etcd restarted, the kubelet restarted. For each, `devstack status` says what is wrong
+(the time it took is printed), the daemon keeps running, and once the part is back devstack converges by itself,
+with no edit: every resource ready, the smoke tests green, the forwards answering and the relay's log lines
+followed again. The time to recover (from the part's start to all of that) is printed; docs/benchmarks.md has the
+numbers.
 
 The faults disrupt everyone's use of the shared cluster, so each holds the cluster's lock exclusively
 (DEVSTACK_CLUSTER_LOCK; whoever uses the cluster holds it shared) from stopping the part until it answers again,
@@ -168,6 +169,10 @@ def test_api_server_stopped_for_20_seconds(up: tuple[KubeProject, Daemon]) -> No
 
 def test_etcd_restarted(up: tuple[KubeProject, Daemon]) -> None:
     restart(*up, "etcd")
+
+
+def test_kubelet_restarted(up: tuple[KubeProject, Daemon]) -> None:
+    restart(*up, "kubelet")
 
 
 def restart(project: KubeProject, daemon: Daemon, name: str) -> None:

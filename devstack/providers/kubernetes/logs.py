@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from devstack import blocking
-from devstack.errors import DevstackError, EngineUnavailable
+from devstack.errors import ApiError, DevstackError, EngineUnavailable
 from devstack.formats import timestamps
 from devstack.providers.base import LogLine
 from devstack.providers.kubernetes import workloads
@@ -252,8 +252,8 @@ class _ContainerLog:
         said, failures = "", 0
         while failures <= _RESUMES:
             shown, said, away = self._read(said)
-            # An API server that cannot be reached (stopped, restarting) is no fault of the stream: the observer
-            # says so, and the log is resumed once the server is back, however long that takes.
+            # An API server that cannot be reached, or a kubelet it cannot reach (stopped, restarting), is no fault
+            # of the stream: the log is resumed once they are back, however long that takes.
             failures = 0 if shown or away else failures + 1
             if not self._runs_on():
                 return  # ended with its container (or its pod): what the kubelet said of it is no news
@@ -284,6 +284,10 @@ class _ContainerLog:
                     self.follower.on_line(self.resource, line)
         except EngineUnavailable as err:
             return shown, str(err), True
+        except ApiError as err:
+            if err.status >= 500:  # the API server answers, the kubelet behind it does not (stopped, restarting)
+                return shown, str(err), True
+            said = str(err)
         except DevstackError as err:
             said = str(err)
         return shown, said, False
