@@ -67,6 +67,12 @@ class ChartProject(AppProject):
     def pod_names(self, component: str) -> set[str]:
         return {p["metadata"]["name"] for p in self.pods(component)}
 
+    def logs(self, component: str) -> str:
+        """The logs of the component's live pods. Not `kubectl logs deployment/...`: that picks the longest-ready
+        pod, which after a rollout can be the old one, still terminating."""
+        return "".join(self.cluster.kubectl("logs", "-n", self.name, f"pod/{name}")
+                       for name in sorted(self.pod_names(component)))
+
     def config_hash(self, deployment: str) -> str:
         found = self.cluster.get("deployment", deployment, "-n", self.name)
         return str((found["spec"]["template"]["metadata"].get("annotations") or {}).get(CONFIG_HASH, ""))
@@ -145,7 +151,7 @@ def test_a_chart_with_a_dependency_chart_deploys_rolls_through_the_dependency_an
     assert result.returncode == 0, result.stdout + result.stderr
     banner = project.cluster.get("configmap", "suite-banner", "-n", project.name)
     assert banner["data"] == {"text": "first banner"}, "`set` reached the dependency chart through the parent"
-    assert "front shows: first banner" in project.cluster.kubectl("logs", "-n", project.name, "deployment/suite-front")
+    assert "front shows: first banner" in project.logs("front")
     front, shown = project.pod_names("front"), project.pod_names("banner")
 
     # The dependency's ConfigMap changes: both Deployments that read it roll (one by env, one by volume).
@@ -153,8 +159,7 @@ def test_a_chart_with_a_dependency_chart_deploys_rolls_through_the_dependency_an
     result = project.devstack("ci", "--timeout", "240")
     assert result.returncode == 0, result.stdout + result.stderr
     assert project.pod_names("front").isdisjoint(front) and project.pod_names("banner").isdisjoint(shown)
-    assert "front shows: second banner" in project.cluster.kubectl("logs", "-n", project.name,
-                                                                   "deployment/suite-front")
+    assert "front shows: second banner" in project.logs("front")
 
     down = project.devstack("down")
     assert down.returncode == 0, down.stdout + down.stderr
