@@ -14,6 +14,10 @@ from devstack.engine import converge, local_resources, smoke_session, snapshots
 from devstack.errors import DevstackError, SmokeFailed
 from devstack.providers.base import Provider
 
+# ci's verdict is final: everything must stay ready this long, so a container that exits just after it started
+# fails ci (the kubelet reports an exit within about a second; its status update and our watch add the rest).
+SETTLE_S = 2.0
+
 
 @click.command("ci")
 @options.timeout
@@ -68,7 +72,7 @@ async def _ci(session: Session, provider: Provider, timeout: float) -> None:
     async with local_resources.serving(console.log_line) as serve:
         # Checks that fail stop ci before anything is built.
         await local_resources.run_in_order(config, before, console.log_line, said, serve)
-        await converge.within(config, provider, console, timeout)
+        await converge.within(config, provider, console, timeout, settle_s=SETTLE_S)
         await local_resources.run_in_order(config, after, console.log_line, said, serve)  # after the deploy
         console.info(f"ready in {time.monotonic() - started:.1f}s")
         if config.smoke:

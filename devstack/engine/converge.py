@@ -58,9 +58,11 @@ Report = Callable[[events.Planned | events.Building | events.Deploying | events.
 
 
 async def converge(config: Config, provider: Provider, console: Console, timeout_s: float, *,
-                   announce: bool = True, builder: Builder | None = None, report: Report | None = None) -> Outcome:
+                   announce: bool = True, builder: Builder | None = None, report: Report | None = None,
+                   settle_s: float = 0.0) -> Outcome:
     """`announce`: print a line per step (ci, the first pass of up); the daemon prints one line per cycle.
-    `report`: told the pass's progress (planned, building, deploying), for the daemon's board."""
+    `report`: told the pass's progress (planned, building, deploying), for the daemon's board. `settle_s`: how
+    long everything must stay ready before the pass counts it ready (Provider.wait_ready)."""
     report = report or (lambda _progress: None)
     outcome = Outcome()
     builder = builder or DockerBuilder()
@@ -98,7 +100,8 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     elif announce:
         console.event(config.project, "deployment unchanged")
     remaining = max(deadline - time.monotonic(), 1.0)
-    phases = await _timed(outcome, "ready", blocking.call(provider.wait_ready, deploy_plan, remaining))
+    waited = blocking.call(provider.wait_ready, deploy_plan, remaining, settle_s=settle_s)
+    phases = await _timed(outcome, "ready", waited)
     outcome.ready_phases = dict(phases or {})
     return outcome
 
@@ -133,11 +136,12 @@ def run_once(config: Config, provider: Provider, console: Console, timeout_s: fl
 
 
 async def within(config: Config, provider: Provider, console: Console, timeout_s: float,
-                 builder: Builder | None = None) -> Outcome:
+                 builder: Builder | None = None, settle_s: float = 0.0) -> Outcome:
     """Converge once on the running loop, within `timeout_s` for everything (builds included)."""
     try:
         # A little grace, so a readiness wait that runs out reports its own, more telling, error first.
-        return await asyncio.wait_for(converge(config, provider, console, timeout_s, builder=builder),
+        return await asyncio.wait_for(converge(config, provider, console, timeout_s, builder=builder,
+                                                       settle_s=settle_s),
                                       timeout_s + _GRACE_S)
     except TimeoutError:
         message = f"timed out after {timeout_s:.0f}s (raise --timeout if the stack needs longer)"

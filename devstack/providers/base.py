@@ -125,11 +125,12 @@ class Provider(Protocol):
         workloads are held back (not started when new, left as they run when they exist), and nothing is
         pruned."""
 
-    def wait_ready(self, plan: DeployPlan, timeout_s: float,
-                   resources: Collection[str] | None = None) -> Mapping[str, float] | None:
-        """Return when every resource (or those of `resources`) is ready; raise ReadinessError naming the first
-        one that is not. What it returns, when anything: the seconds each phase of the wait took, in order (on
-        Kubernetes the rollout, then the Services' endpoints), for `up -v`'s breakdown."""
+    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None,
+                   settle_s: float = 0.0) -> Mapping[str, float] | None:
+        """Return when every resource (or those of `resources`) is ready, and has stayed ready for `settle_s`
+        (providers.readiness.wait); raise ReadinessError naming the first one that is not. What it returns,
+        when anything: the seconds each phase of the wait took, in order (on Kubernetes the rollout, then the
+        Services' endpoints), for `up -v`'s breakdown."""
 
     def status(self) -> list[ResourceStatus]: ...
 

@@ -40,16 +40,27 @@ class Probe:
     evidence: Callable[[str, State], list[str]]  # the last log lines of a resource that is not ready
 
 
-def wait(probe: Probe, timeout_s: float) -> None:
-    """Return once every resource is ready; raise ReadinessError naming a fatal one at once, or the first one
-    still not ready after `timeout_s`."""
+def wait(probe: Probe, timeout_s: float, settle_s: float = 0.0) -> None:
+    """Return once every resource is ready and has stayed so for `settle_s` without a break; raise ReadinessError
+    naming a fatal one at once, or the first one still not ready after `timeout_s`.
+
+    Why settle: a container with no readiness probe counts as ready the moment it runs, so one that exits right
+    after it started is ready for an instant, and an orchestrator's own count (a Deployment's available
+    replicas) says so too. `ci` gives its verdict once and settles; `up` watches on and needs not."""
     deadline = time.monotonic() + timeout_s
+    ready_since: float | None = None
     while True:
         pending = [(resource, state) for resource, state in probe.assess() if not state.ready]
+        now = time.monotonic()
         if not pending:
-            return
+            ready_since = now if ready_since is None else ready_since
+            if now - ready_since >= settle_s or now >= deadline:
+                return
+            probe.pause(min(settle_s - (now - ready_since), deadline - now))
+            continue
+        ready_since = None  # a break: the settle starts again once all are ready
         fatal = next(((resource, state) for resource, state in pending if state.fatal), None)
-        remaining = deadline - time.monotonic()
+        remaining = deadline - now
         if fatal is not None or remaining <= 0:
             resource, state = fatal or pending[0]
             reason = state.reason if fatal else f"not ready after {timeout_s:.0f}s: {state.reason}"

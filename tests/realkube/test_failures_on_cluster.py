@@ -16,6 +16,7 @@ from devstack.config import loader
 from devstack.config.kubernetes import on_context
 from devstack.errors import DeployError
 from devstack.providers import registry
+from devstack.providers.base import Provider
 from tests.realkube.conftest import AppProject
 
 
@@ -152,10 +153,9 @@ def test_down_keeps_claims_and_their_data_unless_asked(app_project: AppProject) 
     assert gone.strip() == ""
 
 
-def test_live_update_failures_name_their_step(app_project: AppProject, monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
-    """Live update on a real runtime: copy and restart go in one exec, and the step that fails is the one named."""
-    app_project.workloads(nobody="securityContext: {runAsUser: 65534, runAsGroup: 65534}\n")
+def deployed_for_live_update(app_project: AppProject, monkeypatch: pytest.MonkeyPatch,
+                             tmp_path: Path) -> tuple[Provider, Path]:
+    """The project deployed by ci, a provider of its own (prepared, to be closed), and a file to sync."""
     ci = app_project.ci()
     assert ci.returncode == 0, ci.stdout + ci.stderr
     monkeypatch.setenv("KUBECONFIG", str(app_project.cluster.kubeconfig))
@@ -165,6 +165,14 @@ def test_live_update_failures_name_their_step(app_project: AppProject, monkeypat
     provider.prepare()
     note = tmp_path / "note.txt"
     note.write_text("synced by devstack\n")
+    return provider, note
+
+
+def test_live_update_failures_name_their_step(app_project: AppProject, monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    """Live update on a real runtime: copy and restart go in one exec, and the step that fails is the one named."""
+    app_project.workloads(nobody="securityContext: {runAsUser: 65534, runAsGroup: 65534}\n")
+    provider, note = deployed_for_live_update(app_project, monkeypatch, tmp_path)
     try:
         # The container's user (nobody) cannot write under /etc: the copy fails, says why and what to do.
         with pytest.raises(DeployError) as caught:
@@ -179,5 +187,27 @@ def test_live_update_failures_name_their_step(app_project: AppProject, monkeypat
         assert re.match(r"running `sh -c cat /tmp/devstack-note.txt; exit 4` in pod nobody-\S+ container main "
                         r"failed: exit code 4", message), message
         assert provider.sync("app", [(note, "/tmp/devstack-note.txt")], ["test", "-s", "/tmp/devstack-note.txt"])
+    finally:
+        provider.close()
+
+
+def test_a_live_update_racing_a_rollout_updates_the_pods_that_remain(app_project: AppProject,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    """A save just after a rollout: the watch may still list the old pod, which is gone when its exec goes out.
+    That pod is passed over, the new one updated, and nothing fails."""
+    app_project.workloads(app="")
+    provider, note = deployed_for_live_update(app_project, monkeypatch, tmp_path)
+    try:
+        (old,) = [p for p in provider.view.objects("Pod") if p["metadata"]["name"].startswith("app-")]
+        kubectl = app_project.cluster.kubectl
+        kubectl("delete", "pod", "-n", app_project.name, old["metadata"]["name"], "--wait=true")
+        kubectl("rollout", "status", "-n", app_project.name, "deployment/app", "--timeout=120s")
+        current = provider.view.objects
+        monkeypatch.setattr(provider.view, "objects", lambda kind: [old, *current(kind)] if kind == "Pod"
+                            else current(kind))  # the watch, not yet told of the old pod's end
+        updated = provider.sync("app", [(note, "/tmp/devstack-note.txt")], ["test", "-s", "/tmp/devstack-note.txt"])
+        (new,) = [p["metadata"]["name"] for p in current("Pod") if p["metadata"]["name"].startswith("app-")]
+        assert updated == [f"{new}/main"] and new != old["metadata"]["name"], updated
     finally:
         provider.close()

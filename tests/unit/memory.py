@@ -95,7 +95,8 @@ class MemoryProvider:
         self.engine.applied.append(tuple(sorted(resources or plan.resources)))
         return []
 
-    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
+    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None,
+                   settle_s: float = 0.0) -> None:
         self.engine.step("ready")
         self.engine.waited.append(tuple(sorted(resources or plan.resources)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -43,3 +44,38 @@ def test_time_up_names_the_first_resource_still_not_ready() -> None:
     with pytest.raises(ReadinessError) as caught:
         wait(probe, 0)
     assert caught.value.resource == "sink" and caught.value.reason == "not ready after 0s: 0/1 running"
+
+
+def sleeping(*rounds: Sequence[tuple[str, State]]) -> tuple[Probe, list[float]]:
+    """As `scripted`, each pause really sleeping (0.05 s at most: a change would wake it); the clock time of each
+    assessment rather than the pauses."""
+    probe, assessed = scripted(*rounds)[0], []
+
+    def assess() -> Sequence[tuple[str, State]]:
+        assessed.append(time.monotonic())
+        return probe.assess()
+
+    return Probe(assess, lambda seconds: time.sleep(min(seconds, 0.05)), probe.evidence), assessed
+
+
+def test_a_crash_just_after_ready_fails_a_settling_wait() -> None:
+    # ci's case: a container counted ready the instant it ran, then crash-looping.
+    crashing = State(False, "pod canary-1: container canary: CrashLoopBackOff", fatal=True, pod="canary-1")
+    probe, _ = sleeping([("canary", READY)], [("canary", STARTING)], [("canary", crashing)])
+    with pytest.raises(ReadinessError) as caught:
+        wait(probe, 60, settle_s=0.2)
+    assert caught.value.resource == "canary" and "CrashLoopBackOff" in str(caught.value)
+
+
+def test_the_settle_starts_again_after_a_break() -> None:
+    probe, assessed = sleeping([("relay", READY)], [("relay", STARTING)], [("relay", READY)])
+    wait(probe, 60, settle_s=0.3)
+    returned = time.monotonic()
+    # Ready at the first look, broken at the second: the 0.3 s count from the third, ready for good.
+    assert len(assessed) > 3 and returned - assessed[2] >= 0.3 and assessed[2] - assessed[0] < 0.3
+
+
+def test_without_a_settle_ready_at_once_returns_at_once() -> None:
+    probe, pauses = scripted([("relay", READY)], [("relay", STARTING)])
+    wait(probe, 60)
+    assert pauses == []

@@ -166,13 +166,13 @@ class KubernetesProvider:
         self._warned.update(new)
         return new
 
-    def wait_ready(self, plan: DeployPlan, timeout_s: float,
-                   resources: Collection[str] | None = None) -> dict[str, float]:
+    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None,
+                   settle_s: float = 0.0) -> dict[str, float]:
         rendered = _rendered(plan)
         started = time.monotonic()
         deadline = started + timeout_s
         chosen = [w for w in rendered.workloads if resources is None or w.resource in resources]
-        readiness.wait(self.cache, chosen, timeout_s, self.wait_options)
+        readiness.wait(self.cache, chosen, timeout_s, self.wait_options, settle_s)
         rolled = time.monotonic()
         routing.wait(self.cache, rendered.objects, deadline)
         self._pods_changed_by_us()
@@ -245,9 +245,20 @@ class KubernetesProvider:
         """Live update every running container of the project whose image is `ref`; "pod/container" of each."""
         updated = []
         for pod, container in workloads.running_image(self.view.objects("Pod"), ref):
-            self.sync_files(pod["metadata"]["name"], container, files, restart, pod["metadata"]["namespace"])
-            updated.append(f"{pod['metadata']['name']}/{container}")
+            name, namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
+            try:
+                self.sync_files(name, container, files, restart, namespace)
+            except DeployError:
+                if self._going(namespace, name):
+                    continue  # a rollout's old pod, deleted since the watch listed it: nothing left to update
+                raise
+            updated.append(f"{name}/{container}")
         return updated
+
+    def _going(self, namespace: str, pod: str) -> bool:
+        """Deleted, or being deleted, as the API server has it now (the watch may not have told yet)."""
+        found = self.api.get(f"/api/v1/namespaces/{namespace}/pods/{pod}")
+        return found is None or bool(found["metadata"].get("deletionTimestamp"))
 
     def wait_for_change(self, timeout_s: float) -> bool:
         """Reachable and its storage answering (EngineUnavailable otherwise), then woken by the watch cache: any

@@ -31,7 +31,8 @@ def keys(workloads: Sequence[Workload]) -> set[Key]:
     return {(w.namespace, w.kind) for w in workloads} | {(w.namespace, "Pod") for w in workloads}
 
 
-def wait(cache: WatchCache, workloads: Sequence[Workload], timeout_s: float, options: Options | None = None) -> None:
+def wait(cache: WatchCache, workloads: Sequence[Workload], timeout_s: float, options: Options | None = None,
+         settle_s: float = 0.0) -> None:
     options = options or Options()
     by_resource = {w.resource: w for w in workloads}
     with cache.hold(keys(workloads)), cache.changes() as changed:
@@ -44,7 +45,7 @@ def wait(cache: WatchCache, workloads: Sequence[Workload], timeout_s: float, opt
             blocking.wait(changed, min(options.resync_s, remaining_s))
 
         ready.wait(ready.Probe(assess_all, pause, lambda resource, state: evidence(
-            cache.api, by_resource[resource], state)), timeout_s)
+            cache.api, by_resource[resource], state)), timeout_s, settle_s)
 
 
 def assess(cache: WatchCache, workload: Workload, grace_s: float) -> ready.State:

@@ -29,6 +29,7 @@ from devstack.providers.kubernetes import spdy, websocket
 from devstack.providers.kubernetes.api import Api
 
 PROTOCOL = "SPDY/3.1+portforward.k8s.io"
+_REASON_WAIT_S = 2.0  # bounded: a connection's end never waits longer for the kubelet's reason
 _BUFFERED = 64  # data frames held per stream before the tunnel waits for its reader (as the kubelet's library)
 
 
@@ -82,7 +83,12 @@ class Channel:
                 return chunk
             if chunk is None:
                 break
-        if self._error.text:  # the kubelet says why before it resets the data stream
+        if not self._error.ended and not self._tunnel.broken:
+            # The kubelet's reason may come just after the data stream's end (on Kubernetes 1.37, through the API
+            # server's tunnel, it mostly does); the error stream ends within a millisecond of the data stream.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._error.queue.get(), _REASON_WAIT_S)
+        if self._error.text:  # why the kubelet could not reach the port
             self._on_failure()
             reason = self._error.text.decode("utf-8", "replace").strip()
             raise DeployError(f"forward to {self.pod}:{self.port}: {reason}")

@@ -93,18 +93,19 @@ class SwarmProvider:
             deploy.prune_configs(self.client, self.project, stackfile.config_names(document, self.project))
         return []  # `docker stack deploy`'s own warnings are in its output, which a failure shows
 
-    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None) -> None:
+    def wait_ready(self, plan: DeployPlan, timeout_s: float, resources: Collection[str] | None = None,
+                   settle_s: float = 0.0) -> None:
         names = plan.resources if resources is None else tuple(r for r in plan.resources if r in resources)
         with docker_engine.translated("report the services' state"):
-            self._wait_ready(names, timeout_s)
+            self._wait_ready(names, timeout_s, settle_s)
 
-    def _wait_ready(self, resources: Sequence[str], timeout_s: float) -> None:
+    def _wait_ready(self, resources: Sequence[str], timeout_s: float, settle_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         names = [self._service(name) for name in resources]
         ready.wait(ready.Probe(
             assess=lambda: [(name, readiness.state(self.client, name, self._applied_at)) for name in names],
             pause=lambda _remaining: blocking.sleep(readiness.POLL_S),  # the engine's events say too little
-            evidence=lambda name, state: self._logs(name, container=state.container)), timeout_s)
+            evidence=lambda name, state: self._logs(name, container=state.container)), timeout_s, settle_s)
         for name in names:
             ports = readiness.published_tcp_ports(self.client, name)
             port = readiness.wait_ports(sorted(ports), deadline)
