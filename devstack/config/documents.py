@@ -43,6 +43,12 @@ def yaml_documents(text: str, file: str) -> list[Any]:
     return [checked(document, file) for document in found]
 
 
+def document_lines(text: str) -> list[int]:
+    """The line (from 1) where each document of a YAML text starts; for a text yaml_documents has read."""
+    return [int(event.start_mark.line) + 1 for event in yaml.parse(text, Loader=_YAML_LOADER)
+            if isinstance(event, yaml.DocumentStartEvent) and event.start_mark is not None]
+
+
 def _yaml_line(err: yaml.YAMLError, text: str) -> int | None:
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     if mark is not None:

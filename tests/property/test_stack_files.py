@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devstack.config.model import Forward
+from devstack.errors import ConfigError
 from devstack.providers.swarm import stackfile
 from tests.property import generated
 from tests.property.outcome import loads_or_refused
@@ -65,3 +66,14 @@ def test_spliced_stack_files_render_or_are_refused(folder: Path, stack: str, cut
 @given(text=st.one_of(TRAPS, st.binary(max_size=200).map(lambda b: b.decode("utf-8", "surrogateescape"))))
 def test_yaml_traps_are_refused(folder: Path, text: str) -> None:
     _render(folder, STACKS[0], text)
+
+
+def test_a_second_document_is_refused_at_the_line_it_starts(folder: Path) -> None:
+    # Found by the spliced test: a `%YAML` directive and `---` cut into the demo's stack file made two documents,
+    # refused with no line to look at.
+    path = folder / STACKS[0]
+    path.write_text("services:\n  relay: {image: relay}\n%YAML 1.1\n---\nsecrets: {}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        stackfile.render(path, STACKS[0], INPUTS)
+    assert caught.value.file == f"{STACKS[0]}:3", caught.value  # the second document starts at its directive
+    assert "found 2 (the second starts here)" in str(caught.value)

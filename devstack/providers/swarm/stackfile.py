@@ -98,7 +98,9 @@ def holding(rendered: Rendered, started: frozenset[str], existing: frozenset[str
 def _parse(text: str, display: str) -> dict[str, Any]:
     found = documents.yaml_documents(text, display)
     if len(found) > 1:
-        raise ConfigError(display, "", f"expected one YAML document, found {len(found)}")
+        second = documents.document_lines(text)[1]
+        raise ConfigError(f"{display}:{second}", "", f"expected one YAML document, found {len(found)} (the second "
+                          "starts here)")
     document = found[0] if found else None
     if not isinstance(document, dict) or not isinstance(document.get("services"), dict) or not document["services"]:
         raise ConfigError(display, "services", "expected a compose file with at least one service")
