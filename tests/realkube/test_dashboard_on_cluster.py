@@ -64,7 +64,10 @@ def test_a_trigger_click_restarts_and_the_row_shows_the_new_cycle(page: Page) ->
 
 
 def test_a_saved_file_shows_a_new_cycle_without_a_reload(page: Page, dashboard: Dashboard) -> None:
-    browsing.save_shows_a_new_cycle(page, dashboard.project.root.parent / "relay" / "relay.py", WAIT_MS)
+    try:
+        browsing.save_shows_a_new_cycle(page, dashboard.project.root.parent / "relay" / "relay.py", WAIT_MS)
+    except AssertionError as err:  # the daemon's own words for what went wrong
+        raise AssertionError("\n".join([str(err), "devstack up said:", *dashboard.daemon.lines[-30:]])) from None
     greeting = httpx.get(f"http://127.0.0.1:{dashboard.project.port('RELAY_PORT')}/", timeout=30).text
     assert greeting == "devstack demo relay, edited\n"
 
