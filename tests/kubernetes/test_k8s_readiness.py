@@ -139,3 +139,23 @@ def test_rollout_rules(obj: dict[str, object], ready: bool, fatal: bool) -> None
 
     state = health.rollout(obj)
     assert (state.ready, state.fatal) == (ready, fatal)
+
+
+def test_a_rollout_just_written_is_not_taken_as_done_from_the_cache(env: Env) -> None:
+    # The watch tells of a write a moment after the server answered it: until it has, the cache shows the
+    # workload as it was, rolled out and ready. Readiness waits for the watch rather than trusting that.
+    provider = env.provider()
+    deploy(env, provider)
+    plan = provider.plan(IMAGES)
+    with provider.cache.hold({("demo", "Deployment")}):
+        (relay,) = [o for o in provider.cache.objects("demo", "Deployment") if o["metadata"]["name"] == "relay"]
+    generation = int(relay["metadata"]["generation"])
+    provider.cache.wrote({**relay, "metadata": {**relay["metadata"], "generation": generation + 1}})
+    with pytest.raises(ReadinessError) as caught:
+        provider.wait_ready(plan, 1.0)
+    assert caught.value.resource == "relay" and "not seen by the watch yet" in caught.value.reason
+    provider.cache.wrote({**relay, "metadata": {**relay["metadata"], "uid": "a-new-one"}})  # deleted, created anew
+    with pytest.raises(ReadinessError):
+        provider.wait_ready(plan, 0.5)
+    provider.cache.wrote(relay)  # the watch has it as written: ready
+    provider.wait_ready(plan, 5.0)

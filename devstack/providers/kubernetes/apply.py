@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from devstack import blocking, labels
@@ -28,6 +28,7 @@ _CRD_WAIT_S = 30.0
 KEPT = ("PersistentVolumeClaim", "Namespace", "CustomResourceDefinition")
 RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
 _RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # kubectl's own: other tools show it the same way
+Written = Callable[[Json], None]  # an object as the server answered a write of it (WatchCache.wrote)
 
 
 def is_current(api: Api, discovery: Discovery, rendered: Rendered) -> bool:
@@ -40,14 +41,16 @@ def is_current(api: Api, discovery: Discovery, rendered: Rendered) -> bool:
     return True
 
 
-def apply(api: Api, discovery: Discovery, rendered: Rendered, project: str) -> list[str]:
-    """Apply every object; the server's warnings, one line per warning text naming where it came from."""
+def apply(api: Api, discovery: Discovery, rendered: Rendered, project: str,
+          written: Written = lambda _obj: None) -> list[str]:
+    """Apply every object, each as the server answered told to `written`; the server's warnings, one line per
+    warning text naming where it came from."""
     for namespace in rendered.namespaces:
         ensure_namespace(api, namespace, project)
     warned: dict[str, list[str]] = {}
     for obj, source in zip(rendered.objects, rendered.sources, strict=True):
         resource = discovery.find(obj["apiVersion"], obj["kind"])
-        for text in _apply_one(api, resource, obj, source):
+        for text in _apply_one(api, resource, obj, source, written):
             warned.setdefault(text, []).append(f"{source} ({obj['kind']} {obj['metadata']['name']})")
         if obj["kind"] == "CustomResourceDefinition":
             _wait_established(api, resource, obj["metadata"]["name"])
@@ -121,19 +124,19 @@ _CLAIM_TEMPLATES_CONFLICT = re.compile(r'.*Apply failed with 1 conflict: conflic
                                        r"(?: using [^:]+)?: \.spec\.volumeClaimTemplates\s*", re.DOTALL)
 
 
-def _apply_one(api: Api, resource: Resource, obj: Json, source: str) -> list[str]:
+def _apply_one(api: Api, resource: Resource, obj: Json, source: str, written: Written) -> list[str]:
     """Apply one object; the warnings the server gave."""
     path = resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"])
     query = [("fieldManager", FIELD_MANAGER)]
     warnings: list[str] = []
     try:
         try:
-            api.call("PATCH", path, query=query, body=obj, content_type=APPLY_PATCH, warnings=warnings)
+            written(api.call("PATCH", path, query=query, body=obj, content_type=APPLY_PATCH, warnings=warnings))
         except ApiError as err:
             if err.status != 409 or not _CLAIM_TEMPLATES_CONFLICT.fullmatch(str(err)):
                 raise
-            api.call("PATCH", path, query=[*query, ("force", "true")], body=obj, content_type=APPLY_PATCH,
-                     warnings=warnings)
+            written(api.call("PATCH", path, query=[*query, ("force", "true")], body=obj, content_type=APPLY_PATCH,
+                             warnings=warnings))
     except ApiError as err:
         what = f"{source}: applying {obj['kind']} {obj['metadata']['name']!r}"
         if err.status == 409:
@@ -157,7 +160,8 @@ def _wait_established(api: Api, resource: Resource, name: str) -> None:
     raise DeployError(f"CustomResourceDefinition {name!r} was not established within {_CRD_WAIT_S:.0f}s")
 
 
-def restart(api: Api, discovery: Discovery, candidates: Sequence[Json], resource: str) -> None:
+def restart(api: Api, discovery: Discovery, candidates: Sequence[Json], resource: str,
+            written: Written = lambda _obj: None) -> None:
     """New pods of `resource` (one of `candidates`, the project's restartable workloads): a changed pod template
     annotation."""
     found = [obj for obj in candidates if obj["metadata"]["name"] == resource]
@@ -166,5 +170,5 @@ def restart(api: Api, discovery: Discovery, candidates: Sequence[Json], resource
     obj = found[0]
     patch = {"spec": {"template": {"metadata": {"annotations": {_RESTARTED_AT: datetime.now(UTC).isoformat()}}}}}
     path = discovery.find(obj["apiVersion"], obj["kind"]).item(obj["metadata"]["namespace"], resource)
-    api.call("PATCH", path, query=[("fieldManager", "devstack-restart")], body=patch,
-             content_type="application/strategic-merge-patch+json")
+    written(api.call("PATCH", path, query=[("fieldManager", "devstack-restart")], body=patch,
+                     content_type="application/strategic-merge-patch+json"))

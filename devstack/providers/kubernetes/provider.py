@@ -153,8 +153,9 @@ class KubernetesProvider:
         rendered = _rendered(plan)
         self._deliver_missing(plan.images)
         if resources is not None:  # a stage of a deploy in dependency order: the other workloads wait
-            return self._once(apply.apply(self.api, self.discovery, render.holding(rendered, resources), self.project))
-        warnings = apply.apply(self.api, self.discovery, rendered, self.project)
+            return self._once(apply.apply(self.api, self.discovery, render.holding(rendered, resources), self.project,
+                                          self.cache.wrote))
+        warnings = apply.apply(self.api, self.discovery, rendered, self.project, self.cache.wrote)
         # The first prune looks in every kind the server lists; later ones where the project's objects were found
         # and where this deploy put them (nothing else creates objects of the project).
         self._prune_kinds = apply.prune(self.api, self.discovery, rendered, self.project, self._prune_kinds)
@@ -272,7 +273,7 @@ class KubernetesProvider:
     def restart(self, resource: str) -> None:
         """New pods of the same spec, as `kubectl rollout restart` does."""
         candidates = [obj for kind in apply.RESTARTABLE for obj in self.view.objects(kind)]
-        apply.restart(self.api, self.discovery, candidates, resource)
+        apply.restart(self.api, self.discovery, candidates, resource, self.cache.wrote)
         self._pods_changed_by_us()
 
     def down(self, options: DownOptions) -> DownReport:

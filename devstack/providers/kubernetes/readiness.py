@@ -52,6 +52,8 @@ def assess(cache: WatchCache, workload: Workload, grace_s: float) -> ready.State
     """The workload's state as the cache has it (its reason scrubbed of dev secrets: it reaches the output)."""
     objects = cache.objects(workload.namespace, workload.kind)
     obj = next((o for o in objects if o["metadata"]["name"] == workload.name), None)
+    if obj is not None and cache.behind(obj):
+        return ready.State(False, "the change just written not seen by the watch yet")
     pods = [p for p in cache.objects(workload.namespace, "Pod") if workloads.owned(p, workload.kind, workload.name)]
     state = health.assess(obj, pods, lambda pod: events(cache.api, pod), grace_s)
     return dataclasses.replace(state, reason=cache.api.scrub(state.reason))

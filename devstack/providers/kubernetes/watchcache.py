@@ -37,6 +37,8 @@ class WatchCache:
         self._holds: dict[Key, int] = {}
         self._listeners: dict[Key, list[Listener]] = {}
         self._changed: list[threading.Event] = []
+        self._written: dict[tuple[str, str, str], tuple[str, int]] = {}  # (namespace, kind, name) → (uid,
+        # generation) of our last write
         self._lock = threading.Lock()  # the maps above
         self._starting = threading.Lock()  # one hold or release at a time: a key starts (lists) once
 
@@ -73,6 +75,22 @@ class WatchCache:
         if informer is None:
             raise RuntimeError(f"watch cache: {kind} in {namespace} is read without a hold")
         return informer.objects()
+
+    def wrote(self, obj: Json) -> None:
+        """A write of ours, as the server answered it. Its watch event comes a moment later (later still on a
+        loaded machine), and until then the cache holds the object as it was: a rollout just asked for would
+        look done already. Readiness asks `behind` until the watch has caught up."""
+        key, uid, generation = _written(obj)
+        with self._lock:
+            self._written[key] = (uid, generation)  # our writes are answered in their order: the last one counts
+
+    def behind(self, obj: Json) -> bool:
+        """Whether this object, as the cache holds it, predates the spec we last wrote to it (or is an object of
+        that name from before we created it anew)."""
+        key, uid, generation = _written(obj)
+        with self._lock:
+            wrote = self._written.get(key)
+        return wrote is not None and (uid != wrote[0] or generation < wrote[1])
 
     def peek(self, namespace: str, kind: str) -> list[Json] | None:
         """The objects when somebody holds the key now, else None (then ask the server)."""
@@ -154,3 +172,9 @@ class WatchCache:
             listener(event, obj)
         for waiter in changed:
             waiter.set()
+
+
+def _written(obj: Json) -> tuple[tuple[str, str, str], str, int]:
+    meta = obj.get("metadata") or {}
+    key = (str(meta.get("namespace", "")), str(obj.get("kind", "")), str(meta.get("name", "")))
+    return key, str(meta.get("uid", "")), int(meta.get("generation", 0))
