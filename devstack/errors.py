@@ -6,6 +6,7 @@ and an exit code.
     ├── UsageError               exit 2: a command-line argument is wrong
     ├── TemporaryError           the cause is outside the project's files: the daemon retries with backoff
     │   ├── EngineUnavailable    the Docker engine (or cluster API) cannot be reached, or is not ready yet
+    │   ├── RegistryUnavailable  the cluster's image registry could not be reached during a push
     │   └── PortInUse            a port devstack must bind or publish is held by another process
     ├── ContextError             a file or folder of a build context cannot be read; names it
     ├── BuildError               an image failed to build; names the image, the step and the last output
@@ -69,6 +70,10 @@ class EngineUnavailable(TemporaryError):
 
 
 class PortInUse(TemporaryError):
+    pass
+
+
+class RegistryUnavailable(TemporaryError):
     pass
 
 

@@ -159,3 +159,26 @@ def test_a_rollout_just_written_is_not_taken_as_done_from_the_cache(env: Env) ->
         provider.wait_ready(plan, 0.5)
     provider.cache.wrote(relay)  # the watch has it as written: ready
     provider.wait_ready(plan, 5.0)
+
+
+def backing_off(message: str) -> dict[str, object]:
+    return {"metadata": {"name": "relay-1", "creationTimestamp": "2026-12-07T10:00:00Z"},
+            "status": {"phase": "Pending", "containerStatuses": [
+                {"name": "relay", "ready": False, "restartCount": 0,
+                 "state": {"waiting": {"reason": "ImagePullBackOff", "message": message}}}]}}
+
+
+@pytest.mark.parametrize(("message", "fatal"), [
+    # The kubelet's words (Kubernetes 1.37, containerd 2) for an image its registry does not have:
+    ('Back-off pulling image "127.0.0.1:5001/relay:1": ErrImagePull: rpc error: code = NotFound desc = failed to pull '
+     'and unpack image "127.0.0.1:5001/relay:1": failed to resolve image: 127.0.0.1:5001/relay:1: not found', True),
+    # ... and for a registry that was not there (stopped, restarting): the kubelet pulls again, so the wait goes on.
+    ('Back-off pulling image "127.0.0.1:5001/relay:1": ErrImagePull: failed to pull and unpack image '
+     '"127.0.0.1:5001/relay:1": failed to resolve reference "127.0.0.1:5001/relay:1": failed to do request: Head '
+     '"http://127.0.0.1:5001/v2/relay/manifests/1": dial tcp 127.0.0.1:5001: connect: connection refused', False),
+])
+def test_a_pull_that_could_not_reach_the_registry_is_waited_out(message: str, fatal: bool) -> None:
+    from devstack.providers.kubernetes import health
+
+    state = health.diagnose([backing_off(message)], lambda pod: [], grace_s=20)
+    assert state is not None and "ImagePullBackOff" in state.reason and state.fatal is fatal

@@ -1,5 +1,6 @@
 """The test cluster's own parts failing under `devstack up` of the demo's Kubernetes profile, a forward in use: the
-API server stopped for 20 s, etcd restarted, the kubelet restarted. For each, `devstack status` says what is wrong
+API server stopped for 20 s, etcd restarted, the kubelet restarted, the registry restarted while a rebuild pushes
+to it, a pod's container killed. For each, `devstack status` says what is wrong
 (the time it took is printed), the daemon keeps running, and once the part is back devstack converges by itself,
 with no edit: every resource ready, the smoke tests green, the forwards answering and the relay's log lines
 followed again. The time to recover (from the part's start to all of that) is printed; docs/benchmarks.md has the
@@ -33,6 +34,7 @@ from tests.realkube.conftest import KubeProject, TestCluster, copy_demo
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER = REPO / "tests" / "cluster" / "cluster.py"
 LOCK = Path(os.environ.get("DEVSTACK_CLUSTER_LOCK", "/run/lock/devstack-test-cluster.lock"))
+STATE = Path(os.environ.get("DEVSTACK_CLUSTER_STATE", "/var/lib/devstack-test-cluster"))
 NOTICE_S = 120  # bound on waiting for status to say what is wrong (the goal, 5 s, is measured, not asserted)
 RECOVER_S = 300
 
@@ -175,12 +177,60 @@ def test_kubelet_restarted(up: tuple[KubeProject, Daemon]) -> None:
     restart(*up, "kubelet")
 
 
-def restart(project: KubeProject, daemon: Daemon, name: str) -> None:
-    """Under the exclusive hold: the part stopped until status says what is wrong, started again, the cluster
-    answering; then, with the hold let go, devstack's own recovery."""
+def restart(project: KubeProject, daemon: Daemon, name: str, before: Callable[[], None] = lambda: None) -> None:
+    """Under the exclusive hold: `before` (what leads up to the fault), the part stopped until status says what is
+    wrong, started again, the cluster answering; then, with the hold let go, devstack's own recovery."""
     with exclusive():
+        before()
         with stopped(name):
             noticed(project, daemon, f"{name} stopped")
         back = time.monotonic()
         wait_cluster()
     recovered(project, daemon, f"{name} restarted", back)
+
+
+def test_registry_restarted_during_a_push(up: tuple[KubeProject, Daemon]) -> None:
+    project, daemon = up
+    dockerfile = project.root.parent / "relay" / "Dockerfile"
+    log = STATE / "logs" / "registry.log"
+
+    def push() -> None:
+        seen = log.stat().st_size
+        dockerfile.write_text(dockerfile.read_text() + f"# pushed while the registry restarts {time.time()}\n")
+        _pushing(log, seen)
+
+    mark = daemon.mark()
+    restart(project, daemon, "registry", push)
+    assert daemon.wait_for(r"relay .*changed → built.*smoke ✓", after=mark, timeout=RECOVER_S)
+
+
+def _pushing(log: Path, seen: int) -> None:
+    """Until the engine's push of the relay reaches the registry (its access log shows the upload)."""
+    deadline = time.monotonic() + RECOVER_S
+    upload = re.compile(r'"(POST|HEAD|PUT|PATCH) /v2/relay/blobs/.*"docker/')  # the engine's, not a node's pull
+    while not upload.search(log.read_bytes()[seen:].decode(errors="replace")):
+        assert time.monotonic() < deadline, "no push of the relay reached the registry"
+        time.sleep(0.05)
+
+
+def test_a_pod_container_killed(up: tuple[KubeProject, Daemon]) -> None:
+    project, daemon = up
+    with exclusive():  # short: only this project's pod is touched, but the kill must not race another fault
+        pid = _relay_process(project)
+        os.kill(pid, 9)
+    killed = time.monotonic()
+    noticed(project, daemon, "relay container killed")
+    recovered(project, daemon, "relay container killed", killed)
+
+
+def _relay_process(project: KubeProject) -> int:
+    """The host pid of the relay's process, found by its pod's uid in its cgroup."""
+    uid = project.pods("relay")[0]["metadata"]["uid"]
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            cgroup = (proc / "cgroup").read_text()
+            if (uid in cgroup or uid.replace("-", "_") in cgroup) and b"relay.py" in (proc / "cmdline").read_bytes():
+                return int(proc.name)
+    raise AssertionError(f"no process of the relay's pod {uid}")

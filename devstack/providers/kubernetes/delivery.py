@@ -16,9 +16,10 @@ import docker.errors
 import yaml
 
 from devstack import blocking
-from devstack.errors import DeployError
+from devstack.errors import DeployError, RegistryUnavailable
 from devstack.formats import reference
 from devstack.images import docker_engine
+from devstack.providers.kubernetes import health
 from devstack.providers.kubernetes.api import APPLY_PATCH, Api
 from devstack.providers.kubernetes.clusters import Registry
 
@@ -75,10 +76,18 @@ def _push(client: docker.DockerClient, tag: str, registry: Registry) -> None:
         for line in client.images.push(target, tag=version, stream=True, decode=True):
             blocking.check()  # Ctrl-C stops a push between two lines of its progress
             if "error" in line:
-                raise DeployError(f"pushing {target}:{version} to {registry.push} failed: {line['error']}\n"
-                                  "  is the registry running? (kubernetes.registry in devstack.toml)")
+                raise _failed(f"{target}:{version}", registry, str(line["error"]))
     except docker.errors.APIError as err:
-        raise DeployError(f"pushing {target}:{version} to {registry.push} failed: {err.explanation}") from None
+        raise _failed(f"{target}:{version}", registry, str(err.explanation)) from None
+
+
+def _failed(ref: str, registry: Registry, reason: str) -> DeployError | RegistryUnavailable:
+    """A push the registry was not there for (restarting, say) is tried again with backoff, by the daemon, with no
+    edit; any other failure waits for one."""
+    message = f"pushing {ref} to {registry.push} failed: {reason}"
+    if health.unreachable(reason):
+        return RegistryUnavailable(f"{message}\n  is the registry running? devstack tries again")
+    return DeployError(f"{message}\n  is the registry running? (kubernetes.registry in devstack.toml)")
 
 
 def missing(api: Api, image_refs: Sequence[str]) -> list[str]:

@@ -5,12 +5,14 @@ replicas are available (Deployments, ReplicaSets), ready (StatefulSets) or sched
 (DaemonSets); a Job has completed; a Pod runs and is ready.
 
 When it is not, the pods say why. Some reasons end the wait at once, because waiting longer cannot help:
-an image that cannot be pulled, a container that keeps crashing, a pod no node can take (after a grace period:
-a fresh cluster's node may still be coming up). A failing probe is reported when the wait times out.
+an image that cannot be pulled (but not a registry that could not be reached: the kubelet pulls again), a
+container that keeps crashing, a pod no node can take (after a grace period: a fresh cluster's node may still be
+coming up). A failing probe is reported when the wait times out.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,10 @@ Events = Callable[[Json], list[Json]]  # a pod → its events, newest last
 
 FATAL_WAITING = frozenset({"ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError",
                            "CreateContainerError", "InvalidImageName", "ErrImageNeverPull", "RunContainerError"})
+# A pull that failed because the registry could not be reached (restarting, a network blip) is no verdict on the
+# image: the kubelet pulls again (its back-off doubles from 10 s to 5 min), so the wait goes on.
+_UNREACHABLE = re.compile(r"connection refused|connection reset|i/o timeout|no route to host|network is unreachable|"
+                          r"TLS handshake timeout|server misbehaving|: EOF\b|503 Service Unavailable|502 Bad Gateway")
 
 
 def rollout(obj: Json) -> State:
@@ -123,8 +129,14 @@ def _fatal_container(pod: Json, container: Json, waiting: Json, events: Events) 
         probe = _last_event(events(pod), "Unhealthy")
         if probe:
             text += f"; {probe}"
-    return State(False, text, fatal=True, pod=name, container=container["name"],
+    waited_out = reason == "ImagePullBackOff" and unreachable(waiting.get("message", ""))
+    return State(False, text, fatal=not waited_out, pod=name, container=container["name"],
                  previous=crashed and int(container.get("restartCount", 0)) > 0)
+
+
+def unreachable(message: str) -> bool:
+    """The words of a pull or push that did not reach the registry (as containerd and the Docker engine say it)."""
+    return _UNREACHABLE.search(message) is not None
 
 
 def pod_ready(pod: Json) -> bool:
