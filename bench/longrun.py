@@ -200,8 +200,9 @@ RSS_SLACK = 20 * 2**20  # bytes: the goal allows RSS to move this much between t
 
 
 def assert_flat(target: Target, daemon: Daemon, cycles: int, early_at: int, where: str) -> None:
-    """Drive `cycles` cycles; the daemon's fds, threads and tasks at cycle `early_at` and at the last are equal, its
-    RSS within RSS_SLACK; every save was synced or built once; every forward answers; the daemon runs on."""
+    """Drive `cycles` cycles; the daemon's fds, threads and tasks at the last are no more than at cycle `early_at`
+    (a leak grows; a worker still ending at the early reading may make that one higher), its RSS within
+    RSS_SLACK; every save was synced or built once; every forward answers; the daemon runs on."""
     run = LongRun(target, daemon)
     run.begin()
     readings: dict[int, Vitals] = {}
@@ -212,7 +213,7 @@ def assert_flat(target: Target, daemon: Daemon, cycles: int, early_at: int, wher
     early, last = readings[early_at], readings[cycles]
     print(f"\n{where}, cycle {early_at}: {early.line()}\n{where}, cycle {cycles}: {last.line()}")
     grown = {kind: n - dict(early.files).get(kind, 0) for kind, n in last.files if n > dict(early.files).get(kind, 0)}
-    assert (last.fds, last.threads, last.tasks) == (early.fds, early.threads, early.tasks), (early, last, grown)
+    assert last.fds <= early.fds and last.threads <= early.threads and last.tasks <= early.tasks, (early, last, grown)
     assert abs(last.rss_bytes - early.rss_bytes) <= RSS_SLACK, (early, last)
     assert run.counted() == run.saves
     run.use_forwards()

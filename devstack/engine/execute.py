@@ -6,6 +6,7 @@ writes the board; a converge's progress goes to the loop through `report`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -96,6 +97,9 @@ async def reload(context: Context) -> ev.Reloaded:
         return ev.Reloaded(error=str(err))
     await context.provider.disconnect()  # the forwards' next connections go through the new provider
     context.provider.close()
+    # The old provider's watches, followers and tunnels reference each other: left to the cyclic collector, which
+    # runs rarely in a quiet daemon, they would keep their connections to the cluster open for hours.
+    gc.collect()
     context.config, context.provider = config, context.make_provider(config)
     return ev.Reloaded(project=config.project, disabled=config.disabled)
 
