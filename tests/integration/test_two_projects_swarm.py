@@ -88,15 +88,21 @@ def test_each_status_and_logs_are_its_own(both: tuple[Running, Running], engine:
 def test_each_forward_reaches_its_own_sink(both: tuple[Running, Running]) -> None:
     """A message sent into the demo's sink is captured there, and not at Mailu's sink, whose forward is Mailu's."""
     demo, mailu = both
+    reaches_only_its_own_sink(demo.project.port("SINK_SMTP_PORT"), demo.project.port("SINK_HTTP_PORT"),
+                              mailu.project.port("SINK_HTTP_PORT"))
+
+
+def reaches_only_its_own_sink(smtp_port: int, own_http: int, other_http: int) -> None:
+    """A message sent to the sink at `smtp_port` is captured by the sink at `own_http`, not by the other one."""
     message_id = f"<two-{uuid.uuid4().hex}@devstack.test>"
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "a@devstack.test", "b@example.com", "which sink"
     message["Message-ID"] = message_id
-    message.set_content("to the demo's sink")
-    with smtplib.SMTP("127.0.0.1", demo.project.port("SINK_SMTP_PORT"), timeout=30) as smtp:
+    message.set_content("to one project's sink")
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as smtp:
         smtp.send_message(message)
-    assert message_id in _captured(demo.project.port("SINK_HTTP_PORT"))
-    assert message_id not in _captured(mailu.project.port("SINK_HTTP_PORT"))
+    assert message_id in _captured(own_http)
+    assert message_id not in _captured(other_http)
 
 
 def _captured(port: int) -> str:
