@@ -31,7 +31,10 @@ from devstack.config import loader
 from devstack.web import control
 
 KINDS = ("live", "live", "rebuild", "config", "typo")
-SETTLE_S = 0.5  # between the readings of the daemon's counts: the least of three is taken (transient tasks)
+SETTLE_S = 0.5  # between the readings of the daemon's counts: the least of READINGS is taken (transient ones)
+# Over 5 s: a forward's tunnel to a pod that went is retired after 2 s, a log stream ends with its pod; what is
+# still open after that at every reading is held.
+READINGS = 10
 CYCLE_WAIT_S = 300
 # The cycle line of a save (not the build's own output, `relay | Successfully built`): a live update's says
 # "synced"; a rebuild's goes on to "built" on swarm, to the smoke tests on Kubernetes (its push and rollout are on
@@ -135,18 +138,21 @@ class LongRun:
             _eventually(lambda: _get(self.target.relay_url)[1] == f"{self.greeting}\n",
                         f"the relay greets with the last save, {self.greeting!r}")
 
-    def vitals(self) -> Vitals:
-        """The daemon's counts now: the least of three readings SETTLE_S apart, so that a task or connection that
-        is just ending is not taken for a leak (a leak stays in every reading)."""
+    def vitals(self, *, most: bool = False) -> Vitals:
+        """The daemon's counts over READINGS readings SETTLE_S apart: the least of each, so that a task or
+        connection just ending is not taken for a leak (a leak stays in every reading); with `most`, the greatest,
+        for the early reading a later one is held to (a worker stopped for a moment, as when a reload replaces the
+        provider, must not make the baseline low)."""
+        pick = max if most else min
         config = loader.load(self.target.config, environ=self.target.env)
         endpoint = control.find(config)
         assert endpoint is not None, "no running daemon"
         readings = []
-        for _ in range(3):
+        for _ in range(READINGS):
             time.sleep(SETTLE_S)
             readings.append(control.call(endpoint, "GET", "/api/process"))
-        fds, threads, tasks, rss = (min(int(r[key]) for r in readings) for key in ("fds", "threads", "tasks",
-                                                                                   "rss_bytes"))
+        fds, threads, tasks, rss = (pick(int(r[key]) for r in readings) for key in ("fds", "threads", "tasks",
+                                                                                    "rss_bytes"))
         return Vitals(fds, threads, tasks, rss, files=tuple(sorted(open_files(endpoint.pid).items())))
 
     def counted(self) -> dict[str, int]:
@@ -209,7 +215,7 @@ def assert_flat(target: Target, daemon: Daemon, cycles: int, early_at: int, wher
     for n in range(1, cycles + 1):
         run.cycle(n)
         if n in (early_at, cycles):
-            readings[n] = run.vitals()
+            readings[n] = run.vitals(most=n == early_at)
     early, last = readings[early_at], readings[cycles]
     print(f"\n{where}, cycle {early_at}: {early.line()}\n{where}, cycle {cycles}: {last.line()}")
     grown = {kind: n - dict(early.files).get(kind, 0) for kind, n in last.files if n > dict(early.files).get(kind, 0)}

@@ -64,7 +64,7 @@ def measure(target: Target, options: list[str], cycles: int, early: int, every: 
             run.cycle(n)
             done = n
             if n in (early, cycles) or n % every == 0:
-                readings[n] = vars(run.vitals())
+                readings[n] = vars(run.vitals(most=n == early))
                 print(f"cycle {n}: {readings[n]}", flush=True)
         run.use_forwards()
         return {"cycles": done, "seconds": time.monotonic() - started, "vitals": readings, "saves": run.saves,

@@ -72,9 +72,17 @@ def build(message_id: str, captured: Sequence[dict[str, Any]], lines: Sequence[L
     entries = [_arrival(m) for m in captured]
     entries += [{"t": at, "kind": "log", "where": f"{resource}/{source}" if source else resource, "text": text}
                 for _, at, resource, source, text in lines]
-    entries += [_sent(run, result) for run in runs for result in run.get("results", [])
-                if any(_sent_it(run, result, m) for m in captured)]
+    senders = {id(pair[1]): pair for m in captured if (pair := _sender(runs, m)) is not None}
+    entries += [_sent(run, result) for run, result in senders.values()]
     return sorted(entries, key=lambda e: float(e["t"]))
+
+
+def _sender(runs: Sequence[dict[str, Any]], message: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The smoke test that sent the message: of those that could have (its sender and recipients, the time of its
+    arrival), the one that started last. Runs a few seconds apart both fit a message within the slack; a message
+    cannot have come from a test that started after it arrived, so the latest of those fitting is the one."""
+    fitting = [(run, result) for run in runs for result in run.get("results", []) if _sent_it(run, result, message)]
+    return max(fitting, key=lambda pair: float(pair[1]["started"]), default=None)
 
 
 def _arrival(message: dict[str, Any]) -> dict[str, Any]:

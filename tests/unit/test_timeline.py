@@ -69,3 +69,12 @@ def test_message_ids_compare_without_brackets_or_case() -> None:
     assert not timeline.same_id("<>", "")
     assert timeline.kumo_ref([["Subject", "x"]]) is None
     assert timeline.kumo_ref([["X-KumoRef", "not base64 json!"]]) == ("not base64 json!", {})
+
+
+def test_of_two_runs_that_fit_the_one_that_started_last_sent_it() -> None:
+    # Seen in CI: two smoke runs 5 s apart, and the second's message arrived within the first's slack.
+    message = captured(1005.4)
+    earlier, later = run(1000.0, 0.6), {**run(1005.0, 0.6), "id": 4}
+    entries = timeline.build(ID, [message], [], [earlier, later])
+    assert [e["text"] for e in entries if e["kind"] == "smoke"] == \
+        ["inject (http-inject, run 4, asked for) sent it: 2 accepted"]
