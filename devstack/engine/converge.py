@@ -140,9 +140,8 @@ async def within(config: Config, provider: Provider, console: Console, timeout_s
     """Converge once on the running loop, within `timeout_s` for everything (builds included)."""
     try:
         # A little grace, so a readiness wait that runs out reports its own, more telling, error first.
-        return await asyncio.wait_for(converge(config, provider, console, timeout_s, builder=builder,
-                                                       settle_s=settle_s),
-                                      timeout_s + _GRACE_S)
+        passed = converge(config, provider, console, timeout_s, builder=builder, settle_s=settle_s)
+        return await asyncio.wait_for(passed, timeout_s + _GRACE_S)
     except TimeoutError:
         message = f"timed out after {timeout_s:.0f}s (raise --timeout if the stack needs longer)"
         raise DevstackError(message) from None

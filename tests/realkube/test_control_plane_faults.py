@@ -1,7 +1,7 @@
 """The test cluster's own parts failing under `devstack up` of the demo's Kubernetes profile, a forward in use: the
 API server stopped for 20 s, etcd restarted, the kubelet restarted, the registry restarted while a rebuild pushes
-to it, a pod's container killed. For each, `devstack status` says what is wrong
-(the time it took is printed), the daemon keeps running, and once the part is back devstack converges by itself,
+to it, a pod's container killed. For each, `devstack status` says what is wrong (the time it took is printed),
+the daemon keeps running, and once the part is back devstack converges by itself,
 with no edit: every resource ready, the smoke tests green, the forwards answering and the relay's log lines
 followed again. The time to recover (from the part's start to all of that) is printed; docs/benchmarks.md has the
 numbers.

@@ -37,8 +37,8 @@ class WatchCache:
         self._holds: dict[Key, int] = {}
         self._listeners: dict[Key, list[Listener]] = {}
         self._changed: list[threading.Event] = []
-        self._written: dict[tuple[str, str, str], tuple[str, int]] = {}  # (namespace, kind, name) → (uid,
-        # generation) of our last write
+        # (namespace, kind, name) → (uid, generation) of devstack's last write of the object
+        self._written: dict[tuple[str, str, str], tuple[str, int]] = {}
         self._lock = threading.Lock()  # the maps above
         self._starting = threading.Lock()  # one hold or release at a time: a key starts (lists) once
 
