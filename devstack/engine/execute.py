@@ -92,15 +92,19 @@ async def reload(context: Context) -> ev.Reloaded:
     project = context.config.project
     try:
         config = context.load()
+        provider = context.make_provider(config)  # one refused (a context that is no dev cluster) keeps the old
     except DevstackError as err:
         context.console.event(project, f"config not reloaded: {err} (the stack keeps running)", ok=False)
         return ev.Reloaded(error=str(err))
-    await context.provider.disconnect()  # the forwards' next connections go through the new provider
-    context.provider.close()
+    old = context.provider
+    context.logs.hand_over(provider.follow_logs)  # before the old one closes: its log streams end with it
+    await old.disconnect()  # the forwards' next connections go through the new provider
+    context.config, context.provider = config, provider
+    old.close()
     # The old provider's watches, followers and tunnels reference each other: left to the cyclic collector, which
     # runs rarely in a quiet daemon, they would keep their connections to the cluster open for hours.
+    del old
     gc.collect()
-    context.config, context.provider = config, context.make_provider(config)
     return ev.Reloaded(project=config.project, disabled=config.disabled)
 
 
