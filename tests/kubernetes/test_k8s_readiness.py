@@ -12,6 +12,7 @@ from fakekube_sim import SCHEDULER_MESSAGE
 from k8s_env import Env
 
 from devstack.errors import ReadinessError
+from devstack.providers.kubernetes import health
 from devstack.providers.kubernetes.provider import KubernetesProvider
 
 IMAGES = {"relay": "relay:0123456789abcdef", "sink": "sink:fedcba9876543210"}
@@ -182,3 +183,20 @@ def test_a_pull_that_could_not_reach_the_registry_is_waited_out(message: str, fa
 
     state = health.diagnose([backing_off(message)], lambda pod: [], grace_s=20)
     assert state is not None and "ImagePullBackOff" in state.reason and state.fatal is fatal
+
+
+def _running_pod(ready_at: str, started_at: str, **metadata: str) -> dict[str, object]:
+    conditions = [{"type": "Ready", "status": "True", "lastTransitionTime": ready_at}] if ready_at else []
+    return {"metadata": {"name": "relay-1", **metadata},
+            "status": {"phase": "Running", "conditions": conditions,
+                       "containerStatuses": [{"name": "relay", "state": {"running": {"startedAt": started_at}}}]}}
+
+
+def test_ready_since_is_the_latest_ready_transition_or_container_start_of_the_pods_that_stay() -> None:
+    deployment = {"kind": "Deployment", "metadata": {"name": "relay", "creationTimestamp": "2026-01-01T00:00:00Z"}}
+    pods = [_running_pod("2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z"),  # its container restarted later
+            _running_pod("2026-01-01T00:01:30Z", "2026-01-01T00:01:00Z"),
+            _running_pod("2026-01-01T00:09:00Z", "2026-01-01T00:09:00Z", deletionTimestamp="2026-01-01T00:09:01Z")]
+    assert health.ready_since(deployment, pods) == "2026-01-01T00:02:00Z"
+    assert health.ready_since(deployment, [*pods, _running_pod("", "2026-01-01T00:01:00Z")]) == ""  # one does not say
+    assert health.ready_since(deployment, []) == "2026-01-01T00:00:00Z"  # nothing runs: its own last change

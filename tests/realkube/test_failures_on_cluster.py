@@ -59,6 +59,17 @@ def test_a_container_that_exits(app_project: AppProject) -> None:
     assert "| about to fail: missing SETTING" in output, "the crashed container's own last log lines"
 
 
+def test_a_container_without_a_probe_that_exits_at_once_fails_ci(app_project: AppProject) -> None:
+    # Ready the instant it runs, then gone: ci's verdict waits until everything has stayed ready 2 s, by the
+    # cluster's own record of when it became ready (a warm ci of pods ready for minutes need not wait).
+    app_project.workloads(quitter="""\
+        command: ["sh", "-c", "echo quitting at once; exit 3"]
+        """)
+    output = failure(app_project.ci())
+    assert "quitter: not ready" in output, output
+    assert "| quitting at once" in output, "the exited container's own last log lines"
+
+
 def test_a_request_no_node_can_satisfy(app_project: AppProject) -> None:
     app_project.workloads(greedy="""\
         resources:

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from devstack.errors import ReadinessError
+from devstack.formats import timestamps
 from devstack.providers.readiness import Probe, State, wait
 
 READY, STARTING = State(True, "1/1 running", running=1, desired=1), State(False, "0/1 running", desired=1)
@@ -79,3 +80,21 @@ def test_without_a_settle_ready_at_once_returns_at_once() -> None:
     probe, pauses = scripted([("relay", READY)], [("relay", STARTING)])
     wait(probe, 60)
     assert pauses == []
+
+
+def _stamped(seconds_ago: float) -> State:
+    return State(True, "1/1 running", running=1, desired=1, ready_since=timestamps.rfc3339(time.time() - seconds_ago))
+
+
+def test_time_already_spent_ready_by_the_orchestrators_record_counts_toward_the_settle() -> None:
+    # A warm `ci`: everything has run for minutes, so there is nothing to sit out.
+    probe, pauses = scripted([("relay", _stamped(600)), ("sink", _stamped(60))])
+    wait(probe, 60, settle_s=2)
+    assert pauses == []
+
+
+def test_one_resource_just_ready_or_without_a_record_keeps_the_settle() -> None:
+    for young in (_stamped(0), READY):  # ready this second; ready with no time of its own
+        probe, pauses = scripted([("relay", _stamped(600)), ("sink", young)])
+        wait(probe, 60, settle_s=0.2)
+        assert pauses and 0 < pauses[0] <= 0.2

@@ -183,6 +183,26 @@ def assess(obj: Json | None, pods: list[Json], events: Events, grace_s: float) -
                  previous=problem.previous)
 
 
+def ready_since(obj: Json, pods: list[Json]) -> str:
+    """Since when the workload has been ready without a break, by its pods' record: the latest of their Ready
+    conditions' transitions and their containers' starts (a crash and restart moves both); with no pod running
+    (a completed Job), its own last change. "" when a running pod does not say."""
+    running = [p for p in pods if not p["metadata"].get("deletionTimestamp")
+               and (p.get("status") or {}).get("phase") == "Running"]
+    if not running:
+        return updated_at(obj)
+    times = []
+    for pod in running:
+        status = pod.get("status") or {}
+        condition = _condition(status, "Ready")
+        if condition is None or not condition.get("lastTransitionTime"):
+            return ""
+        times.append(str(condition["lastTransitionTime"]))
+        times += [str(c["state"]["running"].get("startedAt") or "") for c in status.get("containerStatuses") or []
+                  if "running" in (c.get("state") or {})]
+    return max(t for t in times if t)
+
+
 def updated_at(obj: Json) -> str:
     times = [str(c.get("lastUpdateTime") or c.get("lastTransitionTime") or "")
              for c in (obj.get("status") or {}).get("conditions") or []]

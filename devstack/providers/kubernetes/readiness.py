@@ -56,7 +56,8 @@ def assess(cache: WatchCache, workload: Workload, grace_s: float) -> ready.State
         return ready.State(False, "the change just written not seen by the watch yet")
     pods = [p for p in cache.objects(workload.namespace, "Pod") if workloads.owned(p, workload.kind, workload.name)]
     state = health.assess(obj, pods, lambda pod: events(cache.api, pod), grace_s)
-    return dataclasses.replace(state, reason=cache.api.scrub(state.reason))
+    since = health.ready_since(obj, pods) if obj is not None and state.ready else ""
+    return dataclasses.replace(state, reason=cache.api.scrub(state.reason), ready_since=since)
 
 
 def events(api: Api, pod: Json) -> list[Json]:

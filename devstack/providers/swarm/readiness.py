@@ -43,7 +43,7 @@ def state(client: docker.DockerClient, name: str, since: datetime | None) -> Sta
     started = max((str(t["Status"]["Timestamp"]) for t in running), default="")
     if len(running) >= desired and len(up) == len(running) and _settled(update, running, since):
         return State(True, f"{len(running)}/{desired} running", running=len(running), desired=desired,
-                     started_at=started)
+                     started_at=started, ready_since=started)  # a task is running once its healthcheck passed
     return State(False, _reason(len(running), desired, update, tasks, failures), fatal=_is_fatal(update, failures),
                  running=len(running), desired=desired, started_at=started,
                  container=_container(failures[-1]) if failures else "")
