@@ -9,17 +9,23 @@ A cycle is one of, in turn:
     config    change a value in devstack.toml (the inject smoke test's timeout): reloaded
     typo      a misspelt key in devstack.toml (refused, the stack keeps running), then the fix (reloaded)
 
-After each cycle every forward answers (HTTP, SMTP) and the relay greets with the last save: a save lost shows
-there. At the end, each save produced exactly one sync or build line: a save run twice shows there. The daemon's own
-open fds, threads, asyncio tasks and RSS come from its API (GET /api/process).
+Twice in a run (a third and two thirds of the way) the engine restarts after the cycle: dockerd on swarm, the
+kube-apiserver on Kubernetes (Target.restart), and the daemon must come back to all of the below by itself.
+
+After each cycle every forward answers (HTTP, SMTP), the relay greets with the last save (a save lost shows there)
+and a request to the relay shows in the daemon's output (its logs are still followed: after a reload, an engine
+restart, a rollout). At the end, each save produced exactly one sync or build line: a save run twice shows there.
+The daemon's own open fds, threads, asyncio tasks and RSS come from its API (GET /api/process).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import smtplib
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +41,9 @@ SETTLE_S = 0.5  # between the readings of the daemon's counts: the least of READ
 # Over 5 s: a forward's tunnel to a pod that went is retired after 2 s, a log stream ends with its pod; what is
 # still open after that at every reading is held.
 READINGS = 10
+LOGGED_S = 30  # a request to the relay shows in the daemon's output within this (its logs are followed)
 CYCLE_WAIT_S = 300
+RESTART_WAIT_S = 300  # after an engine restart: until the forwards answer and the relay's logs are followed again
 # The cycle line of a save (not the build's own output, `relay | Successfully built`): a live update's says
 # "synced"; a rebuild's goes on to "built" on swarm, to the smoke tests on Kubernetes (its push and rollout are on
 # the project's line).
@@ -49,6 +57,8 @@ class Vitals:
     tasks: int
     rss_bytes: int
     files: tuple[tuple[str, int], ...] = ()  # what the fds are, by kind (a TCP peer, unix, pipe, ...): for a report
+    threads_named: tuple[str, ...] = ()  # the Python threads and asyncio tasks of the reading picked: for a report
+    tasks_named: tuple[str, ...] = ()
 
     def line(self) -> str:
         return f"fds {self.fds}, threads {self.threads}, tasks {self.tasks}, RSS {self.rss_bytes / 2**20:.1f} MiB"
@@ -65,6 +75,8 @@ class Target:
     http: dict[str, str]  # name → URL answered with 200 (the relay's greeting is checked separately)
     smtp_port: int
     relay_url: str
+    # Stops the engine (dockerd, the kube-apiserver) and starts it again; returns once it answers.
+    restart: Callable[[], None] | None = None
 
 
 @dataclass
@@ -74,6 +86,8 @@ class LongRun:
     saves: dict[str, int] = field(default_factory=lambda: {"live": 0, "rebuild": 0})
     greeting: str = ""
     start: int = 0  # the daemon's output line where the cycles began
+    restart_at: frozenset[int] = frozenset()  # the cycles after which the engine restarts
+    restarts: int = 0
 
     def begin(self) -> None:
         self.daemon.line("watching for changes", 0, timeout=CYCLE_WAIT_S)  # after the first pass's smoke tests
@@ -84,7 +98,12 @@ class LongRun:
         """Cycle number `n` (from 1); its kind."""
         kind = KINDS[(n - 1) % len(KINDS)]
         {"live": self._live, "rebuild": self._rebuild, "config": self._config, "typo": self._typo}[kind](n)
-        self.use_forwards()
+        self.use_forwards(n)
+        if n in self.restart_at and self.target.restart is not None:
+            self.target.restart()
+            self.restarts += 1
+            _eventually(lambda: self._answering(n), "everything answers after the engine's restart", RESTART_WAIT_S)
+            return f"{kind}, engine restarted"
         return kind
 
     def _live(self, n: int) -> None:
@@ -127,16 +146,28 @@ class LongRun:
     def _tail(self) -> str:
         return "\n".join(text for _, text in self.daemon.lines[-30:])
 
-    def use_forwards(self) -> None:
+    def use_forwards(self, n: int = 0) -> None:
         """Every forward answers; the relay greets with the last save (eventually: a live update may still be
-        on its way to a second replica)."""
+        on its way to a second replica); a request to the relay shows in the daemon's output."""
         for name, url in self.target.http.items():
             assert _get(url)[0] == 200, name
         with smtplib.SMTP("127.0.0.1", self.target.smtp_port, timeout=30) as smtp:
             assert smtp.noop()[0] == 250
         if self.greeting:
             _eventually(lambda: _get(self.target.relay_url)[1] == f"{self.greeting}\n",
-                        f"the relay greets with the last save, {self.greeting!r}")
+                        lambda: f"the relay greets with the last save, {self.greeting!r} (it greets with "
+                                f"{_get(self.target.relay_url)[1]!r}); the daemon's last lines:\n{self._tail()}")
+        mark, path = self.daemon.mark(), f"/long-run-{n}-{time.monotonic_ns()}"
+        with contextlib.suppress(urllib.error.HTTPError):  # the relay answers 404 for this path, and logs it
+            _get(f"{self.target.relay_url.rstrip('/')}{path}")
+        self.daemon.line(rf"relay .*GET {re.escape(path)} ", mark, timeout=LOGGED_S)
+
+    def _answering(self, n: int) -> bool:
+        try:
+            self.use_forwards(n)
+        except (OSError, AssertionError):
+            return False
+        return True
 
     def vitals(self, *, most: bool = False) -> Vitals:
         """The daemon's counts over READINGS readings SETTLE_S apart: the least of each, so that a task or
@@ -153,7 +184,10 @@ class LongRun:
             readings.append(control.call(endpoint, "GET", "/api/process"))
         fds, threads, tasks, rss = (pick(int(r[key]) for r in readings) for key in ("fds", "threads", "tasks",
                                                                                     "rss_bytes"))
-        return Vitals(fds, threads, tasks, rss, files=tuple(sorted(open_files(endpoint.pid).items())))
+        named = pick(readings, key=lambda r: int(r["threads"]))
+        return Vitals(fds, threads, tasks, rss, files=tuple(sorted(open_files(endpoint.pid).items())),
+                      threads_named=tuple(named.get("thread_names", ())),
+                      tasks_named=tuple(named.get("task_names", ())))
 
     def counted(self) -> dict[str, int]:
         """Lines since the cycles began: how many syncs and builds of the relay the daemon reported."""
@@ -195,25 +229,31 @@ def _get(url: str) -> tuple[int, str]:
         return int(response.status), str(response.read().decode())
 
 
-def _eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+def _eventually(check: Callable[[], bool], what: str | Callable[[], str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what if isinstance(what, str) else what()}"
         time.sleep(0.2)
 
 
 RSS_SLACK = 20 * 2**20  # bytes: the goal allows RSS to move this much between the early cycle and the last
 
 
+def restart_points(cycles: int) -> frozenset[int]:
+    """The two cycles after which the engine restarts: a third and two thirds of the way."""
+    return frozenset({cycles // 3, 2 * cycles // 3}) - {0}
+
+
 def assert_flat(target: Target, daemon: Daemon, cycles: int, early_at: int, where: str) -> None:
-    """Drive `cycles` cycles; the daemon's fds, threads and tasks at the last are no more than at cycle `early_at`
-    (a leak grows; a worker still ending at the early reading may make that one higher), its RSS within
-    RSS_SLACK; every save was synced or built once; every forward answers; the daemon runs on."""
-    run = LongRun(target, daemon)
+    """Drive `cycles` cycles, the engine restarted twice among them (when the target can); the daemon's fds,
+    threads and tasks at the last are no more than at cycle `early_at` (a leak grows; a worker still ending at the
+    early reading may make that one higher), its RSS within RSS_SLACK; every save was synced or built once; every
+    forward answers and the relay's logs are followed; the daemon runs on."""
+    run = LongRun(target, daemon, restart_at=restart_points(cycles))
     run.begin()
     readings: dict[int, Vitals] = {}
     for n in range(1, cycles + 1):
-        run.cycle(n)
+        print(f"{where}, cycle {n}: {run.cycle(n)}", flush=True)
         if n in (early_at, cycles):
             readings[n] = run.vitals(most=n == early_at)
     early, last = readings[early_at], readings[cycles]
@@ -222,5 +262,6 @@ def assert_flat(target: Target, daemon: Daemon, cycles: int, early_at: int, wher
     assert last.fds <= early.fds and last.threads <= early.threads and last.tasks <= early.tasks, (early, last, grown)
     assert abs(last.rss_bytes - early.rss_bytes) <= RSS_SLACK, (early, last)
     assert run.counted() == run.saves
+    assert run.restarts == (len(run.restart_at) if target.restart else 0)
     run.use_forwards()
     assert daemon.process.poll() is None

@@ -7,18 +7,16 @@ followed again. The time to recover (from the part's start to all of that) is pr
 numbers.
 
 The faults disrupt everyone's use of the shared cluster, so each holds the cluster's lock exclusively
-(DEVSTACK_CLUSTER_LOCK; whoever uses the cluster holds it shared) from stopping the part until it answers again,
-and no longer. Run this module on its own, not under a shared hold of that lock.
+(bench/restarts.py) from stopping the part until it answers again, and no longer. Run this module on its own, not
+under a shared hold of that lock.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import urllib.request
@@ -31,9 +29,10 @@ import pytest
 from tests.daemon import Daemon
 from tests.realkube.conftest import KubeProject, TestCluster, copy_demo
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # the restarts, shared with the long run
+from restarts import exclusive, stopped, wait_cluster
+
 REPO = Path(__file__).resolve().parents[2]
-CLUSTER = REPO / "tests" / "cluster" / "cluster.py"
-LOCK = Path(os.environ.get("DEVSTACK_CLUSTER_LOCK", "/run/lock/devstack-test-cluster.lock"))
 STATE = Path(os.environ.get("DEVSTACK_CLUSTER_STATE", "/var/lib/devstack-test-cluster"))
 NOTICE_S = 120  # bound on waiting for status to say what is wrong (the goal, 5 s, is measured, not asserted)
 RECOVER_S = 300
@@ -51,31 +50,6 @@ def up(tmp_path_factory: pytest.TempPathFactory, test_cluster: TestCluster) -> I
         daemon.stop()
         down = project.devstack("down", "--volumes", timeout=300)
         assert down.returncode == 0, down.stdout + down.stderr
-
-
-@contextlib.contextmanager
-def exclusive() -> Iterator[None]:
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-@contextlib.contextmanager
-def stopped(name: str) -> Iterator[None]:
-    """The part stopped for the block, and started again whatever happens in it: a failing assertion must not
-    leave the shared cluster without it."""
-    part("stop", name)
-    try:
-        yield
-    finally:
-        part("start", name)
-
-
-def part(action: str, name: str) -> None:
-    result = subprocess.run([sys.executable, str(CLUSTER), action, name], capture_output=True, text=True, timeout=60,
-                            check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def board(project: KubeProject) -> dict[str, Any]:
@@ -133,26 +107,6 @@ def recovered(project: KubeProject, daemon: Daemon, fault: str, since: float) ->
     print(f"{fault}: recovered {seconds:.1f} s after the part was back")
     assert daemon.process.poll() is None
     return seconds
-
-
-def api_ready() -> bool:
-    result = subprocess.run([sys.executable, str(CLUSTER), "status"], capture_output=True, text=True, check=False)
-    return result.returncode == 0 and _readyz()
-
-
-def _readyz() -> bool:
-    kubeconfig = os.environ.get("DEVSTACK_TEST_KUBECONFIG") or str(REPO / ".devstack/test-cluster/kubeconfig")
-    result = subprocess.run(["kubectl", f"--kubeconfig={kubeconfig}", "get", "--raw", "/readyz"], capture_output=True,
-                            text=True, check=False, timeout=30)
-    return result.stdout.strip() == "ok"
-
-
-def wait_cluster() -> None:
-    """The cluster answers again (all parts running, the API ready): only then is the exclusive hold let go."""
-    deadline = time.monotonic() + 120
-    while not api_ready():
-        assert time.monotonic() < deadline, "the test cluster did not come back"
-        time.sleep(0.5)
 
 
 def test_api_server_stopped_for_20_seconds(up: tuple[KubeProject, Daemon]) -> None:

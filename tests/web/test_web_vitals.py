@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tests.web.conftest import TOKEN, Served
 
 
-def process(served: Served) -> dict[str, int]:
+def process(served: Served) -> dict[str, Any]:
     transport = httpx.HTTPTransport(uds=str(served.socket))
     with httpx.Client(base_url="http://devstack", transport=transport, timeout=10) as client:
         answer = client.get("/api/process", headers={"authorization": f"Bearer {TOKEN}"})
@@ -26,6 +28,19 @@ def test_the_counts_are_the_daemons_own(served: Served) -> None:
     assert counts["threads"] == len(os.listdir("/proc/self/task"))
     assert counts["tasks"] >= 1  # at least the request's own handler
     assert counts["rss_bytes"] > 10 * 2**20
+
+
+def test_a_thread_and_a_task_show_by_name(served: Served) -> None:
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, name="a worker of this test")
+    worker.start()
+    try:
+        answer = process(served)
+    finally:
+        stop.set()
+        worker.join()
+    assert "a worker of this test" in answer["thread_names"]
+    assert len(answer["task_names"]) == answer["tasks"]
 
 
 def test_an_open_file_shows(served: Served, tmp_path: Path) -> None:
