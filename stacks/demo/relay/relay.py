@@ -381,8 +381,10 @@ def stop(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)  # unwinds serve_forever, and `with` closes the socket
 
 
-class Reload(Exception):
-    """SIGHUP: devstack's live update copied in a new relay.py; run it."""
+class Reload(BaseException):
+    """SIGHUP: devstack's live update copied in a new relay.py; run it. A BaseException, as KeyboardInterrupt is:
+    the signal may land while the main thread hands a request to a worker, inside socketserver's `except
+    Exception`, which would take it for that request's error and serve on with the old code."""
 
 
 def reload(signum: int, frame: FrameType | None) -> None:
