@@ -1,5 +1,8 @@
-"""The KumoMTA stack's offline variant (stacks/kumomta/devstack.toml) on the test cluster, each number beside a
-peer or floor measured in the same run (the machine is shared and noisy: compare ratios).
+"""The KumoMTA stack on the test cluster, each number beside a peer or floor measured in the same run (the machine
+is shared and noisy: compare ratios): the offline variant (stacks/kumomta/devstack.toml, devstack's stand-ins) or,
+with --variant upstream, KumoMTA's own image (upstream.toml), which must be in the local engine (it cannot be
+pulled here: stacks/kumomta/README.md says how it was built), with KUMOMTA_STORE_IMAGE naming the store image
+(default: the one tests/realkube/test_kumomta_on_cluster.py builds, devstack-test/kumomta-store:redis).
 
     cold ci         nothing deployed (images already built: other projects on the engine may share them, so the
                     bench never removes them): push, deploy, ready, smoke
@@ -11,7 +14,8 @@ peer or floor measured in the same run (the machine is shared and noisy: compare
                     floor: `kubectl rollout restart` + `rollout status` of the StatefulSet + the same injection check
 
 Needs the test cluster (`make test-cluster`); its kubeconfig: $DEVSTACK_TEST_KUBECONFIG, else
-.devstack/test-cluster/kubeconfig. Usage: python bench/kumomta_bench.py [--injections N] [--edits M].
+.devstack/test-cluster/kubeconfig. Usage: python bench/kumomta_bench.py [--injections N] [--edits M]
+[--variant offline|upstream].
 Bounded in count and time; it talks to 127.0.0.1 only (forwards).
 """
 
@@ -39,7 +43,10 @@ sys.path.insert(0, str(REPO))
 from demo import Daemon  # noqa: E402  (bench/demo.py)
 
 CONTEXT = "devstack-test"
-RESULT = "kumomta.json"
+RESULTS = {"offline": "kumomta.json", "upstream": "kumomta-upstream.json"}
+CONFIGS = {"offline": "devstack.toml", "upstream": "upstream.toml"}
+UPSTREAM_IMAGE = "ghcr.io/kumocorp/kumomta:2025.01.29-833f82a8"
+STORE_IMAGE = "devstack-test/kumomta-store:redis"
 TIMEOUT_S = 600
 PORTS = {"KUMOMTA_HTTP_PORT": 18300, "KUMOMTA_TSA_PORT": 18301, "KUMOMTA_SINK_HTTP_PORT": 18302,
          "RELAY_PORT": 18303, "SINK_SMTP_PORT": 18304, "SINK_HTTP_PORT": 18305, "KUMOMTA_ADMIN_PORT": 18307,
@@ -51,12 +58,12 @@ RECIPIENTS = [f"user{i}@example.test" for i in range(10)]
 class Stack:
     """A copy of the repository's stacks under tmp, one devstack project on the test cluster."""
 
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.root, self.env = root, env
+    def __init__(self, root: Path, env: dict[str, str], config: str = "devstack.toml") -> None:
+        self.root, self.env, self.options = root, env, ["--kube-context", CONTEXT, "-f", config]
 
     def devstack(self, *args: str) -> float:
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "devstack", "--kube-context", CONTEXT, *args], cwd=self.root,
+        done = subprocess.run([sys.executable, "-m", "devstack", *self.options, *args], cwd=self.root,
                               env=self.env, check=False, timeout=TIMEOUT_S, capture_output=True, text=True)
         if done.returncode:
             raise RuntimeError(f"devstack {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}"
@@ -68,16 +75,16 @@ class Stack:
                        timeout=TIMEOUT_S, capture_output=True)
 
 
-def copy(tmp: Path, env: dict[str, str]) -> tuple[Stack, Stack]:
+def copy(tmp: Path, env: dict[str, str], variant: str) -> tuple[Stack, Stack]:
     for part in ("stacks/kumomta", "stacks/demo", "sink"):
         shutil.copytree(REPO / part, tmp / part, ignore=shutil.ignore_patterns("__pycache__", ".devstack",
                                                                                 "*.egg-info"))
-    kumomta = tmp / "stacks" / "kumomta" / "devstack.toml"
+    kumomta = tmp / "stacks" / "kumomta" / CONFIGS[variant]
     text = kumomta.read_text().replace('name = "kumomta"', 'name = "benchkumo"', 1)
     kumomta.write_text(text + f'\n[[forwards]]\nresource = "sink"\nlocal = {SINK_SMTP}\nremote = 2525\n')
     demo = tmp / "stacks" / "demo" / "k8s" / "devstack.toml"
     demo.write_text(demo.read_text().replace('name = "demo"', 'name = "benchkumodemo"', 1))
-    return Stack(kumomta.parent, env), Stack(demo.parent, env)
+    return Stack(kumomta.parent, env, kumomta.name), Stack(demo.parent, env)
 
 
 def timed_ci(stack: Stack) -> tuple[float, float]:
@@ -143,19 +150,21 @@ def policy_edits(stack: Stack, daemon: Daemon, edits: int, check: Callable[[], o
     return ours, floor
 
 
-def measure(tmp: Path, injections: int, edits: int) -> dict[str, Any]:
+def measure(tmp: Path, injections: int, edits: int, variant: str) -> dict[str, Any]:
     kubeconfig = os.environ.get("DEVSTACK_TEST_KUBECONFIG") or str(REPO / ".devstack/test-cluster/kubeconfig")
     state = tmp / "state"
     env = {**os.environ, "KUBECONFIG": kubeconfig, "NO_COLOR": "1", "XDG_STATE_HOME": str(state),
            **{name: str(port) for name, port in PORTS.items()}}
-    kumomta, demo = copy(tmp, env)
-    results: dict[str, Any] = {}
+    if variant == "upstream":
+        env.setdefault("KUMOMTA_STORE_IMAGE", STORE_IMAGE)
+    kumomta, demo = copy(tmp, env, variant)
+    results: dict[str, Any] = {"variant": variant}
     try:
         results["ci"] = {"kumomta": timed_ci(kumomta), "demo": timed_ci(demo)}
         save(results)
         demo.devstack("down", "--volumes")
         key = json.loads((state / "devstack" / "benchkumo" / "secrets.json").read_text())["http-listener-keys"]
-        daemon = Daemon(kumomta.root, env, "--timeout", "300", options=["--kube-context", CONTEXT])
+        daemon = Daemon(kumomta.root, env, "--timeout", "300", options=kumomta.options)
         try:
             daemon.wait_for("watching for changes", timeout=TIMEOUT_S)
             results["inject"] = {"kumomta": delivered(env, inject_once(env, key), injections),
@@ -174,16 +183,21 @@ def save(results: dict[str, Any]) -> None:
     """After each phase, so that a later failure keeps what was measured."""
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / RESULT).write_text(json.dumps(results, indent=2))
+    (out / RESULTS[results["variant"]]).write_text(json.dumps(results, indent=2))
 
 
 def readme_tables(results: Path) -> str:
-    data = json.loads((results / RESULT).read_text())
+    return "\n\n".join(_table(json.loads((results / name).read_text())) for name in RESULTS.values()
+                       if (results / name).is_file())
+
+
+def _table(data: dict[str, Any]) -> str:
+    variant = {"offline": "offline", "upstream": "KumoMTA's image"}[data.get("variant", "offline")]
     (cold, warm), (demo_cold, demo_warm) = data["ci"]["kumomta"], data["ci"]["demo"]
     inject, smtp = (statistics.median(data["inject"][k]) for k in ("kumomta", "smtp"))
     edit, floor = (statistics.median(data["edit"][k]) for k in ("devstack", "floor"))
     return "\n".join([
-        "| measure | KumoMTA stack (offline) | peer or floor | ratio |",
+        f"| measure | KumoMTA stack ({variant}) | peer or floor | ratio |",
         "| --- | --- | --- | --- |",
         f"| cold `ci` (nothing deployed: push, deploy, ready, smoke) | {cold:.1f} s | demo profile {demo_cold:.1f} s | "
         f"{cold / demo_cold:.2f}× |",
@@ -199,9 +213,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--injections", type=int, default=100, choices=range(1, 501), metavar="N")
     parser.add_argument("--edits", type=int, default=3, choices=range(1, 11), metavar="M")
+    parser.add_argument("--variant", choices=list(CONFIGS), default="offline")
     args = parser.parse_args()
+    if args.variant == "upstream":
+        missing = [image for image in (UPSTREAM_IMAGE, os.environ.get("KUMOMTA_STORE_IMAGE", STORE_IMAGE))
+                   if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode]
+        if missing:
+            print(f"not in the local engine: {', '.join(missing)} (see this script's docstring)", file=sys.stderr)
+            return 1
     with tempfile.TemporaryDirectory(prefix="devstack-bench-kumomta-") as tmp:
-        save(measure(Path(tmp), args.injections, args.edits))
+        save(measure(Path(tmp), args.injections, args.edits, args.variant))
     print(readme_tables(REPO / "bench" / "results"))
     return 0
 

@@ -1,13 +1,14 @@
 """The dev loop, measured: save-to-green latency, the daemon's idle cost, and log throughput.
 
     rebuild     save relay.py (live update off) → the cycle line with "smoke ✓" printed; median of N edits
-    floor       the same by hand, in the same run: `docker build` + `docker service update --image` (which waits
-                until the service converged) + the same smoke tests, run in-process
-    live        save relay.py (live update on) → "synced … smoke ✓"; median of N edits
+    floor       the same by hand, in the same run: `docker build` + `docker service update --image
+                --update-monitor 0s` (which waits until the service converged, without sitting out swarm's 5 s
+                monitor period, as devstack does not) + the same smoke tests, run in-process
+    live        save relay.py (live update on) → "synced … smoke ✓"; p95 of M edits
     idle        the daemon's CPU time and RSS over 60 s with nothing changing
     logs        a service prints 50,000 lines/s for a few seconds: lines the daemon shows / lines produced
 
-Usage: python bench/loop_bench.py [--edits N] [--idle-seconds S]. Bounded in count and time; 127.0.0.1 only.
+Usage: python bench/loop_bench.py [--edits N] [--live M] [--idle-seconds S]. Bounded in count and time; 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def relay_py(root: Path) -> Path:
 
 
 def measure_floor(root: Path, env: dict[str, str], name: str, edits: int) -> list[float]:
-    """By hand: build, update the service (the CLI waits until it converged), run the same smoke tests."""
+    """By hand: build, update the service (the CLI waits until it converged; no monitor period, which devstack
+    does not sit out either), run the same smoke tests."""
     config = loader.load(root / "devstack.toml", environ=env)
     base = env.get("DEVSTACK_BASE_IMAGE", "python:3.11-slim-bookworm")
     latencies = []
@@ -65,7 +67,8 @@ def measure_floor(root: Path, env: dict[str, str], name: str, edits: int) -> lis
         demo.edit(relay_py(root), n)
         tag = f"relay:floor{n}"
         demo.run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, "stacks/demo/relay"], root, env)
-        demo.run(["docker", "service", "update", "--quiet", "--image", tag, f"{name}_relay"], root, env)
+        demo.run(["docker", "service", "update", "--quiet", "--update-monitor", "0s", "--image", tag,
+                  f"{name}_relay"], root, env)
         results = asyncio.run(runner.run_all(config.smoke, lambda _r: []))
         assert all(r.ok for r in results), [r.line() for r in results]
         latencies.append(time.perf_counter() - saved)
@@ -111,6 +114,7 @@ def measure_logs(tmp: Path, env: dict[str, str]) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--edits", type=int, default=5, choices=range(1, 21), metavar="N")
+    parser.add_argument("--live", type=int, default=20, choices=range(1, 51), metavar="M")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     args = parser.parse_args()
     results: dict[str, object] = {}
@@ -126,7 +130,7 @@ def main() -> int:
         root, env = copy_demo(tmp, "benchlive", live=True)
         try:
             with demo.watching(root, env) as daemon:
-                results["live_s"] = demo.measure_edits(daemon, relay_py(root), args.edits, r"relay .*synced .*smoke ✓")
+                results["live_s"] = demo.measure_edits(daemon, relay_py(root), args.live, r"relay .*synced .*smoke ✓")
         finally:
             subprocess.run([sys.executable, "-m", "devstack", "down", "--images"], cwd=root, env=env,
                            capture_output=True)
@@ -138,11 +142,11 @@ def main() -> int:
 def report(results: dict[str, object], edits: int) -> None:
     rebuild = statistics.median(results["rebuild_s"])  # type: ignore[arg-type]
     floor = statistics.median(results["floor_s"])  # type: ignore[arg-type]
-    live = statistics.median(results["live_s"])  # type: ignore[arg-type]
+    live = p95(results["live_s"])  # type: ignore[arg-type]
     idle_, logs = results["idle"], results["logs"]
     print(f"save → smoke green, median of {edits} edits")
     print(f"  rebuild path   {rebuild:6.2f}s   by hand (floor) {floor:6.2f}s   ratio {rebuild / floor:.2f}x")
-    print(f"  live update    {live:6.2f}s")
+    print(f"  live update    {live:6.2f}s (p95)")
     print(f"idle daemon      {idle_['cpu_percent']:.2f}% CPU, {idle_['rss_mib']:.0f} MiB RSS")  # type: ignore[index]
     print(f"logs             {logs['shown']:,} of {logs['produced']:,} lines shown ({logs['ratio']:.1%})")  # type: ignore[index]
     out = REPO / "bench" / "results"
@@ -151,21 +155,31 @@ def report(results: dict[str, object], edits: int) -> None:
 
 
 # Results in the shape main() writes them (the numbers in docs/benchmarks.md), for tests/unit/test_bench.py.
-EXAMPLE_RESULTS = {"loop.json": {"rebuild_s": [6.85], "floor_s": [11.34], "live_s": [0.24],
-                                 "idle": {"cpu_percent": 0.25, "rss_mib": 63},
-                                 "logs": {"produced": 200000, "shown": 200000, "ratio": 1.0}}}
+EXAMPLE_RESULTS = {"loop.json": json.loads(
+    '{"idle": {"cpu_percent": 1.35, "rss_mib": 60.38}, "rebuild_s": [6.79, 6.77, 6.77, 6.38, 6.59, 6.64, '
+    '6.43, 6.45, 6.45, 6.61], "floor_s": [12.13, 11.92, 12.19, 11.9, 11.99, 12.04, 12.03, 11.98, 11.89, 1'
+    '1.85], "live_s": [0.26, 0.26, 0.26, 0.25, 0.27, 0.27, 0.35, 0.27, 0.26, 0.27, 0.25, 0.28, 0.27, 0.29'
+    ', 0.36, 0.25, 0.33, 0.26, 0.29, 0.25], "logs": {"produced": 200000, "shown": 128088, "ratio": 0.6404'
+    '}}')}
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
 
 def readme_tables(results: Path) -> str:
     """The two tables of docs/benchmarks.md, from the last results/loop.json."""
     data = json.loads((results / "loop.json").read_text())
     rebuild, floor = statistics.median(data["rebuild_s"]), statistics.median(data["floor_s"])
-    live, idle_, logs = statistics.median(data["live_s"]), data["idle"], data["logs"]
+    slowest, live = max(data["rebuild_s"]), data["live_s"]
+    idle_, logs = data["idle"], data["logs"]
     return "\n".join([
         "| path | devstack | by hand | ratio | goal |", "| --- | --- | --- | --- | --- |",
-        f"| rebuild (build, update the service, smoke) | {rebuild:.2f} s | {floor:.2f} s | {rebuild / floor:.2f}× "
-        "| ≤ 1.2× |",
-        f"| live update (sync, restart, smoke) | {live:.2f} s | | | < 1 s |", "",
+        f"| rebuild (build, update the service, smoke; median) | {rebuild:.2f} s | {floor:.2f} s | "
+        f"{rebuild / floor:.2f}× | ≤ 0.7× |",
+        f"| rebuild: the slowest save against the floor's median | {slowest:.2f} s | {floor:.2f} s | "
+        f"{slowest / floor:.2f}× | ≤ 1.0× |",
+        f"| live update (sync, restart, smoke; p95 of {len(live)}) | {p95(live):.2f} s | | | ≤ 0.3 s |", "",
         "| daemon | measured |", "| --- | --- |",
         f"| idle, 60 s, nothing changing | {idle_['cpu_percent']:.2f} % of one CPU, {idle_['rss_mib']:.0f} MiB RSS |",
         f"| logs: a service printing 50,000 lines/s for 4 s | {logs['shown']:,} of {logs['produced']:,} lines shown "
