@@ -110,5 +110,10 @@ def measure_edits(daemon: Daemon, relay_py: Path, edits: int, pattern: str, star
     return latencies
 
 
+def p95(values: list[float]) -> float:
+    """The 95th percentile of `values` (nearest rank): the slowest but one of 20."""
+    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
+
+
 def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> None:
     subprocess.run(command, cwd=cwd, env=env, check=check, capture_output=True, timeout=WAIT_S)

@@ -278,10 +278,6 @@ def main() -> int:
     return 0
 
 
-def p95(values: list[float]) -> float:
-    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
-
-
 def _median_of(rows: list[dict[str, float]], key: str) -> float:
     values = [row[key] for row in rows if key in row]
     return statistics.median(values) if values else 0.0
@@ -300,9 +296,9 @@ def readme_tables(results: Path) -> str:
             "| ≤ 0.7× |",
             f"| rebuild: the slowest save against the floor's median | {max(rebuild):.2f} s | {theirs:.2f} s | "
             f"{max(rebuild) / theirs:.2f}× | ≤ 1.0× |",
-            f"| live update: exec + tar, SIGHUP, until synced (p95 of {len(synced)}) | {p95(synced):.2f} s | | | "
+            f"| live update: exec + tar, SIGHUP, until synced (p95 of {len(synced)}) | {demo.p95(synced):.2f} s | | | "
             "≤ 0.5 s |",
-            f"| live update: the same and the smoke tests (p95 of {len(live)}) | {p95(live):.2f} s | | | |", "",
+            f"| live update: the same and the smoke tests (p95 of {len(live)}) | {demo.p95(live):.2f} s | | | |", "",
             "| where a rebuild's time goes (median of the saves) | devstack (`up -v`) | by hand |",
             "| --- | --- | --- |",
             f"| build | {_median_of(data['breakdowns'], 'build'):.2f} s (BuildKit) | "

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from demo import Daemon  # bench/demo.py
+from restarts import eventually  # bench/restarts.py
 
 from devstack.config import loader
 from devstack.web import control
@@ -41,6 +42,7 @@ SETTLE_S = 0.5  # between the readings of the daemon's counts: the least of READ
 # Over 5 s: a forward's tunnel to a pod that went is retired after 2 s, a log stream ends with its pod; what is
 # still open after that at every reading is held.
 READINGS = 10
+GREETED_S = 60  # a live update reaches every replica within this
 LOGGED_S = 30  # a request to the relay shows in the daemon's output within this (its logs are followed)
 CYCLE_WAIT_S = 300
 RESTART_WAIT_S = 300  # after an engine restart: until the forwards answer and the relay's logs are followed again
@@ -102,7 +104,7 @@ class LongRun:
         if n in self.restart_at and self.target.restart is not None:
             self.target.restart()
             self.restarts += 1
-            _eventually(lambda: self._answering(n), "everything answers after the engine's restart", RESTART_WAIT_S)
+            eventually(lambda: self._answering(n), "everything answers after the engine's restart", RESTART_WAIT_S)
             return f"{kind}, engine restarted"
         return kind
 
@@ -154,9 +156,10 @@ class LongRun:
         with smtplib.SMTP("127.0.0.1", self.target.smtp_port, timeout=30) as smtp:
             assert smtp.noop()[0] == 250
         if self.greeting:
-            _eventually(lambda: _get(self.target.relay_url)[1] == f"{self.greeting}\n",
-                        lambda: f"the relay greets with the last save, {self.greeting!r} (it greets with "
-                                f"{_get(self.target.relay_url)[1]!r}); the daemon's last lines:\n{self._tail()}")
+            eventually(lambda: _get(self.target.relay_url)[1] == f"{self.greeting}\n",
+                       lambda: f"the relay greets with the last save, {self.greeting!r} (it greets with "
+                               f"{_get(self.target.relay_url)[1]!r}); the daemon's last lines:\n{self._tail()}",
+                       GREETED_S)
         mark, path = self.daemon.mark(), f"/long-run-{n}-{time.monotonic_ns()}"
         with contextlib.suppress(urllib.error.HTTPError):  # the relay answers 404 for this path, and logs it
             _get(f"{self.target.relay_url.rstrip('/')}{path}")
@@ -227,13 +230,6 @@ def _tcp_peers() -> dict[str, str]:
 def _get(url: str) -> tuple[int, str]:
     with urllib.request.urlopen(url, timeout=30) as response:
         return int(response.status), str(response.read().decode())
-
-
-def _eventually(check: Callable[[], bool], what: str | Callable[[], str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what if isinstance(what, str) else what()}"
-        time.sleep(0.2)
 
 
 RSS_SLACK = 20 * 2**20  # bytes: the goal allows RSS to move this much between the early cycle and the last

@@ -142,7 +142,7 @@ def main() -> int:
 def report(results: dict[str, object], edits: int) -> None:
     rebuild = statistics.median(results["rebuild_s"])  # type: ignore[arg-type]
     floor = statistics.median(results["floor_s"])  # type: ignore[arg-type]
-    live = p95(results["live_s"])  # type: ignore[arg-type]
+    live = demo.p95(results["live_s"])  # type: ignore[arg-type]
     idle_, logs = results["idle"], results["logs"]
     print(f"save → smoke green, median of {edits} edits")
     print(f"  rebuild path   {rebuild:6.2f}s   by hand (floor) {floor:6.2f}s   ratio {rebuild / floor:.2f}x")
@@ -163,10 +163,6 @@ EXAMPLE_RESULTS = {"loop.json": json.loads(
     '}}')}
 
 
-def p95(values: list[float]) -> float:
-    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
-
-
 def readme_tables(results: Path) -> str:
     """The two tables of docs/benchmarks.md, from the last results/loop.json."""
     data = json.loads((results / "loop.json").read_text())
@@ -179,7 +175,7 @@ def readme_tables(results: Path) -> str:
         f"{rebuild / floor:.2f}× | ≤ 0.7× |",
         f"| rebuild: the slowest save against the floor's median | {slowest:.2f} s | {floor:.2f} s | "
         f"{slowest / floor:.2f}× | ≤ 1.0× |",
-        f"| live update (sync, restart, smoke; p95 of {len(live)}) | {p95(live):.2f} s | | | ≤ 0.3 s |", "",
+        f"| live update (sync, restart, smoke; p95 of {len(live)}) | {demo.p95(live):.2f} s | | | ≤ 0.3 s |", "",
         "| daemon | measured |", "| --- | --- |",
         f"| idle, 60 s, nothing changing | {idle_['cpu_percent']:.2f} % of one CPU, {idle_['rss_mib']:.0f} MiB RSS |",
         f"| logs: a service printing 50,000 lines/s for 4 s | {logs['shown']:,} of {logs['produced']:,} lines shown "

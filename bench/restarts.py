@@ -33,13 +33,13 @@ def engine_answers() -> bool:
 def start_dockerd() -> None:
     # As `make docker` does: detached from us (the shell exits, dockerd outlives the run).
     subprocess.run(["sh", "-c", "setsid dockerd >>/var/log/dockerd.log 2>&1 </dev/null &"], check=True)
-    _until(engine_answers, "dockerd to answer; see /var/log/dockerd.log")
+    eventually(engine_answers, "dockerd answering; see /var/log/dockerd.log")
 
 
 def stop_dockerd() -> None:
     pid = int(DOCKER_PID.read_text())
     os.kill(pid, signal.SIGTERM)
-    _until(lambda: not Path(f"/proc/{pid}").exists(), "dockerd to stop")
+    eventually(lambda: not Path(f"/proc/{pid}").exists(), "dockerd stopped")
     if DOCKER_PID.exists() and DOCKER_PID.read_text().strip() == str(pid):
         DOCKER_PID.unlink()  # a stale pid file of a dead dockerd would stop the next one from starting
 
@@ -94,7 +94,7 @@ def cluster_answers() -> bool:
 
 def wait_cluster() -> None:
     """The cluster answers again (all parts running, the API ready): only then is the exclusive hold let go."""
-    _until(cluster_answers, "the test cluster to come back")
+    eventually(cluster_answers, "the test cluster back")
 
 
 def restart_apiserver(down_s: float = 5.0) -> None:
@@ -105,8 +105,10 @@ def restart_apiserver(down_s: float = 5.0) -> None:
         wait_cluster()
 
 
-def _until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + BACK_S
+def eventually(check: Callable[[], bool], what: str | Callable[[], str], timeout: float = BACK_S) -> None:
+    """Until `check()` holds; an AssertionError saying `what` (a text, or a function that tells it then) when it
+    has not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"waited {BACK_S} s for {what}"
-        time.sleep(0.25)
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what if isinstance(what, str) else what()}"
+        time.sleep(0.2)

@@ -36,14 +36,20 @@ async def _lines(count: int, seen: list[str]) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _handed_over(seen: list[str]) -> tuple[logs.Followers, Provider, Provider]:
+    """Followers on the old provider's stream of the relay, its first line seen, handed over to a new provider."""
+    followers = logs.Followers(Console(io.StringIO()), lambda _resource, line: seen.append(line.display()))
+    old, new = Provider("old"), Provider("new")
+    followers.follow(old.follow_logs, ["relay"], since=None)
+    await asyncio.wait_for(_lines(1, seen), 5)
+    followers.hand_over(new.follow_logs)
+    return followers, old, new
+
+
 def test_a_stream_the_old_provider_closes_goes_on_through_the_new_one() -> None:
     async def scenario() -> tuple[list[str], Provider]:
         seen: list[str] = []
-        followers = logs.Followers(Console(io.StringIO()), lambda _resource, line: seen.append(line.display()))
-        old, new = Provider("old"), Provider("new")
-        followers.follow(old.follow_logs, ["relay"], since=None)
-        await asyncio.wait_for(_lines(1, seen), 5)
-        followers.hand_over(new.follow_logs)
+        followers, old, new = await _handed_over(seen)
         old.closed.set()
         await asyncio.wait_for(_lines(2, seen), 5)
         await followers.stop()
@@ -61,11 +67,7 @@ def test_a_stream_that_ends_long_after_the_hand_over_waits_for_the_next_deploy(
 
     async def scenario() -> tuple[list[str], Provider]:
         seen: list[str] = []
-        followers = logs.Followers(Console(io.StringIO()), lambda _resource, line: seen.append(line.display()))
-        old, new = Provider("old"), Provider("new")
-        followers.follow(old.follow_logs, ["relay"], since=None)
-        await asyncio.wait_for(_lines(1, seen), 5)
-        followers.hand_over(new.follow_logs)
+        followers, old, new = await _handed_over(seen)
         await asyncio.sleep(0.05)
         old.closed.set()  # the service was removed, long (for this test) after the reload
         await asyncio.wait_for(followers.wait(), 5)
