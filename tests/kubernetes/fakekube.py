@@ -103,6 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.store.requests.append(Request(method, url.path, query, headers, body))
+        if method != "GET":
+            self.store.on_write(method, url.path)
         try:
             self._route(method, url.path, query, headers, body)
         except _Status as status:

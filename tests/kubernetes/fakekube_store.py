@@ -89,6 +89,8 @@ class Store:
     # connection breaks or the kubelet restarts.
     cut_log_follows: int = 0
     storage_down: bool = False  # /readyz fails its etcd check (500), as a real API server's does while etcd is down
+    # Called with a write's method and path before it is answered, on the request's own thread (a test holds it).
+    on_write: Callable[[str, str], None] = lambda _method, _path: None
     cond: threading.Condition = field(default_factory=threading.Condition)
 
     def kind_of(self, name: str) -> Kind:

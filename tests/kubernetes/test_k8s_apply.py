@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 from k8s_env import TOKEN, Env
 
@@ -58,6 +59,32 @@ def test_objects_are_applied_in_dependency_order_into_a_created_namespace(env: E
     assert namespace is not None and namespace["metadata"]["labels"][labels.PROJECT] == "demo"
     assert all(r.path.startswith("/api/v1/namespaces/demo/") or r.path.startswith("/apis/apps/v1/namespaces/demo/")
                for r in env.kube.requests("PATCH"))
+
+
+def test_objects_of_one_kind_are_written_at_once_and_the_kinds_in_order(env: Env) -> None:
+    """A project's objects of one rank go to the server together (not one round trip after another), and none of
+    a later rank before the earlier rank's were answered."""
+    both_in_flight = threading.Barrier(2, timeout=5)
+    under_way: list[str] = []  # the writes being answered now
+    seen: list[tuple[str, list[str]]] = []  # (a write's path, what was under way when it came)
+    lock = threading.Lock()
+
+    def on_write(method: str, path: str) -> None:
+        with lock:
+            seen.append((path, list(under_way)))
+            under_way.append(path)
+        if "/deployments/" in path:
+            both_in_flight.wait()  # broken (BrokenBarrierError) unless the other Deployment's write comes meanwhile
+        with lock:
+            under_way.remove(path)
+
+    env.kube.store.on_write = on_write
+    provider = env.provider()
+    provider.apply(provider.plan(IMAGES))
+    assert not both_in_flight.broken
+    deployments = [(path, before) for path, before in seen if "/deployments/" in path]
+    assert len(deployments) == 2
+    assert all("/deployments/" in other for _path, before in deployments for other in before)
 
 
 def test_an_existing_namespace_is_left_alone(env: Env) -> None:

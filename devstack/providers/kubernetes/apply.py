@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from devstack import blocking, labels
 from devstack.errors import ApiError, DeployError
 from devstack.providers.kubernetes.api import APPLY_PATCH, Api, Json
 from devstack.providers.kubernetes.discovery import Discovery, Resource
-from devstack.providers.kubernetes.render import Rendered
+from devstack.providers.kubernetes.render import Rendered, rank
 
 FIELD_MANAGER = "devstack"
 _CRD_WAIT_S = 30.0
@@ -29,6 +30,7 @@ KEPT = ("PersistentVolumeClaim", "Namespace", "CustomResourceDefinition")
 RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet")
 _RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # kubectl's own: other tools show it the same way
 Written = Callable[[Json], None]  # an object as the server answered a write of it (WatchCache.wrote)
+_PARALLEL = 4  # writes under way at once: the API client keeps as many connections (api._POOL_SIZE)
 
 
 def is_current(api: Api, discovery: Discovery, rendered: Rendered) -> bool:
@@ -48,13 +50,30 @@ def apply(api: Api, discovery: Discovery, rendered: Rendered, project: str,
     for namespace in rendered.namespaces:
         ensure_namespace(api, namespace, project)
     warned: dict[str, list[str]] = {}
-    for obj, source in zip(rendered.objects, rendered.sources, strict=True):
-        resource = discovery.find(obj["apiVersion"], obj["kind"])
-        for text in _apply_one(api, resource, obj, source, written):
-            warned.setdefault(text, []).append(f"{source} ({obj['kind']} {obj['metadata']['name']})")
-        if obj["kind"] == "CustomResourceDefinition":
-            _wait_established(api, resource, obj["metadata"]["name"])
+    for stage in _stages(rendered):
+        # One rank's objects at once (a project's twenty objects were twenty round trips in a row); the ranks in
+        # order, so that what others refer to exists first. The first failure in the manifests' order is the one
+        # reported, after the rest of its rank were answered.
+        resources = [discovery.find(obj["apiVersion"], obj["kind"]) for obj, _source in stage]
+        with ThreadPoolExecutor(max_workers=min(_PARALLEL, len(stage))) as pool:
+            answers = list(pool.map(lambda resource, item: _apply_one(api, resource, item[0], item[1], written),
+                                    resources, stage))
+        for (obj, source), resource, texts in zip(stage, resources, answers, strict=True):
+            for text in texts:
+                warned.setdefault(text, []).append(f"{source} ({obj['kind']} {obj['metadata']['name']})")
+            if obj["kind"] == "CustomResourceDefinition":
+                _wait_established(api, resource, obj["metadata"]["name"])
     return [f"the API server warns: {text} (in {', '.join(where)})" for text, where in warned.items()]
+
+
+def _stages(rendered: Rendered) -> list[list[tuple[Json, str]]]:
+    """The rendered objects with their sources, in runs of one apply rank (render sorted them by rank)."""
+    stages: list[list[tuple[Json, str]]] = []
+    for obj, source in zip(rendered.objects, rendered.sources, strict=True):
+        if not stages or rank(stages[-1][0][0]["kind"]) != rank(obj["kind"]):
+            stages.append([])
+        stages[-1].append((obj, source))
+    return stages
 
 
 def ensure_namespace(api: Api, name: str, project: str) -> None:

@@ -36,6 +36,11 @@ _ORDER = {kind: rank for rank, kinds in enumerate((
 _LAST = len(set(_ORDER.values()))
 
 
+def rank(kind: str) -> int:
+    """Where a kind goes in the apply order: objects of one rank refer to none of each other's existence."""
+    return _ORDER.get(kind, _LAST)
+
+
 @dataclass(frozen=True)
 class Workload:
     kind: str
@@ -80,7 +85,7 @@ def render(documents: Sequence[Document], inputs: Inputs, namespaced: Namespaced
         inject.claim_labels(obj, own)
     _unique(items)
     confighash.annotate([obj for obj, _ in items])  # before the digest: an edited config changes both
-    items.sort(key=lambda item: _ORDER.get(item[0]["kind"], _LAST))
+    items.sort(key=lambda item: rank(item[0]["kind"]))
     objects = tuple(obj for obj, _ in items)
     digest = hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()[:40]
     for obj in objects:
