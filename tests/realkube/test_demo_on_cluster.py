@@ -14,6 +14,8 @@ import time
 import urllib.request
 from collections.abc import Callable
 
+from devstack.config import loader
+from devstack.web import control
 from tests.daemon import Daemon
 from tests.realkube.conftest import REGISTRY, KubeProject
 
@@ -150,3 +152,33 @@ def test_up_live_updates_rebuilds_survives_a_typo_and_keeps_running_after_ctrl_c
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         raise AssertionError("the port forward outlived the daemon")
     assert [p["status"]["phase"] for p in kube_demo.pods("relay")] == ["Running"]
+
+
+def test_the_tunnel_to_a_rollouts_new_pod_is_open_before_a_connection_needs_it(kube_demo: KubeProject) -> None:
+    """After a rebuild the forward's tunnel to the new pod is opened while the pod gets ready, so the first
+    connection after the rollout does not pay for it: with no smoke test and no client after the save, the
+    daemon holds a tunnel to the new pod all the same."""
+    config = kube_demo.root / "devstack.toml"
+    config.write_text(re.sub(r"\n\[\[smoke\]\].*?(?=\n\[(?!\[smoke)|\Z)", "", config.read_text(), flags=re.S))
+    assert "[[smoke]]" not in config.read_text()
+    port = kube_demo.port("RELAY_PORT")
+    daemon = Daemon(kube_demo.root, kube_demo.env, "--timeout", "400", options=kube_demo.global_options())
+    try:
+        daemon.wait_for("watching for changes", timeout=400)
+        assert get(port, "/healthz") == "ok\n"  # the forward has been used: its target is known
+        (first_pod,) = [p["metadata"]["name"] for p in kube_demo.pods("relay")]
+        mark = daemon.mark()
+        with (kube_demo.root.parent / "relay" / "Dockerfile").open("a") as dockerfile:
+            dockerfile.write(f"LABEL edited-by={kube_demo.name}-tunnel\n")
+        daemon.wait_for(r"relay .*built [\d.]+s → updated", after=mark, timeout=300)
+        (new_pod,) = [p["metadata"]["name"] for p in kube_demo.pods("relay")
+                      if not p["metadata"].get("deletionTimestamp")]
+        assert new_pod != first_pod
+        endpoint = control.find(loader.load(config, environ=kube_demo.env))
+        assert endpoint is not None, "no running daemon"
+        tasks = control.call(endpoint, "GET", "/api/process")["task_names"]
+        assert f"portforward tunnel to {new_pod}" in tasks, tasks
+        assert get(port, "/healthz") == "ok\n"
+    finally:
+        stopped = daemon.stop()
+    assert stopped in (0, 130), "\n".join(daemon.lines[-40:])

@@ -139,6 +139,11 @@ def unreachable(message: str) -> bool:
     return _UNREACHABLE.search(message) is not None
 
 
+def pod_running(pod: Json) -> bool:
+    """Its sandbox and containers are up (ready or not yet) and it is not being deleted: a tunnel can reach it."""
+    return (pod.get("status") or {}).get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
+
+
 def pod_ready(pod: Json) -> bool:
     """Running, Ready and not being deleted: a pod that serves."""
     status = pod.get("status") or {}

@@ -19,6 +19,8 @@ A forward's resource names a service (its backing pod and target port are looked
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -94,10 +96,15 @@ class Forwarder:
         self._tunnels = tunnel.Tunnels(cache.api)
         self._tunnelled = True  # until the API server refuses the tunnel's subprotocol
         self._pods: dict[Target, tuple[str, str, int, float]] = {}  # target → (pod, its uid, port, when looked up)
-        self._lock = threading.Lock()  # forget() comes from the provider's threads
+        self._targets: set[Target] = set()  # every target connected to so far: the ones whose tunnels to prepare
+        self._loop: asyncio.AbstractEventLoop | None = None  # the forwards' loop, where the tunnels live
+        self._lock = threading.Lock()  # forget() and prepare() come from the provider's threads
 
     async def connect(self, target: Target, pod_wait_s: float = 15.0) -> Channel:
         """A channel to the target's current pod, waiting up to `pod_wait_s` for a ready one (a rollout)."""
+        with self._lock:
+            self._targets.add(target)
+            self._loop = asyncio.get_running_loop()
         pod, uid, port = await self._pod(target, pod_wait_s)
         try:
             if self._tunnelled:
@@ -114,6 +121,23 @@ class Forwarder:
         """Pods changed (a deploy, a restart, a rollout): the next connection looks its pod up again."""
         with self._lock:
             self._pods.clear()
+
+    def prepare(self) -> None:
+        """Open tunnels ahead to the newest running pod behind each target connected to so far (a rollout's new
+        pod, before it is ready: the one a connection will go to once it is). From the provider's threads, as the
+        pods change."""
+        with self._lock:
+            targets, loop = list(self._targets), self._loop
+        if loop is None or loop.is_closed():
+            return
+        keys = set()
+        for target in targets:
+            with contextlib.suppress(DeployError):  # a target that resolves to nothing now: nothing to prepare
+                running = [p for p in candidates(self.cache, target)[0] if health.pod_running(p)]
+                if running:
+                    pod = max(running, key=lambda p: str(p["metadata"].get("creationTimestamp", "")))
+                    keys.add((target.namespace, str(pod["metadata"]["name"]), str(pod["metadata"].get("uid", ""))))
+        asyncio.run_coroutine_threadsafe(self._tunnels.prepare(keys), loop)
 
     async def close(self) -> None:
         await self._tunnels.close()

@@ -6,7 +6,7 @@ reported when the time is up."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from devstack import blocking
@@ -32,14 +32,17 @@ def keys(workloads: Sequence[Workload]) -> set[Key]:
 
 
 def wait(cache: WatchCache, workloads: Sequence[Workload], timeout_s: float, options: Options | None = None,
-         settle_s: float = 0.0) -> None:
+         settle_s: float = 0.0, seen: Callable[[], None] = lambda: None) -> None:
+    """Until every workload is ready; `seen` is called each time the pods were looked at (they changed)."""
     options = options or Options()
     by_resource = {w.resource: w for w in workloads}
     with cache.hold(keys(workloads)), cache.changes() as changed:
 
         def assess_all() -> list[tuple[str, ready.State]]:
             changed.clear()  # before reading: a change while assessing wakes the next pause at once
-            return [(w.resource, assess(cache, w, options.unschedulable_grace_s)) for w in workloads]
+            states = [(w.resource, assess(cache, w, options.unschedulable_grace_s)) for w in workloads]
+            seen()
+            return states
 
         def pause(remaining_s: float) -> None:
             blocking.wait(changed, min(options.resync_s, remaining_s))
