@@ -110,6 +110,25 @@ def measure_edits(daemon: Daemon, relay_py: Path, edits: int, pattern: str, star
     return latencies
 
 
+# A live update's cycle line: "relay … synced … smoke ✓ 0.12s", the smoke tests' own time last.
+LIVE = r"relay .*synced .*smoke ✓ (\d+(?:\.\d+)?)s"
+
+
+def measure_live(daemon: Daemon, relay_py: Path, edits: int) -> tuple[list[float], list[float]]:
+    """Seconds from each save of relay.py to its live update's cycle line with the smoke tests green, and to the
+    files synced and the relay reloaded (the same less the smoke tests' own time, as the line gives it)."""
+    totals, synced = [], []
+    for n in range(edits):
+        mark, saved = len(daemon.lines), time.perf_counter()
+        edit(relay_py, n)
+        at = daemon.wait_for(LIVE, mark)
+        smoke = re.search(LIVE, daemon.line(LIVE, mark))
+        assert smoke is not None
+        totals.append(at - saved)
+        synced.append(at - saved - float(smoke[1]))
+    return totals, synced
+
+
 def p95(values: list[float]) -> float:
     """The 95th percentile of `values` (nearest rank): the slowest but one of 20."""
     return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
