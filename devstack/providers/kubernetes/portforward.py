@@ -143,6 +143,8 @@ class Forwarder:
         await self._tunnels.close()
 
     def abort(self) -> None:
+        with self._lock:
+            self._loop = None  # the provider is closing: nothing more to prepare
         self._tunnels.abort()
 
     async def _pod(self, target: Target, wait_s: float) -> tuple[str, str, int]:

@@ -218,6 +218,7 @@ class Tunnels:
         self._tunnels: dict[Key, Tunnel] = {}
         self._opening: dict[Key, asyncio.Future[Tunnel]] = {}
         self._prepared: set[Key] = set()  # opened ahead for a pod that serves nothing yet (it is not ready)
+        self._aborted = False  # the provider closed: a preparation asked for before must open nothing now
 
     async def channel(self, namespace: str, pod: str, uid: str, port: int,
                       on_failure: Callable[[], None] = lambda: None) -> Channel:
@@ -229,6 +230,8 @@ class Tunnels:
         connection after a rollout then costs two frames, not the upgrade. They make no connection to the pods
         (the kubelet dials a port only for a connection's streams). Tunnels prepared before and not among `keys`
         are left to `retire`; one that cannot be opened now is left to the connection that needs it."""
+        if self._aborted:
+            return
         self._prepared = set(keys)
         for key in keys:
             tunnel = self._tunnels.get(key)
@@ -249,6 +252,7 @@ class Tunnels:
         await asyncio.gather(*(tunnel.close() for tunnel in tunnels))
 
     def abort(self) -> None:
+        self._aborted = True
         tunnels, self._tunnels = list(self._tunnels.values()), {}
         for tunnel in tunnels:
             tunnel.abort()
