@@ -135,8 +135,7 @@ class Forwarder:
             with contextlib.suppress(DeployError):  # a target that resolves to nothing now: nothing to prepare
                 running = [p for p in candidates(self.cache, target)[0] if health.pod_running(p)]
                 if running:
-                    pod = max(running, key=lambda p: str(p["metadata"].get("creationTimestamp", "")))
-                    keys.add((target.namespace, str(pod["metadata"]["name"]), str(pod["metadata"].get("uid", ""))))
+                    keys.add((target.namespace, *_name_and_uid(_newest(running))))
         asyncio.run_coroutine_threadsafe(self._tunnels.prepare(keys), loop)
 
     async def close(self) -> None:
@@ -153,7 +152,7 @@ class Forwarder:
         if known is not None and time.monotonic() - known[3] < _KEEP_S:
             return known[0], known[1], known[2]
         pod, port = await blocking.call(current_pod, self.cache, target, wait_s)
-        name, uid = str(pod["metadata"]["name"]), str(pod["metadata"].get("uid", ""))
+        name, uid = _name_and_uid(pod)
         with self._lock:
             self._pods[target] = (name, uid, port, time.monotonic())
             serving = {(t.namespace, p, u) for t, (p, u, _port, _at) in self._pods.items()}
@@ -184,12 +183,21 @@ def current_pod(cache: WatchCache, target: Target, wait_s: float) -> tuple[Json,
             pods, port = candidates(cache, target)
             ready = [p for p in pods if health.pod_ready(p)]
             if ready:
-                pod = max(ready, key=lambda p: str(p["metadata"].get("creationTimestamp", "")))
+                pod = _newest(ready)
                 return pod, resolve_port(pod, port)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DeployError(f"no ready pod behind {target.resource!r} in namespace {target.namespace}")
             blocking.wait(changed, remaining)
+
+
+def _newest(pods: list[Json]) -> Json:
+    """The pod a rollout made last: the one connections go to once it serves."""
+    return max(pods, key=lambda p: str(p["metadata"].get("creationTimestamp", "")))
+
+
+def _name_and_uid(pod: Json) -> tuple[str, str]:
+    return str(pod["metadata"]["name"]), str(pod["metadata"].get("uid", ""))
 
 
 def candidates(cache: WatchCache, target: Target) -> tuple[list[Json], int | str]:
