@@ -96,7 +96,12 @@ def watching(root: Path, env: dict[str, str], options: Sequence[str] = (),
 
 def edit(relay_py: Path, n: int) -> None:
     """A change the relay shows (its greeting), different each time."""
-    relay_py.write_text(re.sub(r'GREETING = "[^"]*"', f'GREETING = "edit {n}\\\\n"', relay_py.read_text(), count=1))
+    greet(relay_py, f"edit {n}")
+
+
+def greet(relay_py: Path, text: str) -> None:
+    """Save relay.py with `text` as the greeting it answers `GET /` with."""
+    relay_py.write_text(re.sub(r'GREETING = "[^"]*"', f'GREETING = "{text}\\\\n"', relay_py.read_text(), count=1))
 
 
 def measure_edits(daemon: Daemon, relay_py: Path, edits: int, pattern: str, start: int = 0) -> list[float]:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from demo import Daemon  # bench/demo.py
+from demo import Daemon, greet  # bench/demo.py
 from restarts import eventually  # bench/restarts.py
 
 from devstack.config import loader
@@ -111,9 +111,7 @@ class LongRun:
     def _live(self, n: int) -> None:
         mark = self.daemon.mark()
         self.greeting = f"cycle {n}"
-        relay_py = self.target.relay / "relay.py"
-        relay_py.write_text(re.sub(r'GREETING = "[^"]*"', f'GREETING = "{self.greeting}\\\\n"', relay_py.read_text(),
-                                   count=1))
+        greet(self.target.relay / "relay.py", self.greeting)
         self.saves["live"] += 1
         line = self.daemon.line(SYNCED, mark, timeout=CYCLE_WAIT_S)
         assert "smoke ✓" in line, self._tail()
