@@ -30,14 +30,29 @@ def engine_answers() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=30).returncode == 0
 
 
+# The environment of the dockerd stop_dockerd stopped, for start_dockerd to start it again with. Not ours: the tests
+# put the test cluster's programs first on PATH (its containerd, runc and shims among them), and a dockerd started
+# with that PATH runs its containers with them, from a checkout that may be gone once the run ends.
+_engine_env: dict[str, str] | None = None
+
+
 def start_dockerd() -> None:
     # As `make docker` does: detached from us (the shell exits, dockerd outlives the run).
-    subprocess.run(["sh", "-c", "setsid dockerd >>/var/log/dockerd.log 2>&1 </dev/null &"], check=True)
+    subprocess.run(["sh", "-c", "setsid dockerd >>/var/log/dockerd.log 2>&1 </dev/null &"], check=True,
+                   env=_engine_env)
     eventually(engine_answers, "dockerd answering; see /var/log/dockerd.log")
 
 
+def engine_environment(pid: int) -> dict[str, str]:
+    """What the running process `pid` was started with."""
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(entry.decode("utf-8", "replace").partition("=")[::2] for entry in entries if b"=" in entry)
+
+
 def stop_dockerd() -> None:
+    global _engine_env
     pid = int(DOCKER_PID.read_text())
+    _engine_env = engine_environment(pid)
     os.kill(pid, signal.SIGTERM)
     eventually(lambda: not Path(f"/proc/{pid}").exists(), "dockerd stopped")
     if DOCKER_PID.exists() and DOCKER_PID.read_text().strip() == str(pid):

@@ -40,9 +40,12 @@ def test_engine_restart_is_recovered_without_an_edit(tmp_path: Path, restartable
     try:
         daemon.wait_for("watching for changes")
         mark = daemon.mark()
+        before = restarts.engine_environment(int(restarts.DOCKER_PID.read_text()))
         restarts.stop_dockerd()
         daemon.wait_for("the engine went away", after=mark, timeout=30)
         restarts.start_dockerd()
+        # Started again as it was, not with this test run's PATH (the test cluster's containerd and runc first).
+        assert restarts.engine_environment(int(restarts.DOCKER_PID.read_text()))["PATH"] == before["PATH"]
         back = time.monotonic()
         line = daemon.wait_for(r"the engine is back → .*smoke ✓", after=mark, timeout=BACK_WITHIN_S)
         assert "failed" not in line
