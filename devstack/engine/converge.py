@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -59,10 +59,11 @@ Report = Callable[[events.Planned | events.Building | events.Deploying | events.
 
 async def converge(config: Config, provider: Provider, console: Console, timeout_s: float, *,
                    announce: bool = True, builder: Builder | None = None, report: Report | None = None,
-                   settle_s: float = 0.0) -> Outcome:
+                   settle_s: float = 0.0, serving: Collection[int] = ()) -> Outcome:
     """`announce`: print a line per step (ci, the first pass of up); the daemon prints one line per cycle.
     `report`: told the pass's progress (planned, building, deploying), for the daemon's board. `settle_s`: how
-    long everything must stay ready before the pass counts it ready (Provider.wait_ready)."""
+    long everything must stay ready before the pass counts it ready (Provider.wait_ready). `serving`: the local
+    ports this process's forwards listen on already (free for them)."""
     report = report or (lambda _progress: None)
     outcome = Outcome()
     builder = builder or DockerBuilder()
@@ -80,7 +81,7 @@ async def converge(config: Config, provider: Provider, console: Console, timeout
     # Tags are content hashes, known before any build: plan the deploy first, so a bad stack file or a missing
     # variable is reported at once rather than after minutes of building.
     deploy_plan = await _timed(outcome, "render", blocking.call(provider.plan, image_plan.tags))
-    forwards.check_free(await blocking.call(provider.relayed))  # another project's forward: said before a build
+    forwards.check_free(await blocking.call(provider.relayed), serving)  # another project's: said before a build
     resources.check_names(config, deploy_plan.resources)  # [resources.X], depends_on: names the deploy knows
     outcome.deploy = deploy_plan
     report(events.Planned(deploy_plan.resources, dict(deploy_plan.resource_images), dict(outcome.images)))

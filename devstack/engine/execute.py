@@ -130,7 +130,7 @@ async def converge_step(step: Converge, context: Context) -> ev.Converged:
         # wanting one is refused before it builds anything (and a taken one refuses this cycle as early).
         await context.forwards.ensure(await blocking.call(provider.relayed))
         outcome = await converge(config, provider, context.console, context.timeout_s, announce=step.announce,
-                                 builder=context.builder, report=context.report)
+                                 builder=context.builder, report=context.report, serving=context.forwards.serving)
         plan = outcome.deploy
         if plan is None:
             return done
