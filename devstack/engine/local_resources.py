@@ -19,6 +19,7 @@ import httpx
 from devstack.config.model import Config, LocalResource, Readiness
 from devstack.engine import processes
 from devstack.errors import DevstackError
+from devstack.networking import clients
 
 _PROBE_EVERY_S = 0.2
 _PROBE_TIMEOUT_S = 2.0
@@ -85,7 +86,7 @@ async def check(probe: Readiness) -> str:
     """One try of the readiness check: "" when it passed, else what came instead."""
     try:
         if probe.http is not None:
-            async with httpx.AsyncClient(timeout=_PROBE_TIMEOUT_S) as client:
+            async with clients.http(_PROBE_TIMEOUT_S) as client:
                 response = await client.get(probe.http)
             return "" if response.status_code < 400 else f"HTTP {response.status_code}"
         _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", probe.tcp), _PROBE_TIMEOUT_S)

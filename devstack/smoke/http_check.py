@@ -8,12 +8,13 @@ import httpx
 
 from devstack.config.smoke import Http
 from devstack.errors import CheckFailed as Failed
+from devstack.networking import clients
 from devstack.smoke import retry
 
 
 async def run(options: Http, timeout_s: float, timings: dict[str, float]) -> str:
     deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(timeout=timeout_s) as client:
+    async with clients.http(timeout_s) as client:
         try:
             response = await retry.until_answered(deadline, lambda: client.get(options.url))
         except httpx.HTTPError as err:

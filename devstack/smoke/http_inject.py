@@ -11,6 +11,7 @@ import httpx
 
 from devstack.config.smoke import HttpInject
 from devstack.errors import CheckFailed as Failed
+from devstack.networking import clients
 from devstack.smoke import retry
 
 _POLL_S = 0.05
@@ -18,7 +19,7 @@ _POLL_S = 0.05
 
 async def run(options: HttpInject, timeout_s: float, timings: dict[str, float]) -> str:
     deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(timeout=timeout_s) as client:
+    async with clients.http(timeout_s) as client:
         before = await _sink_recipients(client, options.sink_stats, deadline) if options.sink_stats else 0
         started = time.monotonic()
         answer = await _inject(client, options, deadline)

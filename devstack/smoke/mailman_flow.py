@@ -25,6 +25,7 @@ import httpx
 from devstack import blocking
 from devstack.config.smoke import MailmanFlow
 from devstack.errors import CheckFailed as Failed
+from devstack.networking import clients
 from devstack.smoke import retry
 
 _POLL_S = 0.2
@@ -143,7 +144,7 @@ class _Flow:
 
 async def run(options: MailmanFlow, timeout_s: float, timings: dict[str, float]) -> str:
     deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(timeout=max(timeout_s, 1.0)) as client:
+    async with clients.http(max(timeout_s, 1.0)) as client:
         flow = _Flow(options, client, deadline, timings)
         await flow.timed("domain", flow.domain)
         await flow.timed("list", flow.create_list)

@@ -25,6 +25,7 @@ import httpx
 from devstack import blocking
 from devstack.config.smoke import Outbound
 from devstack.errors import CheckFailed as Failed
+from devstack.networking import clients
 
 _PAUSE_S = 0.2
 
@@ -108,7 +109,7 @@ def _refused(where: str, what: str, code: int, reply: bytes | str) -> None:
 
 async def _until_at_sink(options: Outbound, message_id: str, deadline: float) -> None:
     url = f"{options.sink_url}/captured"
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with clients.http(5) as client:
         while True:
             found = await _captured(client, url, message_id, options)
             if any(m.get("message_id") == message_id for m in found):
