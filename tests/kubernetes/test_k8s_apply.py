@@ -87,6 +87,32 @@ def test_objects_of_one_kind_are_written_at_once_and_the_kinds_in_order(env: Env
     assert all("/deployments/" in other for _path, before in deployments for other in before)
 
 
+def test_a_redeploy_that_creates_nothing_writes_everything_at_once_the_workloads_first(env: Env) -> None:
+    """Once every object exists, a redeploy (a rebuild's new tag) sends its writes together, the Deployments'
+    (which start the rollouts) first: none waits for the Services' and the Secret's answers, nor for the namespace
+    lookup."""
+    provider = env.provider()
+    provider.apply(provider.plan(IMAGES))
+    deployments: list[str] = []
+    both_seen = threading.Event()
+    waited: dict[str, bool] = {}  # another kind's write → whether both Deployments' came before its answer
+
+    def on_write(method: str, path: str) -> None:
+        if "/deployments/" in path:
+            deployments.append(path)
+            if len(deployments) == 2:
+                both_seen.set()
+        else:
+            waited[path] = both_seen.wait(timeout=2)  # ranks in order: the Deployments' come only after this answer
+
+    env.kube.store.on_write = on_write
+    namespace = "/api/v1/namespaces/demo"
+    looked_up = len([r for r in env.kube.requests("GET", namespace) if r.path == namespace])
+    provider.apply(provider.plan({**IMAGES, "relay": "relay:1111111111111111"}))
+    assert len(deployments) == 2 and len(waited) == 3 and all(waited.values()), waited
+    assert len([r for r in env.kube.requests("GET", namespace) if r.path == namespace]) == looked_up
+
+
 def test_an_existing_namespace_is_left_alone(env: Env) -> None:
     env.kube.store.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
     provider = env.provider()
