@@ -200,3 +200,42 @@ def test_ready_since_is_the_latest_ready_transition_or_container_start_of_the_po
     assert health.ready_since(deployment, pods) == "2026-01-01T00:02:00Z"
     assert health.ready_since(deployment, [*pods, _running_pod("", "2026-01-01T00:01:00Z")]) == ""  # one does not say
     assert health.ready_since(deployment, []) == "2026-01-01T00:00:00Z"  # nothing runs: its own last change
+
+
+def _rolling(old_pod_deleted: bool, new_pod_ready: bool = True) -> tuple[dict, list[dict], list[dict]]:
+    """A Deployment mid-rollout as the watches show it after its new pod turned ready: its status still counts the
+    old replica (the controllers have not caught up), its ReplicaSets, its pods."""
+    deployment = {"kind": "Deployment", "apiVersion": "apps/v1",
+                  "metadata": {"name": "relay", "uid": "d1", "generation": 2,
+                               "annotations": {health.REVISION: "2"}},
+                  "spec": {"replicas": 1},
+                  "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "availableReplicas": 1}}
+    owner = [{"kind": "Deployment", "name": "relay", "uid": "d1"}]
+    sets = [{"metadata": {"name": f"relay-{h}", "ownerReferences": owner, "annotations": {health.REVISION: r}}}
+            for h, r in (("aaa", "1"), ("bbb", "2"))]
+
+    def pod(name: str, replica_set: str, ready: bool, deleted: bool) -> dict:
+        meta = {"name": name, "ownerReferences": [{"kind": "ReplicaSet", "name": replica_set}],
+                **({"deletionTimestamp": "2026-12-07T21:00:00Z"} if deleted else {})}
+        return {"metadata": meta, "status": {"phase": "Running",
+                                             "conditions": [{"type": "Ready", "status": str(ready)}]}}
+
+    pods = [pod("relay-aaa-1", "relay-aaa", True, old_pod_deleted),
+            pod("relay-bbb-1", "relay-bbb", new_pod_ready, False)]
+    return deployment, sets, pods
+
+
+def test_a_deployment_is_ready_by_its_pods_before_its_status_says_so() -> None:
+    """The new ReplicaSet's pods ready and the old ones being deleted: rolled out, 0.1–0.2 s before the controllers
+    bring the Deployment's status along (which alone says "not ready": two replicas, one updated)."""
+    deployment, sets, pods = _rolling(old_pod_deleted=True)
+    assert not health.rollout(deployment).ready
+    assert health.assess(deployment, pods, lambda _pod: [], 20.0, sets).ready
+    # Not before: an old pod still serving, the new one not ready, the new ReplicaSet not seen yet, a spec the
+    # controller has not seen, or minReadySeconds (then only the status can tell).
+    for not_yet in (_rolling(old_pod_deleted=False), _rolling(old_pod_deleted=True, new_pod_ready=False)):
+        assert not health.assess(not_yet[0], not_yet[2], lambda _pod: [], 20.0, not_yet[1]).ready
+    assert not health.replaced(deployment, sets[:1], pods)
+    assert not health.replaced({**deployment, "metadata": {**deployment["metadata"], "generation": 3}}, sets, pods)
+    assert not health.replaced({**deployment, "spec": {"replicas": 1, "minReadySeconds": 5}}, sets, pods)
+    assert not health.replaced({**deployment, "spec": {"replicas": 2}}, sets, pods)

@@ -173,11 +173,13 @@ class KubernetesProvider:
         started = time.monotonic()
         deadline = started + timeout_s
         chosen = [w for w in rendered.workloads if resources is None or w.resource in resources]
-        # The forwards' tunnels to the new pods open while those get ready (they are not needed before).
-        readiness.wait(self.cache, chosen, timeout_s, self.wait_options, settle_s,
-                       self._forwarder.prepare if self._forwarder is not None else lambda: None)
-        rolled = time.monotonic()
-        routing.wait(self.cache, rendered.objects, deadline)
+        # The slices' watch starts (lists) while the workloads roll out, not after.
+        with self.cache.hold(routing.keys(rendered.objects)):
+            # The forwards' tunnels to the new pods open while those get ready (they are not needed before).
+            readiness.wait(self.cache, chosen, timeout_s, self.wait_options, settle_s,
+                           self._forwarder.prepare if self._forwarder is not None else lambda: None)
+            rolled = time.monotonic()
+            routing.wait(self.cache, rendered.objects, deadline)
         self._pods_changed_by_us()
         return {"rollout": rolled - started, "endpoints": time.monotonic() - rolled}
 

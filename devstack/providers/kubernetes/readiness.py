@@ -27,8 +27,10 @@ class Options:
 
 
 def keys(workloads: Sequence[Workload]) -> set[Key]:
-    """What readiness reads of the watch cache: each workload's kind and the pods of its namespace."""
-    return {(w.namespace, w.kind) for w in workloads} | {(w.namespace, "Pod") for w in workloads}
+    """What readiness reads of the watch cache: each workload's kind and the pods of its namespace, and the
+    ReplicaSets where Deployments are (their pods show a rollout done sooner than their status)."""
+    return ({(w.namespace, w.kind) for w in workloads} | {(w.namespace, "Pod") for w in workloads}
+            | {(w.namespace, "ReplicaSet") for w in workloads if w.kind == "Deployment"})
 
 
 def wait(cache: WatchCache, workloads: Sequence[Workload], timeout_s: float, options: Options | None = None,
@@ -58,7 +60,8 @@ def assess(cache: WatchCache, workload: Workload, grace_s: float) -> ready.State
     if obj is not None and cache.behind(obj):
         return ready.State(False, "the change just written not seen by the watch yet")
     pods = [p for p in cache.objects(workload.namespace, "Pod") if workloads.owned(p, workload.kind, workload.name)]
-    state = health.assess(obj, pods, lambda pod: events(cache.api, pod), grace_s)
+    sets = cache.objects(workload.namespace, "ReplicaSet") if workload.kind == "Deployment" else []
+    state = health.assess(obj, pods, lambda pod: events(cache.api, pod), grace_s, sets)
     since = health.ready_since(obj, pods) if obj is not None and state.ready else ""
     return dataclasses.replace(state, reason=cache.api.scrub(state.reason), ready_since=since)
 

@@ -1,5 +1,5 @@
 """Ready means reachable: after the workloads are ready, wait until each Service of the deploy lists every ready
-pod it selects among its EndpointSlices (discovery.k8s.io/v1), which kube-proxy reads.
+pod it selects among its EndpointSlices (discovery.k8s.io/v1), which kube-proxy reads; woken by the watch cache.
 Until the controllers have done that, kube-proxy rejects connections to the Service ("has no endpoints":
 connection refused), and a smoke test sent at once fails for no reason of the user's. (kube-proxy then programs
 the node within its own sync period, 1 s at most by default, which cannot be seen from outside the node.)
@@ -15,46 +15,52 @@ from collections.abc import Sequence
 from devstack import blocking
 from devstack.errors import ReadinessError
 from devstack.providers.kubernetes import health
-from devstack.providers.kubernetes.api import Api, Json
-from devstack.providers.kubernetes.discovery import Resource
-from devstack.providers.kubernetes.watchcache import WatchCache
+from devstack.providers.kubernetes.api import Json
+from devstack.providers.kubernetes.watchcache import Key, WatchCache
 
-_POLL_S = 0.2
-_SLICES = "discovery.k8s.io/v1"
+_RESYNC_S = 1.0  # look again without a change too: the deadline is checked between looks
 _SERVICE_NAME = "kubernetes.io/service-name"  # the label tying a slice to its Service
 
 
 def wait(cache: WatchCache, objects: Sequence[Json], deadline: float) -> None:
     """Until every Service in `objects` lists its ready pods; ReadinessError naming the first that does not. The
-    pods are the watch cache's; the slices are asked of the server."""
-    services = [o for o in objects if o.get("kind") == "Service" and (o.get("spec") or {}).get("selector")]
+    pods and the slices are the watch cache's (the slices carry their Service's labels, the project's among them),
+    so a slice's change wakes the wait at once."""
+    services = _routed(objects)
     if not services:
         return
-    slices = cache.discovery.find(_SLICES, "EndpointSlice")
-    with cache.hold({(_namespace(service), "Pod") for service in services}):
-        _wait(cache, slices, services, deadline)
+    with cache.hold(keys(objects)), cache.changes() as changed:
+        while True:
+            changed.clear()  # before reading: a change while looking wakes the next wait at once
+            missing = [(service, ips) for service in services if (ips := unlisted(cache, service))]
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                service, ips = missing[0]
+                raise ReadinessError(f"service/{service['metadata']['name']}",
+                                     f"its endpoints do not list the ready pod(s) at {', '.join(sorted(ips))} yet")
+            blocking.wait(changed, min(_RESYNC_S, max(deadline - time.monotonic(), 0.0)))
 
 
-def _wait(cache: WatchCache, slices: Resource, services: list[Json], deadline: float) -> None:
-    while services:
-        missing = [(service, ips) for service in services if (ips := unlisted(cache, slices, service))]
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            service, ips = missing[0]
-            raise ReadinessError(f"service/{service['metadata']['name']}",
-                                 f"its endpoints do not list the ready pod(s) at {', '.join(sorted(ips))} yet")
-        blocking.sleep(_POLL_S)
+def keys(objects: Sequence[Json]) -> set[Key]:
+    """What the wait reads of the watch cache: the pods and slices of the Services' namespaces."""
+    return {(_namespace(service), kind) for service in _routed(objects) for kind in ("Pod", "EndpointSlice")}
 
 
-def unlisted(cache: WatchCache, slices: Resource, service: Json) -> set[str]:
+def _routed(objects: Sequence[Json]) -> list[Json]:
+    return [o for o in objects if o.get("kind") == "Service" and (o.get("spec") or {}).get("selector")]
+
+
+def unlisted(cache: WatchCache, service: Json) -> set[str]:
     """The addresses of ready pods the Service selects that it does not route to yet."""
     namespace, name = _namespace(service), service["metadata"]["name"]
     wanted = {pod["status"]["podIP"] for pod in selected(cache.objects(namespace, "Pod"), service)
               if health.pod_ready(pod) and (pod.get("status") or {}).get("podIP")}
     if not wanted:
         return set()
-    return wanted - _sliced(cache.api, slices, namespace, name)
+    slices = [piece for piece in cache.objects(namespace, "EndpointSlice")
+              if (piece["metadata"].get("labels") or {}).get(_SERVICE_NAME) == name]
+    return wanted - _sliced(slices)
 
 
 def selected(pods: Sequence[Json], service: Json) -> list[Json]:
@@ -68,8 +74,7 @@ def _namespace(service: Json) -> str:
     return str(service["metadata"].get("namespace") or "default")
 
 
-def _sliced(api: Api, slices: Resource, namespace: str, name: str) -> set[str]:
-    found = api.call("GET", slices.collection(namespace), query=[("labelSelector", f"{_SERVICE_NAME}={name}")])
-    return {address for piece in found.get("items") or [] for endpoint in piece.get("endpoints") or []
+def _sliced(slices: Sequence[Json]) -> set[str]:
+    return {address for piece in slices for endpoint in piece.get("endpoints") or []
             if (endpoint.get("conditions") or {}).get("ready") is not False
             for address in endpoint.get("addresses") or []}

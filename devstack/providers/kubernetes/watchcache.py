@@ -26,7 +26,7 @@ from devstack.providers.kubernetes.discovery import Discovery
 Key = tuple[str, str]  # (namespace, kind)
 Listener = Callable[[str, Json], None]  # (ADDED | MODIFIED | DELETED | LISTED, object)
 API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
-                "Job": "batch/v1", "Pod": "v1", "Service": "v1"}
+                "Job": "batch/v1", "Pod": "v1", "Service": "v1", "EndpointSlice": "discovery.k8s.io/v1"}
 LISTED = "LISTED"  # a subscriber's first look at an object that was there before it subscribed
 
 
