@@ -139,5 +139,28 @@ def p95(values: list[float]) -> float:
     return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
 
+class HandBuilds:
+    """A floor's `docker build`s of one context. `warm` builds it once, untimed, so that the cache holds the steps
+    a save leaves alone, as devstack's first build warmed BuildKit's; each timed build then runs what the save
+    changed. The tags stay until `remove`: removing one takes the cached steps along (its untagged parents)."""
+
+    def __init__(self, context: Path, env: dict[str, str], repository: str) -> None:
+        self.context, self.env, self.repository = context, env, repository
+        self.tags: list[str] = []
+
+    def command(self, version: str) -> list[str]:
+        """The build of the context as it is now, tagged `repository:floor<version>`."""
+        self.tags.append(f"{self.repository}:floor{version}")
+        base = self.env.get("DEVSTACK_BASE_IMAGE", "python:3.11-slim-bookworm")
+        return ["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", self.tags[-1], str(self.context)]
+
+    def warm(self) -> None:
+        run(self.command("warm"), self.context, self.env)
+
+    def remove(self) -> None:
+        if self.tags:
+            run(["docker", "rmi", "-f", *self.tags], self.context, self.env, check=False)
+
+
 def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> None:
     subprocess.run(command, cwd=cwd, env=env, check=check, capture_output=True, timeout=WAIT_S)

@@ -138,25 +138,13 @@ class Floor:
         self.config = loader.load(root / "devstack.toml",
                                   environ={**self.env, **{k: str(v) for k, v in self.ports.items()}})
         self.kubectl = ["kubectl", f"--kubeconfig={KUBECONFIG}", f"--context={CONTEXT}", "-n", name]
-        self.tags: list[str] = []
+        self.builds = demo.HandBuilds(self.context, self.env, f"{REGISTRY}/relay")
 
     def deploy(self) -> None:
         done = subprocess.run([sys.executable, "-m", "devstack", *OPTIONS, "ci", "--timeout", "300"], cwd=self.root,
                               env=self.env, capture_output=True, text=True, timeout=demo.WAIT_S, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
-        # `docker build`'s cache of the steps before relay.py's COPY, as devstack's first build made BuildKit's:
-        # each timed build then runs only what the save changed. The tags stay until the end (`remove_images`):
-        # removing one would take the cached steps along (they are its untagged parents).
-        demo.run(self._build("warm"), self.context, self.env)
-
-    def remove_images(self) -> None:
-        demo.run(["docker", "rmi", "-f", *self.tags], self.context, self.env, check=False)
-
-    def _build(self, version: str) -> list[str]:
-        tag = f"{REGISTRY}/relay:floor{version}"
-        self.tags.append(tag)
-        base = self.env.get("DEVSTACK_BASE_IMAGE", "python:3.11-slim-bookworm")
-        return ["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, "."]
+        self.builds.warm()
 
     def warm_ci(self) -> dict[str, float]:
         """`devstack ci` with nothing changed: seconds until its "ready in" line (before the smoke tests, which the
@@ -180,9 +168,8 @@ class Floor:
         steps: dict[str, float] = {}
         saved = time.perf_counter()
         demo.edit(self.context / "relay.py", n)
-        build = self._build(str(n))
-        tag = self.tags[-1]
-        self._step(steps, "build", build)
+        self._step(steps, "build", self.builds.command(str(n)))
+        tag = self.builds.tags[-1]
         self._step(steps, "push", ["docker", "push", tag])
         self._step(steps, "set image", [*self.kubectl, "set", "image", "deployment/relay", f"relay={tag}"])
         self._step(steps, "rollout status", [*self.kubectl, "rollout", "status", "deployment/relay", "--timeout=120s"])
@@ -253,7 +240,7 @@ def rebuilds(tmp: Path, edits: int, ci_runs: int) -> dict[str, Any]:
         daemon.stop()
         down(root, env)
         down(floor.root, floor.env)
-        floor.remove_images()
+        floor.builds.remove()
     return found
 
 
