@@ -232,10 +232,11 @@ def test_a_deployment_is_ready_by_its_pods_before_its_status_says_so() -> None:
     assert not health.rollout(deployment).ready
     assert health.assess(deployment, pods, lambda _pod: [], 20.0, sets).ready
     # Not before: an old pod still serving, the new one not ready, the new ReplicaSet not seen yet, a spec the
-    # controller has not seen, or minReadySeconds (then only the status can tell).
+    # controller has not seen; nor with minReadySeconds or paused (then only the status can tell).
     for not_yet in (_rolling(old_pod_deleted=False), _rolling(old_pod_deleted=True, new_pod_ready=False)):
         assert not health.assess(not_yet[0], not_yet[2], lambda _pod: [], 20.0, not_yet[1]).ready
     assert not health.replaced(deployment, sets[:1], pods)
     assert not health.replaced({**deployment, "metadata": {**deployment["metadata"], "generation": 3}}, sets, pods)
     assert not health.replaced({**deployment, "spec": {"replicas": 1, "minReadySeconds": 5}}, sets, pods)
+    assert not health.replaced({**deployment, "spec": {"replicas": 1, "paused": True}}, sets, pods)
     assert not health.replaced({**deployment, "spec": {"replicas": 2}}, sets, pods)

@@ -200,11 +200,12 @@ def replaced(deployment: Json, replica_sets: Sequence[Json], pods: Sequence[Json
     ReplicaSet (the one of its revision) are ready, enough of them, and every other pod of it is being deleted,
     out of its Services' endpoints. Its status says the same 0.1–0.2 s later (measured on the test cluster), after
     the controllers' round trips: the new ReplicaSet's status, the old one's scale-down, the old pod's deletion,
-    the old ReplicaSet's status, then the Deployment's. With `minReadySeconds` only the status tells it."""
+    the old ReplicaSet's status, then the Deployment's. With `minReadySeconds` only the status tells it; a paused
+    Deployment makes no new ReplicaSet (its revision stays the old one's), so only its status tells it too."""
     meta, spec, status = deployment["metadata"], deployment.get("spec") or {}, deployment.get("status") or {}
     revision = (meta.get("annotations") or {}).get(REVISION)
     if (int(status.get("observedGeneration", 0)) < int(meta.get("generation", 0)) or not revision
-            or spec.get("minReadySeconds")):
+            or spec.get("minReadySeconds") or spec.get("paused")):
         return False
     owned = {rs["metadata"]["name"]: rs for rs in replica_sets
              if any(ref.get("uid") == meta.get("uid") for ref in rs["metadata"].get("ownerReferences") or [])}
