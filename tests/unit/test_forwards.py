@@ -168,7 +168,6 @@ async def test_a_taken_local_port_names_the_process_holding_it() -> None:
         await forwards.close()
 
 
-
 async def test_the_ports_the_forwards_serve_are_not_looked_up_before_a_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
     """Before every cycle the daemon checks its forwards' ports; the ones it serves itself are skipped (finding a
     port's holder reads the kernel's socket table: 10 ms a port, on the way from a save to green). Another port

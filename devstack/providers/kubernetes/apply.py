@@ -36,8 +36,7 @@ _PARALLEL = 4  # writes under way at once: the API client keeps as many connecti
 def is_current(api: Api, discovery: Discovery, rendered: Rendered) -> bool:
     """True when every object exists and carries this deploy's digest."""
     for obj in rendered.objects:
-        resource = discovery.find(obj["apiVersion"], obj["kind"])
-        found = api.get(resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"]))
+        found = _live(api, discovery, obj)
         if found is None or (found["metadata"].get("labels") or {}).get(labels.DIGEST) != rendered.digest:
             return False
     return True
@@ -77,13 +76,18 @@ def _all_present(api: Api, discovery: Discovery, rendered: Rendered) -> bool:
     """Whether the server has every object already (looked up at once)."""
     def present(obj: Json) -> bool:
         try:
-            resource = discovery.find(obj["apiVersion"], obj["kind"])
+            return _live(api, discovery, obj) is not None
         except DeployError:  # a custom resource whose CRD this deploy installs
             return False
-        return api.get(resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"])) is not None
 
     with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
         return all(pool.map(present, rendered.objects))
+
+
+def _live(api: Api, discovery: Discovery, obj: Json) -> Json | None:
+    """The server's copy of a rendered object, None when it has none (DeployError: a kind it does not serve)."""
+    resource = discovery.find(obj["apiVersion"], obj["kind"])
+    return api.get(resource.item(obj["metadata"].get("namespace"), obj["metadata"]["name"]))
 
 
 def _stages(rendered: Rendered) -> list[list[tuple[Json, str]]]:
